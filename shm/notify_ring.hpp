@@ -1,0 +1,37 @@
+#pragma once
+// Cross-worker notifications (DESIGN §3): one bounded ring per worker slot in
+// the store plus one eventfd per slot created by the supervisor before fork.
+// A producer appends under the ring's robust lock and writes the target's
+// eventfd; the target drains its ring when the eventfd becomes readable.
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "shm/layout.hpp"
+
+namespace relay::shm {
+
+class notify_rings {
+public:
+    notify_rings(std::uint8_t* base, store_header const& header) noexcept;
+
+    /// Appends to `slot`'s ring; false (and counted) if the ring is full.
+    bool post(std::uint32_t slot, notify_entry const& entry);
+    /// Takes everything queued for `slot`.
+    std::vector<notify_entry> drain(std::uint32_t slot);
+    /// Empties a dead worker's ring (its notifications had nobody to go to).
+    void reset(std::uint32_t slot);
+    void reinit_locks();
+    std::uint64_t dropped(std::uint32_t slot) const;
+
+    static notify_entry make(notify_kind kind, std::string_view routing_id, std::string_view message_id);
+
+private:
+    notify_ring& ring(std::uint32_t slot) const noexcept;
+    std::uint8_t* base_;
+    std::uint64_t rings_offset_;
+};
+
+} // namespace relay::shm

@@ -1,0 +1,186 @@
+#include "shm/segment.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/interprocess/file_mapping.hpp>
+#include <boost/interprocess/shared_memory_object.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include "common/random.hpp"
+
+namespace bip = boost::interprocess;
+
+namespace relay::shm {
+namespace {
+
+constexpr std::uint64_t align_up(std::uint64_t v, std::uint64_t a) { return (v + a - 1) / a * a; }
+
+struct offsets {
+    std::uint64_t slots, rate, rings, shards, per_shard_tables, total;
+};
+
+std::uint64_t shard_tables_size(geometry const& g, std::uint32_t pages)
+{
+    std::uint64_t s = align_up(pages, 64);
+    s += align_up(std::uint64_t{g.mailbox_capacity} * sizeof(mailbox_entry), 64);
+    s += align_up(std::uint64_t{g.presence_capacity} * sizeof(presence_entry), 64);
+    return align_up(s, page_size);
+}
+
+std::uint32_t pages_per_shard(geometry const& g) { return static_cast<std::uint32_t>(g.arena_bytes / g.shard_count / page_size); }
+
+offsets compute(geometry const& g)
+{
+    offsets o{};
+    o.slots = align_up(sizeof(store_header), 4096);
+    o.rate = align_up(o.slots + sizeof(worker_slot) * max_worker_slots, 4096);
+    o.rings = align_up(o.rate + sizeof(rate_entry) * g.rate_table_entries, 4096);
+    o.shards = align_up(o.rings + sizeof(notify_ring) * max_worker_slots, 4096);
+    std::uint64_t const headers = align_up(sizeof(shard_header) * g.shard_count, page_size);
+    o.per_shard_tables = shard_tables_size(g, pages_per_shard(g));
+    o.total = o.shards + headers + g.shard_count * (o.per_shard_tables + std::uint64_t{pages_per_shard(g)} * page_size);
+    return o;
+}
+
+std::string errno_text() { return std::strerror(errno); }
+
+} // namespace
+
+std::uint64_t segment_size(geometry const& g) { return compute(g).total; }
+
+void format(std::uint8_t* base, std::uint64_t size, geometry const& g)
+{
+    offsets const o = compute(g);
+    auto* h = new (base) store_header{};
+    h->version = layout_version;
+    h->fingerprint = layout_fingerprint();
+    h->total_size = size;
+    h->created_unix = static_cast<std::uint64_t>(std::time(nullptr));
+    h->epoch_unix = h->created_unix;
+    h->hash_seed = random::u64() | 1;
+    h->shard_count = g.shard_count;
+    h->rate_table_entries = g.rate_table_entries;
+    h->slots_offset = o.slots;
+    h->rate_offset = o.rate;
+    h->rings_offset = o.rings;
+    h->shards_offset = o.shards;
+    std::uint32_t const pages = pages_per_shard(g);
+    h->arena_bytes = std::uint64_t{pages} * page_size * g.shard_count;
+
+    auto* shards = reinterpret_cast<shard_header*>(base + o.shards);
+    std::uint64_t cursor = o.shards + align_up(sizeof(shard_header) * g.shard_count, page_size);
+    for (std::uint32_t i = 0; i < g.shard_count; ++i) {
+        auto* s = new (&shards[i]) shard_header{};
+        s->index = i;
+        s->page_count = pages;
+        s->page_table_offset = cursor;
+        s->mailbox_offset = cursor + align_up(pages, 64);
+        s->presence_offset = s->mailbox_offset + align_up(std::uint64_t{g.mailbox_capacity} * sizeof(mailbox_entry), 64);
+        s->mailbox_capacity = g.mailbox_capacity;
+        s->presence_capacity = g.presence_capacity;
+        s->arena_offset = cursor + o.per_shard_tables;
+        std::memset(base + s->page_table_offset, page_unassigned, pages);
+        s->next_seq = 1;
+        cursor = s->arena_offset + std::uint64_t{pages} * page_size;
+    }
+    h->clean_shutdown.store(1);
+    // The stamp goes last: a store whose creation was interrupted has no magic
+    // and is refused at the next start instead of being half-trusted.
+    std::atomic_thread_fence(std::memory_order_release);
+    h->magic = layout_magic;
+}
+
+void validate(std::uint8_t const* base, std::uint64_t size, std::string const& what)
+{
+    if (size < sizeof(store_header))
+        throw open_error{what + " is too small to be a vauchi-relay store (" + std::to_string(size) +
+                         " bytes); move it away to start with a new store"};
+    auto const* h = reinterpret_cast<store_header const*>(base);
+    if (h->magic != layout_magic) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "0x%08x", h->magic);
+        throw open_error{what + " is not a vauchi-relay store or its creation was interrupted (magic " + buf +
+                         "); it was left untouched: move it away to start with a new store"};
+    }
+    if (h->version != layout_version || h->fingerprint != layout_fingerprint())
+        throw open_error{what + " has store layout version " + std::to_string(h->version) +
+                         ", this binary needs layout version " + std::to_string(layout_version) +
+                         " (fingerprint differs); it was left untouched: start the relay version that wrote it "
+                         "to drain it, or move it away"};
+    if (h->total_size != size)
+        throw open_error{what + " is " + std::to_string(size) + " bytes but its header says " +
+                         std::to_string(h->total_size) + "; it looks truncated: restore it or move it away"};
+}
+
+segment segment::open_or_create_file(std::string const& path, geometry const& g, bool& created)
+{
+    created = false;
+    struct stat st{};
+    if (::stat(path.c_str(), &st) != 0) {
+        if (errno != ENOENT)
+            throw open_error{"cannot stat store " + path + ": " + errno_text()};
+        // Create under a temporary name and rename when formatted, so that a crash
+        // during creation never leaves a file that looks like a store.
+        std::string const tmp = path + ".creating";
+        ::unlink(tmp.c_str());
+        int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0)
+            throw open_error{"cannot create store " + tmp + ": " + errno_text() + " (check RELAY_DATA_DIR permissions)"};
+        std::uint64_t const size = segment_size(g);
+        // Sparse: pages cost disk only once written.
+        if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
+            ::close(fd);
+            throw open_error{"cannot size store " + tmp + " to " + std::to_string(size) + " bytes: " + errno_text()};
+        }
+        ::close(fd);
+        {
+            bip::file_mapping fm(tmp.c_str(), bip::read_write);
+            bip::mapped_region region(fm, bip::read_write);
+            format(static_cast<std::uint8_t*>(region.get_address()), size, g);
+            region.flush(0, 0, false);
+        }
+        if (::rename(tmp.c_str(), path.c_str()) != 0)
+            throw open_error{"cannot rename " + tmp + " to " + path + ": " + errno_text()};
+        created = true;
+    }
+    try {
+        bip::file_mapping fm(path.c_str(), bip::read_write);
+        bip::mapped_region region(fm, bip::read_write);
+        validate(static_cast<std::uint8_t const*>(region.get_address()), region.get_size(), "store file " + path);
+        return segment(std::move(region));
+    } catch (bip::interprocess_exception const& e) {
+        throw open_error{"cannot map store file " + path + ": " + e.what()};
+    }
+}
+
+segment segment::create_memory(std::string const& name, geometry const& g)
+{
+    try {
+        bip::shared_memory_object::remove(name.c_str());
+        bip::shared_memory_object shm(bip::create_only, name.c_str(), bip::read_write, bip::permissions(0600));
+        std::uint64_t const size = segment_size(g);
+        shm.truncate(static_cast<bip::offset_t>(size));
+        bip::mapped_region region(shm, bip::read_write);
+        format(static_cast<std::uint8_t*>(region.get_address()), size, g);
+        return segment(std::move(region));
+    } catch (bip::interprocess_exception const& e) {
+        throw open_error{"cannot create POSIX shared memory " + name + ": " + e.what() +
+                         " (is /dev/shm mounted and large enough for RELAY_MAX_STORAGE_BYTES?)"};
+    }
+}
+
+void segment::remove_memory(std::string const& name) { bip::shared_memory_object::remove(name.c_str()); }
+
+void segment::flush_async()
+{
+    if (valid())
+        region_.flush(0, 0, true);
+}
+
+} // namespace relay::shm

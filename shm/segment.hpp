@@ -1,0 +1,66 @@
+#pragma once
+// Maps the store into this process with Boost.Interprocess: a file in the data
+// directory (survives restarts) or a POSIX shared memory object (volatile).
+// Only the mapping comes from Boost; the layout inside is ours (layout.hpp) and
+// no Boost lock or allocator ever runs on it (DESIGN §2.1).
+
+#include <boost/interprocess/mapped_region.hpp>
+
+#include <cstdint>
+#include <string>
+
+#include "shm/layout.hpp"
+
+namespace relay::shm {
+
+/// Sizes chosen when a store is created; an existing store keeps its own.
+struct geometry {
+    std::uint32_t shard_count = 32;
+    std::uint64_t arena_bytes = 1ull << 30;
+    std::uint32_t rate_table_entries = 1u << 14;
+    std::uint32_t mailbox_capacity = 1u << 12; ///< per shard
+    std::uint32_t presence_capacity = 1u << 8; ///< per shard
+};
+
+/// Why a store could not be opened; each message says what the operator can do.
+struct open_error {
+    std::string message;
+};
+
+class segment final {
+public:
+    segment() = default;
+    segment(segment&&) noexcept = default;
+    segment& operator=(segment&&) noexcept = default;
+    segment(segment const&) = delete;
+    segment& operator=(segment const&) = delete;
+
+    /// Opens `path` if it exists (validating its stamp), otherwise creates and
+    /// formats it with `g`. `created` tells which happened. Throws open_error.
+    static segment open_or_create_file(std::string const& path, geometry const& g, bool& created);
+    /// Creates (replacing any stale object of that name) a POSIX shm store.
+    static segment create_memory(std::string const& name, geometry const& g);
+    /// Removes a POSIX shm object by name (the supervisor's job at exit).
+    static void remove_memory(std::string const& name);
+
+    std::uint8_t* base() const noexcept { return static_cast<std::uint8_t*>(region_.get_address()); }
+    std::size_t size() const noexcept { return region_.get_size(); }
+    bool valid() const noexcept { return region_.get_address() != nullptr; }
+    store_header& header() const noexcept { return *reinterpret_cast<store_header*>(base()); }
+
+    /// Schedules write-back of dirty pages (msync MS_ASYNC); see DESIGN §2.4.
+    void flush_async();
+
+private:
+    explicit segment(boost::interprocess::mapped_region region) : region_(std::move(region)) {}
+    boost::interprocess::mapped_region region_;
+};
+
+/// Bytes a store of geometry `g` occupies.
+std::uint64_t segment_size(geometry const& g);
+/// Lays out an all-zero segment and writes the stamp (magic) last.
+void format(std::uint8_t* base, std::uint64_t size, geometry const& g);
+/// Checks magic, version, fingerprint and size; throws open_error with advice.
+void validate(std::uint8_t const* base, std::uint64_t size, std::string const& what);
+
+} // namespace relay::shm

@@ -1,0 +1,391 @@
+#include "shm/store.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "shm/fault_injection.hpp"
+
+namespace relay::shm {
+namespace {
+
+constexpr std::uint64_t quota_overhead = 36 + 8; // PROTOCOL §10.4: blob id length + 8
+
+std::uint32_t class_for(std::uint64_t bytes)
+{
+    std::uint32_t cls = 0;
+    while (cls + 1 < class_count && chunk_size_of_class(cls) < bytes)
+        ++cls;
+    return cls;
+}
+
+std::string_view key_view(char const (&key)[key_size]) { return {key, key_size}; }
+
+} // namespace
+
+store::store(std::uint8_t* base) noexcept : base_(base) {}
+
+std::uint32_t store::shard_of(std::string_view routing_id) const noexcept
+{
+    // Independent of the table hash (top bits) so shards' tables stay spread.
+    return static_cast<std::uint32_t>(key_hash(header().hash_seed, routing_id) >> 40) & (header().shard_count - 1);
+}
+
+shard_view store::shard(std::uint32_t index) const noexcept
+{
+    auto* headers = reinterpret_cast<shard_header*>(base_ + header().shards_offset);
+    return shard_view(base_, headers[index], header().hash_seed);
+}
+
+worker_slot& store::slot(std::uint32_t index) const noexcept
+{
+    return reinterpret_cast<worker_slot*>(base_ + header().slots_offset)[index];
+}
+
+put_result store::put(put_request const& rq)
+{
+    put_result result;
+    if (rq.recipient.size() != key_size)
+        return result;
+    std::uint32_t const index = shard_of(rq.recipient);
+    shard_view s = shard(index);
+    std::string_view const sender_id = rq.sender_message_id.size() <= max_sender_message_id && rq.sender.size() == key_size
+                                           ? rq.sender_message_id
+                                           : std::string_view{};
+    bool const has_sender = rq.sender.size() == key_size && !sender_id.empty();
+
+    // Chunk plan: one head chunk if everything fits the largest class, else a
+    // head of the largest class followed by continuation chunks.
+    std::uint64_t const head_fixed = head_overhead + sender_id.size();
+    std::uint64_t const len = rq.data.size();
+    std::uint32_t head_class = class_for(head_fixed + len);
+    std::uint64_t in_head = std::min<std::uint64_t>(len, chunk_size_of_class(head_class) - head_fixed);
+    std::uint64_t const per_continuation = page_size - sizeof(chunk_header);
+    std::uint64_t const continuations = (len - in_head + per_continuation - 1) / per_continuation;
+
+    result.blob_id = random::new_uuid();
+    shard_guard guard(s);
+    shard_header& h = s.header();
+    mailbox_entry* box = s.find_or_add_mailbox_locked(rq.recipient);
+    if (box == nullptr)
+        return result; // mailbox table full: store_full
+    if ((rq.max_blobs != 0 && box->count >= rq.max_blobs) ||
+        (rq.check_byte_quota && rq.max_bytes != 0 && box->quota_bytes + len > rq.max_bytes)) {
+        if (box->count == 0)
+            s.erase_mailbox_locked(box);
+        result.status = put_status::over_quota;
+        return result;
+    }
+
+    // Allocate everything before writing anything, so "full" changes nothing.
+    // If a size class has run dry, pages left empty in other classes are
+    // reclaimed once (a rebuild) and the whole plan is tried again.
+    std::uint64_t head = 0;
+    std::vector<std::uint64_t> parts;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        head = s.alloc_chunk_locked(head_class);
+        bool full = head == 0;
+        for (std::uint64_t i = 0; !full && i < continuations; ++i) {
+            std::uint64_t const off = s.alloc_chunk_locked(class_count - 1);
+            full = off == 0;
+            if (!full)
+                parts.push_back(off);
+        }
+        if (!full)
+            break;
+        for (std::uint64_t off : parts)
+            s.free_chunk_locked(off);
+        if (head != 0)
+            s.free_chunk_locked(head);
+        head = 0;
+        parts.clear();
+        if (attempt == 0) {
+            std::uint64_t dropped = 0;
+            s.rebuild_locked(true, dropped); // forgets the new, still empty mailbox
+        }
+    }
+    box = s.find_or_add_mailbox_locked(rq.recipient);
+    if (head == 0 || box == nullptr) {
+        for (std::uint64_t off : parts)
+            s.free_chunk_locked(off);
+        if (head != 0)
+            s.free_chunk_locked(head);
+        if (box != nullptr && box->count == 0)
+            s.erase_mailbox_locked(box);
+        return result;
+    }
+
+    std::uint64_t const seq = h.next_seq++;
+    // Continuation chunks first (invisible until the head commits).
+    std::uint64_t written = in_head;
+    std::uint64_t chunk_bytes = chunk_size_of_class(head_class);
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        chunk_header* c = s.chunk(parts[i]);
+        std::uint64_t const n = std::min(per_continuation, len - written);
+        std::memcpy(reinterpret_cast<std::uint8_t*>(c) + sizeof(chunk_header), rq.data.data() + written, n);
+        c->bytes_here = static_cast<std::uint32_t>(n);
+        c->seq = seq;
+        c->flags = 0;
+        c->mailbox_next = 0;
+        c->next = i + 1 < parts.size() ? parts[i + 1] : 0;
+        c->state.store(static_cast<std::uint32_t>(chunk_state::continuation), std::memory_order_relaxed);
+        written += n;
+        chunk_bytes += page_size;
+    }
+    chunk_header* c = s.chunk(head);
+    c->state.store(static_cast<std::uint32_t>(chunk_state::writing), std::memory_order_relaxed);
+    c->flags = has_sender ? blob_flag_has_sender : 0;
+    c->sender_message_id_len = static_cast<std::uint16_t>(sender_id.size());
+    c->bytes_here = static_cast<std::uint32_t>(in_head);
+    c->seq = seq;
+    c->next = parts.empty() ? 0 : parts.front();
+    c->mailbox_next = 0;
+    blob_meta* m = s.meta(head);
+    std::memcpy(m->recipient, rq.recipient.data(), key_size);
+    std::memset(m->sender, 0, key_size);
+    if (has_sender)
+        std::memcpy(m->sender, rq.sender.data(), key_size);
+    std::memcpy(m->blob_id, result.blob_id.data(), 16);
+    m->created_unix = rq.now;
+    m->total_bytes = len;
+    auto* tail_bytes = reinterpret_cast<std::uint8_t*>(m + 1);
+    std::memcpy(tail_bytes, sender_id.data(), sender_id.size());
+    if (in_head != 0)
+        std::memcpy(tail_bytes + sender_id.size(), rq.data.data(), in_head);
+    RELAY_KILL_POINT("put.before_commit");
+    // The commit point: from here on the blob exists and survives any crash.
+    c->state.store(static_cast<std::uint32_t>(chunk_state::committed), std::memory_order_release);
+    RELAY_KILL_POINT("put.after_commit");
+
+    if (box->tail == 0)
+        box->head = head;
+    else
+        s.chunk(box->tail)->mailbox_next = head;
+    box->tail = head;
+    box->count += 1;
+    box->quota_bytes += len + quota_overhead;
+    h.blob_count += 1;
+    h.data_bytes += len;
+    h.chunk_bytes += chunk_bytes;
+    RELAY_KILL_POINT("put.after_link");
+
+    if (presence_entry const* p = s.find_presence_locked(rq.recipient))
+        result.live_slots = shard_view::slot_mask(*p);
+    result.status = put_status::stored;
+    result.ref = {index, head, seq};
+    return result;
+}
+
+attach_result store::attach(std::string_view routing_id, std::uint32_t slot_index)
+{
+    attach_result result;
+    std::uint32_t const index = shard_of(routing_id);
+    shard_view s = shard(index);
+    shard_guard guard(s);
+    if (presence_entry* p = s.find_or_add_presence_locked(routing_id)) {
+        p->per_slot[slot_index] += 1;
+        p->total += 1;
+        result.registered = true;
+    }
+    RELAY_KILL_POINT("attach.after_presence");
+    if (mailbox_entry const* box = s.find_mailbox_locked(routing_id)) {
+        result.pending.reserve(box->count);
+        for (std::uint64_t off = box->head; off != 0; off = s.chunk(off)->mailbox_next)
+            result.pending.push_back({index, off, s.chunk(off)->seq});
+    }
+    return result;
+}
+
+void store::detach(std::string_view routing_id, std::uint32_t slot_index)
+{
+    shard_view s = shard(shard_of(routing_id));
+    shard_guard guard(s);
+    presence_entry* p = s.find_presence_locked(routing_id);
+    if (p == nullptr || p->per_slot[slot_index] == 0)
+        return; // already reset (e.g. after a slot reset): nothing to undo
+    p->per_slot[slot_index] -= 1;
+    p->total -= 1;
+    if (p->total == 0)
+        s.erase_presence_locked(p);
+}
+
+std::uint64_t store::live_slots(std::string_view routing_id)
+{
+    shard_view s = shard(shard_of(routing_id));
+    shard_guard guard(s);
+    presence_entry const* p = s.find_presence_locked(routing_id);
+    return p ? shard_view::slot_mask(*p) : 0;
+}
+
+std::optional<delivery> store::fetch(blob_ref const& ref, std::string_view routing_id, bool first_delivery_notice)
+{
+    if (ref.shard >= shard_count())
+        return std::nullopt;
+    shard_view s = shard(ref.shard);
+    shard_guard guard(s);
+    if (!s.is_chunk_offset(ref.offset))
+        return std::nullopt;
+    chunk_header* c = s.chunk(ref.offset);
+    blob_meta const* m = s.meta(ref.offset);
+    if (c->state.load(std::memory_order_acquire) != static_cast<std::uint32_t>(chunk_state::committed) ||
+        c->seq != ref.seq || key_view(m->recipient) != routing_id)
+        return std::nullopt;
+    delivery d;
+    std::memcpy(d.blob_id.data(), m->blob_id, 16);
+    d.data.resize(m->total_bytes);
+    auto const* tail_bytes = reinterpret_cast<std::uint8_t const*>(m + 1);
+    std::memcpy(d.data.data(), tail_bytes + c->sender_message_id_len, c->bytes_here);
+    std::uint64_t copied = c->bytes_here;
+    for (std::uint64_t off = c->next; off != 0; off = s.chunk(off)->next) {
+        chunk_header const* part = s.chunk(off);
+        std::memcpy(d.data.data() + copied, reinterpret_cast<std::uint8_t const*>(part) + sizeof(chunk_header),
+                    part->bytes_here);
+        copied += part->bytes_here;
+    }
+    if (first_delivery_notice && (c->flags & blob_flag_has_sender) && !(c->flags & blob_flag_delivered_sent)) {
+        c->flags |= blob_flag_delivered_sent;
+        d.notify_sender = true;
+        d.sender.assign(m->sender, key_size);
+        d.sender_message_id.assign(reinterpret_cast<char const*>(tail_bytes), c->sender_message_id_len);
+    }
+    return d;
+}
+
+removal store::remove(std::string_view routing_id, random::uuid const& blob_id)
+{
+    removal r;
+    shard_view s = shard(shard_of(routing_id));
+    shard_guard guard(s);
+    mailbox_entry* box = s.find_mailbox_locked(routing_id);
+    if (box == nullptr)
+        return r;
+    std::uint64_t prev = 0;
+    for (std::uint64_t off = box->head; off != 0; prev = off, off = s.chunk(off)->mailbox_next) {
+        blob_meta const* m = s.meta(off);
+        if (std::memcmp(m->blob_id, blob_id.data(), 16) != 0)
+            continue;
+        chunk_header const* c = s.chunk(off);
+        if (c->flags & blob_flag_has_sender) {
+            r.has_sender = true;
+            r.sender.assign(m->sender, key_size);
+            r.sender_message_id.assign(reinterpret_cast<char const*>(m + 1), c->sender_message_id_len);
+        }
+        s.delete_blob_locked(box, prev, off);
+        r.removed = true;
+        return r;
+    }
+    return r;
+}
+
+std::uint64_t store::purge(std::string_view routing_id)
+{
+    shard_view s = shard(shard_of(routing_id));
+    shard_guard guard(s);
+    std::uint64_t deleted = 0;
+    while (mailbox_entry* box = s.find_mailbox_locked(routing_id)) {
+        s.delete_blob_locked(box, 0, box->head); // erases the mailbox with its last blob
+        ++deleted;
+    }
+    return deleted;
+}
+
+std::uint64_t store::pending_count(std::string_view routing_id)
+{
+    shard_view s = shard(shard_of(routing_id));
+    shard_guard guard(s);
+    mailbox_entry const* box = s.find_mailbox_locked(routing_id);
+    return box ? box->count : 0;
+}
+
+std::uint64_t store::expire_shard(std::uint32_t index, std::uint64_t cutoff_unix, std::uint32_t budget)
+{
+    shard_view s = shard(index);
+    shard_guard guard(s);
+    std::uint64_t deleted = 0;
+    // Deleting may backward-shift table entries, so rescan from the start of a
+    // probe position until a full pass finds nothing left to expire.
+    for (std::uint32_t i = 0; i < s.header().mailbox_capacity && deleted < budget;) {
+        mailbox_entry* box = &s.mailboxes()[i];
+        if (!box->used || s.meta(box->head)->created_unix > cutoff_unix) {
+            ++i;
+            continue;
+        }
+        RELAY_KILL_POINT("expire.before_delete");
+        s.delete_blob_locked(box, 0, box->head);
+        ++deleted;
+        // Stay on i: the same mailbox (or an entry shifted into it) is checked again.
+    }
+    return deleted;
+}
+
+void store::reset_slot(std::uint32_t slot_index)
+{
+    for (std::uint32_t i = 0; i < shard_count(); ++i) {
+        shard_view s = shard(i);
+        shard_guard guard(s);
+        for (std::uint32_t e = 0; e < s.header().presence_capacity;) {
+            presence_entry* p = &s.presences()[e];
+            if (!p->used || p->per_slot[slot_index] == 0) {
+                ++e;
+                continue;
+            }
+            p->total -= p->per_slot[slot_index];
+            p->per_slot[slot_index] = 0;
+            if (p->total == 0)
+                s.erase_presence_locked(p); // may shift another entry into e: look again
+            else
+                ++e;
+        }
+    }
+    slot(slot_index).connections.store(0, std::memory_order_relaxed);
+}
+
+std::uint64_t store::rebuild_all(std::function<void(std::uint32_t, std::uint32_t)> const& progress)
+{
+    std::uint64_t kept = 0;
+    for (std::uint32_t i = 0; i < shard_count(); ++i) {
+        shard_view s = shard(i);
+        shard_guard guard(s);
+        std::uint64_t dropped = 0;
+        kept += s.rebuild_locked(true, dropped);
+        if (progress)
+            progress(i + 1, shard_count());
+    }
+    return kept;
+}
+
+bool store::check_all(std::string& why)
+{
+    for (std::uint32_t i = 0; i < shard_count(); ++i) {
+        shard_view s = shard(i);
+        shard_guard guard(s);
+        if (!s.check_locked(why)) {
+            why = "shard " + std::to_string(i) + ": " + why;
+            return false;
+        }
+    }
+    return true;
+}
+
+void store::reinit_locks()
+{
+    for (std::uint32_t i = 0; i < shard_count(); ++i)
+        shard(i).header().lock.init();
+}
+
+store_totals store::totals() const
+{
+    store_totals t;
+    t.arena_bytes = header().arena_bytes;
+    // Unlocked reads of plain counters: a snapshot for health and metrics, where
+    // a value off by one in-flight update is fine.
+    for (std::uint32_t i = 0; i < shard_count(); ++i) {
+        shard_header const& h = shard(i).header();
+        t.blobs += __atomic_load_n(&h.blob_count, __ATOMIC_RELAXED);
+        t.data_bytes += __atomic_load_n(&h.data_bytes, __ATOMIC_RELAXED);
+        t.chunk_bytes += __atomic_load_n(&h.chunk_bytes, __ATOMIC_RELAXED);
+        t.repairs += h.repairs.load(std::memory_order_relaxed);
+    }
+    return t;
+}
+
+} // namespace relay::shm

@@ -1,0 +1,127 @@
+#pragma once
+// The shared store as the worker and cleanup processes use it: blobs by
+// recipient, presence of live connections, worker slots. A `store` is a view
+// over a mapped segment (segment.hpp); it owns nothing and is cheap to copy.
+// Every operation takes one shard lock briefly and never does I/O under it.
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/random.hpp"
+#include "shm/layout.hpp"
+#include "shm/shard.hpp"
+
+namespace relay::shm {
+
+/// Names one blob without holding a lock; `seq` detects that the chunk was
+/// reused since the reference was taken.
+struct blob_ref {
+    std::uint32_t shard = 0;
+    std::uint64_t offset = 0;
+    std::uint64_t seq = 0;
+};
+
+struct put_request {
+    std::string_view recipient;          ///< 64 hex characters (validated by the caller)
+    std::span<std::uint8_t const> data;
+    std::string_view sender;             ///< sender's routing id, empty for none (AccountRevoked)
+    std::string_view sender_message_id;  ///< sender's envelope id, for Delivered (D-6)
+    std::uint64_t now = 0;
+    std::uint64_t max_blobs = 0;         ///< per-recipient count quota, 0 = unlimited
+    std::uint64_t max_bytes = 0;         ///< per-recipient byte quota, 0 = unlimited
+    bool check_byte_quota = true;        ///< AccountRevoked skips it (PROTOCOL §7.5)
+};
+
+enum class put_status { stored, over_quota, store_full };
+
+struct put_result {
+    put_status status = put_status::store_full;
+    blob_ref ref;
+    random::uuid blob_id{};
+    std::uint64_t live_slots = 0; ///< worker slots with a live connection of the recipient (D-5)
+};
+
+/// A blob copied out of the store for delivery.
+struct delivery {
+    random::uuid blob_id{};
+    std::vector<std::uint8_t> data;
+    bool notify_sender = false;  ///< first hand-over of a blob with a sender: emit Delivered (D-7)
+    std::string sender;
+    std::string sender_message_id;
+};
+
+struct removal {
+    bool removed = false;
+    bool has_sender = false;
+    std::string sender;
+    std::string sender_message_id;
+};
+
+struct attach_result {
+    bool registered = false;        ///< false if the presence table was full (no live push)
+    std::vector<blob_ref> pending;  ///< oldest first
+};
+
+struct store_totals {
+    std::uint64_t blobs = 0;
+    std::uint64_t data_bytes = 0;
+    std::uint64_t chunk_bytes = 0;
+    std::uint64_t arena_bytes = 0;
+    std::uint64_t repairs = 0;
+};
+
+class store {
+public:
+    explicit store(std::uint8_t* base) noexcept;
+
+    store_header& header() const noexcept { return *reinterpret_cast<store_header*>(base_); }
+    std::uint32_t shard_count() const noexcept { return header().shard_count; }
+    std::uint32_t shard_of(std::string_view routing_id) const noexcept;
+    shard_view shard(std::uint32_t index) const noexcept;
+    worker_slot& slot(std::uint32_t index) const noexcept;
+
+    /// Stores a blob; `Stored` may be sent once this returns put_status::stored.
+    put_result put(put_request const& request);
+    /// Registers a live connection of `routing_id` on worker `slot` and lists the
+    /// blobs pending for it, atomically: every later put() sees the presence.
+    attach_result attach(std::string_view routing_id, std::uint32_t slot);
+    /// Undoes one attach().
+    void detach(std::string_view routing_id, std::uint32_t slot);
+    /// Worker slots where `routing_id` has live connections.
+    std::uint64_t live_slots(std::string_view routing_id);
+    /// Copies a blob out if it still exists and belongs to `routing_id`.
+    /// `first_delivery_notice` marks the blob as handed over (D-7) and reports
+    /// whether the sender is due a Delivered ack.
+    std::optional<delivery> fetch(blob_ref const& ref, std::string_view routing_id, bool first_delivery_notice);
+    /// Deletes the blob `blob_id` if it is addressed to `routing_id`.
+    removal remove(std::string_view routing_id, random::uuid const& blob_id);
+    /// Deletes every blob addressed to `routing_id`; returns how many.
+    std::uint64_t purge(std::string_view routing_id);
+    /// Number of blobs pending for `routing_id` (tests, diagnostics).
+    std::uint64_t pending_count(std::string_view routing_id);
+
+    /// Deletes blobs created at or before `cutoff_unix`, at most `budget` per
+    /// lock hold; returns how many were deleted (sweep.cpp drives it).
+    std::uint64_t expire_shard(std::uint32_t shard, std::uint64_t cutoff_unix, std::uint32_t budget);
+
+    /// Resets every trace of a dead worker: presence counts and connection count.
+    void reset_slot(std::uint32_t slot);
+    /// Rebuilds every shard from its chunks; `progress(done, total)` after each.
+    std::uint64_t rebuild_all(std::function<void(std::uint32_t, std::uint32_t)> const& progress);
+    /// Verifies every shard; false with the first failure.
+    bool check_all(std::string& why);
+    /// Re-initialises every lock: only while no other process has the store open.
+    void reinit_locks();
+    store_totals totals() const;
+
+private:
+    std::uint8_t* base_;
+};
+
+} // namespace relay::shm

@@ -1,0 +1,188 @@
+#include "shm/store.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include "test_store.hpp"
+
+using namespace relay::shm;
+using namespace relay::shm::testing;
+
+BOOST_AUTO_TEST_SUITE(store_suite)
+
+BOOST_AUTO_TEST_CASE(stored_blob_is_listed_and_fetched_with_exact_bytes)
+{
+    scratch_store s;
+    auto const data = bytes_of(100, 7);
+    auto const r = s.st.put(request(key('a'), data));
+    BOOST_TEST(static_cast<int>(r.status) == static_cast<int>(put_status::stored));
+    auto const a = s.st.attach(key('a'), 0);
+    BOOST_TEST(a.registered);
+    BOOST_TEST_REQUIRE(a.pending.size() == 1u);
+    auto const d = s.st.fetch(a.pending[0], key('a'), true);
+    BOOST_TEST_REQUIRE(d.has_value());
+    BOOST_TEST(d->data == data, boost::test_tools::per_element());
+    BOOST_TEST((d->blob_id == r.blob_id));
+    std::string why;
+    BOOST_TEST(s.st.check_all(why), why);
+}
+
+BOOST_AUTO_TEST_CASE(blobs_are_delivered_in_arrival_order_and_only_to_their_recipient)
+{
+    scratch_store s;
+    for (int i = 0; i < 20; ++i)
+        s.st.put(request(i % 2 ? key('b') : key('c'), bytes_of(10 + i, static_cast<std::uint8_t>(i))));
+    auto const a = s.st.attach(key('b'), 1);
+    BOOST_TEST_REQUIRE(a.pending.size() == 10u);
+    for (int i = 0; i < 10; ++i) {
+        auto const d = s.st.fetch(a.pending[i], key('b'), false);
+        BOOST_TEST_REQUIRE(d.has_value());
+        BOOST_TEST(d->data.size() == static_cast<std::size_t>(10 + 2 * i + 1));
+        BOOST_TEST(!s.st.fetch(a.pending[i], key('c'), false).has_value());
+    }
+}
+
+BOOST_AUTO_TEST_CASE(large_blob_spans_several_chunks_and_reads_back_exactly)
+{
+    scratch_store s;
+    auto const data = bytes_of(300000, 3);
+    auto const r = s.st.put(request(key('d'), data));
+    BOOST_TEST_REQUIRE(static_cast<int>(r.status) == static_cast<int>(put_status::stored));
+    auto const d = s.st.fetch(r.ref, key('d'), false);
+    BOOST_TEST_REQUIRE(d.has_value());
+    BOOST_TEST((d->data == data));
+    std::string why;
+    BOOST_TEST(s.st.check_all(why), why);
+    BOOST_TEST(s.st.remove(key('d'), r.blob_id).removed);
+    BOOST_TEST(s.st.check_all(why), why);
+    BOOST_TEST(s.st.totals().chunk_bytes == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(byte_quota_counts_forty_four_bytes_of_overhead_per_blob)
+{
+    // PROTOCOL §10.4 example: limit 200, first 100-byte blob → 144, second → 244 > 200.
+    scratch_store s;
+    auto const data = bytes_of(100, 1);
+    auto rq = request(key('e'), data);
+    rq.max_bytes = 200;
+    BOOST_TEST(static_cast<int>(s.st.put(rq).status) == static_cast<int>(put_status::stored));
+    BOOST_TEST(static_cast<int>(s.st.put(rq).status) == static_cast<int>(put_status::over_quota));
+    BOOST_TEST(s.st.pending_count(key('e')) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(count_quota_refuses_the_blob_beyond_the_limit)
+{
+    scratch_store s;
+    auto const data = bytes_of(1, 1);
+    auto rq = request(key('f'), data);
+    rq.max_blobs = 3;
+    for (int i = 0; i < 3; ++i)
+        BOOST_TEST(static_cast<int>(s.st.put(rq).status) == static_cast<int>(put_status::stored));
+    BOOST_TEST(static_cast<int>(s.st.put(rq).status) == static_cast<int>(put_status::over_quota));
+}
+
+BOOST_AUTO_TEST_CASE(full_store_answers_store_full_and_keeps_what_it_has)
+{
+    scratch_store s(small_geometry(4 * page_size * 4, 4)); // 4 pages per shard
+    auto const data = bytes_of(60000, 9);
+    int stored = 0;
+    for (int i = 0; i < 10; ++i) {
+        auto const r = s.st.put(request(key('g'), data));
+        if (r.status == put_status::stored)
+            ++stored;
+        else
+            BOOST_TEST(static_cast<int>(r.status) == static_cast<int>(put_status::store_full));
+    }
+    BOOST_TEST(stored == 4);
+    std::string why;
+    BOOST_TEST(s.st.check_all(why), why);
+    // Freeing space makes room again, also for another size class.
+    auto const a = s.st.attach(key('g'), 0);
+    for (auto const& ref : a.pending) {
+        auto const d = s.st.fetch(ref, key('g'), false);
+        BOOST_TEST_REQUIRE(d.has_value());
+        BOOST_TEST(s.st.remove(key('g'), d->blob_id).removed);
+    }
+    for (int i = 0; i < 50; ++i)
+        BOOST_TEST(static_cast<int>(s.st.put(request(key('g'), bytes_of(100, 1))).status) ==
+                   static_cast<int>(put_status::stored));
+    BOOST_TEST(s.st.check_all(why), why);
+}
+
+BOOST_AUTO_TEST_CASE(remove_only_deletes_a_blob_of_the_given_routing_id)
+{
+    scratch_store s;
+    auto const r = s.st.put(request(key('h'), bytes_of(5, 1)));
+    BOOST_TEST(!s.st.remove(key('i'), r.blob_id).removed);
+    BOOST_TEST(s.st.pending_count(key('h')) == 1u);
+    BOOST_TEST(s.st.remove(key('h'), r.blob_id).removed);
+    BOOST_TEST(!s.st.remove(key('h'), r.blob_id).removed);
+    BOOST_TEST(s.st.pending_count(key('h')) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(delivered_notice_is_reported_once_and_only_with_a_sender)
+{
+    scratch_store s;
+    auto const data = bytes_of(5, 1);
+    auto rq = request(key('j'), data);
+    rq.sender = key('k');
+    rq.sender_message_id = "msg-1";
+    auto const r = s.st.put(rq);
+    auto const first = s.st.fetch(r.ref, key('j'), true);
+    BOOST_TEST_REQUIRE(first.has_value());
+    BOOST_TEST(first->notify_sender);
+    BOOST_TEST(first->sender == key('k'));
+    BOOST_TEST(first->sender_message_id == "msg-1");
+    BOOST_TEST(!s.st.fetch(r.ref, key('j'), true)->notify_sender);
+    auto const removed = s.st.remove(key('j'), r.blob_id);
+    BOOST_TEST(removed.has_sender);
+    BOOST_TEST(removed.sender_message_id == "msg-1");
+}
+
+BOOST_AUTO_TEST_CASE(presence_is_reported_to_puts_and_cleared_by_detach_and_slot_reset)
+{
+    scratch_store s;
+    s.st.attach(key('l'), 3);
+    s.st.attach(key('l'), 5);
+    s.st.attach(key('l'), 5);
+    BOOST_TEST(s.st.put(request(key('l'), bytes_of(1, 1))).live_slots == ((1u << 3) | (1u << 5)));
+    s.st.detach(key('l'), 3);
+    BOOST_TEST(s.st.live_slots(key('l')) == (1u << 5));
+    s.st.reset_slot(5);
+    BOOST_TEST(s.st.live_slots(key('l')) == 0u);
+    s.st.detach(key('l'), 5); // after a reset: harmless
+    std::string why;
+    BOOST_TEST(s.st.check_all(why), why);
+}
+
+BOOST_AUTO_TEST_CASE(purge_deletes_every_blob_of_the_routing_id)
+{
+    scratch_store s;
+    for (int i = 0; i < 7; ++i)
+        s.st.put(request(key('m'), bytes_of(100, 1)));
+    s.st.put(request(key('n'), bytes_of(100, 1)));
+    BOOST_TEST(s.st.purge(key('m')) == 7u);
+    BOOST_TEST(s.st.pending_count(key('n')) == 1u);
+    std::string why;
+    BOOST_TEST(s.st.check_all(why), why);
+}
+
+BOOST_AUTO_TEST_CASE(rebuild_from_chunks_reproduces_mailboxes_in_order)
+{
+    scratch_store s(small_geometry(16u << 20, 4));
+    std::vector<std::vector<std::uint8_t>> sent;
+    for (int i = 0; i < 40; ++i) {
+        sent.push_back(bytes_of(static_cast<std::size_t>(50 + i * 997 % 70000), static_cast<std::uint8_t>(i)));
+        BOOST_TEST_REQUIRE(static_cast<int>(s.st.put(request(key('o'), sent.back())).status) ==
+                           static_cast<int>(put_status::stored));
+    }
+    auto const kept = s.st.rebuild_all({});
+    BOOST_TEST(kept == 40u);
+    std::string why;
+    BOOST_TEST(s.st.check_all(why), why);
+    auto const a = s.st.attach(key('o'), 0);
+    BOOST_TEST_REQUIRE(a.pending.size() == sent.size());
+    for (std::size_t i = 0; i < sent.size(); ++i)
+        BOOST_TEST((s.st.fetch(a.pending[i], key('o'), false)->data == sent[i]));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -222,6 +222,7 @@ struct store_header {
     std::atomic<std::uint32_t> clean_shutdown; ///< 1 while no process has it open for writing
     std::atomic<std::uint64_t> opened_count;
     std::atomic<std::uint64_t> last_sweep_unix;
+    std::atomic<std::uint64_t> blobs_expired_total; ///< counted by the cleanup process
 };
 
 static_assert(std::is_standard_layout_v<chunk_header>);

@@ -1,0 +1,239 @@
+#include "supervisor/config_loader.hpp"
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/program_options.hpp>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+#include <sstream>
+#include <thread>
+
+#include "shm/layout.hpp"
+#include "shm/rate_limiter.hpp"
+
+namespace po = boost::program_options;
+
+namespace relay::supervisor {
+namespace {
+
+std::uint64_t parse_u64(std::string const& name, std::string const& text, std::uint64_t min, std::uint64_t max)
+{
+    std::uint64_t value = 0;
+    auto const* end = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(text.data(), end, value);
+    if (ec != std::errc{} || ptr != end || text.empty() || value < min || value > max)
+        throw config_error(name + "=\"" + text + "\" is invalid: expected a whole number from " + std::to_string(min) +
+                           " to " + std::to_string(max));
+    return value;
+}
+
+bool parse_bool(std::string const& name, std::string const& text)
+{
+    // PROTOCOL §12.1: true only for exactly "true" or "1". Anything else that is
+    // not a clear "false" is a typo an operator wants to hear about.
+    if (text == "true" || text == "1")
+        return true;
+    if (text == "false" || text == "0" || text.empty())
+        return false;
+    throw config_error(name + "=\"" + text + "\" is invalid: expected true, 1, false or 0");
+}
+
+listen_address parse_address_or_throw(std::string const& name, std::string const& text)
+{
+    if (auto a = parse_address(text))
+        return *a;
+    throw config_error(name + "=\"" + text + "\" is invalid: expected a literal ip:port such as 127.0.0.1:8080 or "
+                                              "[::1]:8080 (host names are not resolved)");
+}
+
+struct env_reader {
+    env_lookup const& env;
+    void u64(char const* name, std::uint64_t& field, std::uint64_t min, std::uint64_t max) const
+    {
+        if (auto v = env(name))
+            field = parse_u64(name, *v, min, max);
+    }
+};
+
+} // namespace
+
+env_lookup process_environment()
+{
+    return [](char const* name) -> std::optional<std::string> {
+        if (char const* v = std::getenv(name))
+            return std::string(v);
+        return std::nullopt;
+    };
+}
+
+std::optional<listen_address> parse_address(std::string const& text)
+{
+    auto const colon = text.rfind(':');
+    if (colon == std::string::npos || colon + 1 == text.size())
+        return std::nullopt;
+    std::string host = text.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
+    boost::system::error_code ec;
+    auto const addr = boost::asio::ip::make_address(host, ec);
+    if (ec)
+        return std::nullopt;
+    std::uint64_t port = 0;
+    auto const* end = text.data() + text.size();
+    auto [ptr, pec] = std::from_chars(text.data() + colon + 1, end, port);
+    if (pec != std::errc{} || ptr != end || port > 65535)
+        return std::nullopt;
+    return listen_address{addr.to_string(), static_cast<std::uint16_t>(port)};
+}
+
+bool is_loopback(listen_address const& address)
+{
+    boost::system::error_code ec;
+    auto const addr = boost::asio::ip::make_address(address.host, ec);
+    return !ec && addr.is_loopback();
+}
+
+load_result load_config(int argc, char const* const* argv, env_lookup const& env)
+{
+    config cfg;
+    env_reader r{env};
+    if (auto v = env("RELAY_LISTEN_ADDR"))
+        cfg.listen = parse_address_or_throw("RELAY_LISTEN_ADDR", *v);
+    if (auto v = env("RELAY_METRICS_ADDR"))
+        cfg.metrics = parse_address_or_throw("RELAY_METRICS_ADDR", *v);
+    if (auto v = env("RELAY_METRICS_TOKEN"))
+        cfg.metrics_token = *v;
+    if (auto v = env("RELAY_TLS_VERIFIED"))
+        cfg.tls_verified = parse_bool("RELAY_TLS_VERIFIED", *v);
+    constexpr std::uint64_t u32max = 0xffffffffu;
+    r.u64("RELAY_MAX_CONNECTIONS", cfg.max_connections, 0, 1000000);
+    r.u64("RELAY_MAX_MESSAGE_SIZE", cfg.max_message_size, 64, 64u << 20);
+    r.u64("RELAY_BLOB_TTL_SECS", cfg.blob_ttl_secs, 0, u32max * 100);
+    r.u64("RELAY_RATE_LIMIT", cfg.rate_limit, 0, shm::rate_limiter::max_per_minute);
+    r.u64("RELAY_RECOVERY_RATE_LIMIT", cfg.recovery_rate_limit, 0, shm::rate_limiter::max_per_minute);
+    r.u64("RELAY_CLEANUP_INTERVAL", cfg.cleanup_interval_secs, 1, 86400 * 7);
+    r.u64("RELAY_IDLE_TIMEOUT", cfg.idle_timeout_secs, 1, 86400);
+    r.u64("RELAY_HANDSHAKE_TIMEOUT", cfg.handshake_timeout_secs, 1, 86400);
+    r.u64("RELAY_MAX_BLOBS_PER_USER", cfg.max_blobs_per_user, 0, u32max);
+    r.u64("RELAY_MAX_STORAGE_PER_USER", cfg.max_storage_per_user, 0, std::uint64_t{1} << 40);
+    r.u64("RELAY_MAX_STORAGE_BYTES", cfg.max_storage_bytes, 4u << 20, std::uint64_t{1} << 40);
+    if (auto v = env("RELAY_STORAGE_BACKEND")) {
+        std::string lower = *v;
+        std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+        // PROTOCOL §12.1: "memory" selects volatile storage; any other value the
+        // persistent default (the Rust relay's "sqlite" is our mapped file).
+        cfg.backend = lower == "memory" ? storage_backend::memory : storage_backend::file;
+    }
+    if (auto v = env("RELAY_DATA_DIR"); v && !v->empty())
+        cfg.data_dir = *v;
+    if (auto v = env("RELAY_REQUIRE_NOISE_ENCRYPTION"))
+        cfg.require_noise = parse_bool("RELAY_REQUIRE_NOISE_ENCRYPTION", *v);
+    if (auto v = env("RELAY_LOG_LEVEL"))
+        cfg.log_level = *v;
+    if (auto v = env("RELAY_WORKERS"))
+        cfg.workers = static_cast<unsigned>(parse_u64("RELAY_WORKERS", *v, 1, shm::max_worker_slots));
+
+    po::options_description flags("vauchi-relay options (each overrides the environment variable in brackets)");
+    std::string listen, data_dir, log_level, backend;
+    unsigned workers = 0, shards = 0;
+    flags.add_options()
+        ("help,h", "print this help and exit")
+        ("version", "print the version and exit")
+        ("workers,w", po::value(&workers), "worker processes, 1-64 [RELAY_WORKERS; default: CPU count]")
+        ("listen,l", po::value(&listen), "client address ip:port [RELAY_LISTEN_ADDR; default 127.0.0.1:8080]")
+        ("data-dir,d", po::value(&data_dir), "data directory holding the store [RELAY_DATA_DIR; default ./data]")
+        ("storage", po::value(&backend), "file (persistent) or memory (volatile) [RELAY_STORAGE_BACKEND]")
+        ("shards", po::value(&shards), "store shards when a new store is created, power of two 1-1024 (default 32)")
+        ("log-level", po::value(&log_level), "debug, info, warn or error [RELAY_LOG_LEVEL; default info]");
+    po::variables_map vm;
+    try {
+        po::store(po::command_line_parser(argc, argv).options(flags).run(), vm);
+        po::notify(vm);
+    } catch (po::error const& e) {
+        throw config_error(std::string("command line: ") + e.what() + " (see --help)");
+    }
+    load_result result;
+    if (vm.count("help")) {
+        std::ostringstream out;
+        out << "vauchi-relay " << VAUCHI_RELAY_VERSION
+            << ": store-and-forward relay for Vauchi, wire-compatible with the Rust relay 1.1.0\n\n"
+            << flags
+            << "\nEvery RELAY_* environment variable of the Rust relay is read with the same default;\n"
+               "see README.md and deploy/vauchi-relay.env.example.\n";
+        result.print = out.str();
+        return result;
+    }
+    if (vm.count("version")) {
+        result.print = std::string("vauchi-relay ") + VAUCHI_RELAY_VERSION + "\n";
+        return result;
+    }
+    if (vm.count("workers")) {
+        if (workers < 1 || workers > shm::max_worker_slots)
+            throw config_error("--workers " + std::to_string(workers) + " is invalid: expected 1 to " +
+                               std::to_string(shm::max_worker_slots));
+        cfg.workers = workers;
+    }
+    if (vm.count("listen"))
+        cfg.listen = parse_address_or_throw("--listen", listen);
+    if (vm.count("data-dir"))
+        cfg.data_dir = data_dir;
+    if (vm.count("storage")) {
+        if (backend != "file" && backend != "memory")
+            throw config_error("--storage " + backend + " is invalid: expected file or memory");
+        cfg.backend = backend == "memory" ? storage_backend::memory : storage_backend::file;
+    }
+    if (vm.count("shards")) {
+        if (shards < 1 || shards > 1024 || (shards & (shards - 1)) != 0)
+            throw config_error("--shards " + std::to_string(shards) + " is invalid: expected a power of two from 1 to 1024");
+        cfg.shards = shards;
+    }
+    if (vm.count("log-level"))
+        cfg.log_level = log_level;
+    if (cfg.log_level != "debug" && cfg.log_level != "info" && cfg.log_level != "warn" && cfg.log_level != "error")
+        throw config_error("log level \"" + cfg.log_level + "\" is invalid: expected debug, info, warn or error");
+
+    if (cfg.workers == 0) {
+        unsigned const cpus = std::max(1u, std::thread::hardware_concurrency());
+        cfg.workers = std::min(cpus, shm::max_worker_slots);
+    }
+    // D-1: the handshake deadline never exceeds the idle timeout.
+    cfg.handshake_timeout_secs = std::min(cfg.handshake_timeout_secs, cfg.idle_timeout_secs);
+    if (cfg.max_storage_bytes < std::uint64_t{cfg.shards} * 2 * shm::page_size)
+        throw config_error("RELAY_MAX_STORAGE_BYTES=" + std::to_string(cfg.max_storage_bytes) + " is too small for " +
+                           std::to_string(cfg.shards) + " shards: expected at least " +
+                           std::to_string(std::uint64_t{cfg.shards} * 2 * shm::page_size));
+    // PROTOCOL §12.3: a non-loopback listener needs TLS terminated in front.
+    if (!is_loopback(cfg.listen) && !cfg.tls_verified)
+        throw config_error("RELAY_LISTEN_ADDR " + cfg.listen.host + ":" + std::to_string(cfg.listen.port) +
+                           " is not a loopback address and RELAY_TLS_VERIFIED is not set: terminate TLS in a reverse "
+                           "proxy in front of the relay and set RELAY_TLS_VERIFIED=true, or listen on 127.0.0.1");
+    cfg.shm_name = "/vauchi-relay-" + std::to_string(cfg.listen.port ? cfg.listen.port : ::getpid());
+    result.cfg = cfg;
+    return result;
+}
+
+std::string describe(config const& c)
+{
+    std::ostringstream o;
+    auto addr = [](listen_address const& a) {
+        return (a.host.find(':') != std::string::npos ? "[" + a.host + "]" : a.host) + ":" + std::to_string(a.port);
+    };
+    o << "listen=" << addr(c.listen) << " workers=" << c.workers
+      << " storage=" << (c.backend == storage_backend::file ? "file" : "memory") << " data_dir=" << c.data_dir
+      << " max_storage_bytes=" << c.max_storage_bytes << " shards(new store)=" << c.shards
+      << " max_connections=" << c.max_connections << " max_message_size=" << c.max_message_size
+      << " blob_ttl_secs=" << c.blob_ttl_secs << " rate_limit=" << c.rate_limit
+      << " recovery_rate_limit=" << c.recovery_rate_limit << " cleanup_interval=" << c.cleanup_interval_secs
+      << " idle_timeout=" << c.idle_timeout_secs << " handshake_timeout=" << c.handshake_timeout_secs
+      << " max_blobs_per_user=" << c.max_blobs_per_user << " max_storage_per_user=" << c.max_storage_per_user
+      << " metrics=" << addr(c.metrics) << " metrics_token=" << (c.metrics_token.empty() ? "unset" : "set")
+      << " tls_verified=" << (c.tls_verified ? "true" : "false")
+      << " require_noise=" << (c.require_noise ? "true" : "false") << " log_level=" << c.log_level;
+    return o.str();
+}
+
+} // namespace relay::supervisor

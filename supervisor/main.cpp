@@ -1,0 +1,39 @@
+// vauchi-relay: parse the configuration, run the supervisor, map the outcome
+// to a documented exit code (common/exit_codes.hpp). Everything else lives in
+// the libraries so that tests link it.
+
+#include <cstdio>
+#include <exception>
+
+#include "common/exit_codes.hpp"
+#include "common/log.hpp"
+#include "supervisor/config_loader.hpp"
+#include "supervisor/supervisor.hpp"
+
+int main(int argc, char** argv)
+{
+    using namespace relay;
+    try {
+        auto loaded = supervisor::load_config(argc, argv, supervisor::process_environment());
+        if (!loaded.cfg) {
+            std::fputs(loaded.print.c_str(), stdout);
+            return exit_code::ok;
+        }
+        std::string const& lvl = loaded.cfg->log_level;
+        log::set_min_level(lvl == "debug" ? log::level::debug
+                           : lvl == "warn" ? log::level::warn
+                           : lvl == "error" ? log::level::error
+                                            : log::level::info);
+        supervisor::supervisor sup(*loaded.cfg);
+        return sup.run();
+    } catch (supervisor::config_error const& e) {
+        std::fprintf(stderr, "vauchi-relay: configuration error: %s\n", e.what());
+        return exit_code::config_error;
+    } catch (std::exception const& e) {
+        std::fprintf(stderr, "vauchi-relay: fatal: %s\n", e.what());
+        return exit_code::fatal;
+    } catch (...) {
+        std::fprintf(stderr, "vauchi-relay: fatal: unknown error\n");
+        return exit_code::fatal;
+    }
+}

@@ -1,0 +1,34 @@
+#pragma once
+// The supervisor's single source of truth about its children (STYLE G10).
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+namespace relay::supervisor {
+
+enum class role { worker, cleanup };
+
+struct child {
+    role kind = role::worker;
+    std::uint32_t slot = 0;  ///< worker slot; unused for cleanup
+    pid_t pid = 0;           ///< 0 while not running
+    std::chrono::steady_clock::time_point started{};
+    std::chrono::steady_clock::time_point respawn_at{}; ///< when a dead child may start again
+    std::chrono::milliseconds backoff{0};               ///< grows while the child dies young
+};
+
+using clock = std::chrono::steady_clock;
+
+/// A child that dies sooner than this after starting counts as a crash on start.
+inline constexpr auto healthy_after = std::chrono::seconds(5);
+/// Backoff for crashes on start: 100 ms doubling to 30 s (DESIGN §1).
+inline constexpr auto first_backoff = std::chrono::milliseconds(100);
+inline constexpr auto max_backoff = std::chrono::milliseconds(30000);
+/// This many crashes on start within the window make the supervisor give up.
+inline constexpr int crash_loop_limit = 10;
+inline constexpr auto crash_loop_window = std::chrono::seconds(60);
+
+} // namespace relay::supervisor

@@ -1,0 +1,110 @@
+#include "supervisor/store_bootstrap.hpp"
+
+#include <sys/stat.h>
+
+#include <bit>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+
+#include "common/log.hpp"
+#include "shm/notify_ring.hpp"
+#include "shm/store.hpp"
+
+namespace relay::supervisor {
+
+shm::geometry geometry_for(config const& cfg)
+{
+    shm::geometry g;
+    g.shard_count = cfg.shards;
+    g.arena_bytes = cfg.max_storage_bytes;
+    std::uint64_t const per_shard = cfg.max_storage_bytes / cfg.shards;
+    // A mailbox per 4 KiB of arena is far more than real mailboxes need (a
+    // recipient rarely holds only one tiny blob) and costs 96 bytes each.
+    g.mailbox_capacity = static_cast<std::uint32_t>(std::bit_ceil(std::max<std::uint64_t>(256, per_shard / 4096)));
+    g.presence_capacity =
+        static_cast<std::uint32_t>(std::bit_ceil(std::max<std::uint64_t>(64, cfg.max_connections * 4 / cfg.shards)));
+    g.rate_table_entries =
+        static_cast<std::uint32_t>(std::bit_ceil(std::max<std::uint64_t>(4096, cfg.max_connections * 8)));
+    return g;
+}
+
+shm::segment bootstrap_store(config const& cfg)
+{
+    shm::segment seg;
+    std::string what;
+    if (cfg.backend == storage_backend::memory) {
+        seg = shm::segment::create_memory(cfg.shm_name, geometry_for(cfg));
+        what = "POSIX shared memory " + cfg.shm_name + " (volatile: RELAY_STORAGE_BACKEND=memory)";
+        RELAY_LOG_INFO("created store in %s, %llu bytes", what.c_str(), static_cast<unsigned long long>(seg.size()));
+    } else {
+        std::error_code ec;
+        std::filesystem::create_directories(cfg.data_dir, ec);
+        if (ec)
+            throw shm::open_error{"cannot create data directory " + cfg.data_dir + ": " + ec.message() +
+                                  " (set RELAY_DATA_DIR or --data-dir to a writable directory)"};
+        std::string const path = cfg.data_dir + "/store";
+        bool created = false;
+        seg = shm::segment::open_or_create_file(path, geometry_for(cfg), created);
+        what = "file " + path;
+        RELAY_LOG_INFO("%s store %s, %llu bytes", created ? "created" : "opened", what.c_str(),
+                       static_cast<unsigned long long>(seg.size()));
+    }
+
+    shm::store st(seg.base());
+    auto& h = st.header();
+    if (h.arena_bytes / (1 << 20) != cfg.max_storage_bytes / (1 << 20) || h.shard_count != cfg.shards)
+        RELAY_LOG_WARN("the existing store keeps its own geometry (%llu bytes of blob capacity, %u shards); "
+                       "RELAY_MAX_STORAGE_BYTES and --shards only apply when a store is created",
+                       static_cast<unsigned long long>(h.arena_bytes), h.shard_count);
+    bool const was_clean = h.clean_shutdown.load() == 1;
+    if (!was_clean)
+        RELAY_LOG_WARN("store was not closed cleanly (crash or SIGKILL): rebuilding every shard from its chunks");
+
+    // Nobody else has the store open yet: locks left held by processes of a
+    // previous run (possibly of a previous boot) are re-initialised, and every
+    // index is rebuilt from the chunk headers so that a torn update of any kind
+    // is repaired before the first worker starts.
+    st.reinit_locks();
+    shm::notify_rings(seg.base(), h).reinit_locks();
+    auto const started = std::chrono::steady_clock::now();
+    auto last_report = started;
+    std::uint64_t const kept = st.rebuild_all([&](std::uint32_t done, std::uint32_t total) {
+        auto const now = std::chrono::steady_clock::now();
+        if (now - last_report > std::chrono::seconds(2) || done == total) {
+            RELAY_LOG_INFO("store recovery: %u/%u shards", done, total);
+            last_report = now;
+        }
+    });
+    std::string why;
+    if (!st.check_all(why))
+        throw shm::open_error{what + " failed verification after rebuild (" + why +
+                              "); it was left untouched: move it away to start with an empty store"};
+    for (std::uint32_t s = 0; s < shm::max_worker_slots; ++s) {
+        st.reset_slot(s);
+        st.slot(s).pid.store(0);
+        st.slot(s).heartbeat_ms.store(0);
+    }
+    h.clean_shutdown.store(0);
+    h.opened_count.fetch_add(1);
+    auto const ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+    auto const totals = st.totals();
+    RELAY_LOG_INFO("store ready: %llu blobs (%llu bytes) in %u shards, %llu bytes capacity, verified in %lld ms",
+                   static_cast<unsigned long long>(kept), static_cast<unsigned long long>(totals.data_bytes),
+                   h.shard_count, static_cast<unsigned long long>(h.arena_bytes), static_cast<long long>(ms));
+    return seg;
+}
+
+void close_store(shm::segment& seg, config const& cfg)
+{
+    if (!seg.valid())
+        return;
+    shm::store(seg.base()).header().clean_shutdown.store(1);
+    seg.flush_async();
+    if (cfg.backend == storage_backend::memory)
+        shm::segment::remove_memory(cfg.shm_name);
+}
+
+} // namespace relay::supervisor

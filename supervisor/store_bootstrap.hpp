@@ -1,0 +1,21 @@
+#pragma once
+// Creating or reopening the store at start-up (STYLE G8): the supervisor is the
+// only process that creates, formats, verifies or removes it.
+
+#include "common/config.hpp"
+#include "shm/segment.hpp"
+
+namespace relay::supervisor {
+
+/// Opens (file backend) or creates (memory backend) the store, re-initialises
+/// its locks, rebuilds and verifies every shard with progress logs, and clears
+/// presence and worker slots left by a previous run. Throws shm::open_error.
+shm::segment bootstrap_store(config const& cfg);
+
+/// Geometry for a new store from the configuration.
+shm::geometry geometry_for(config const& cfg);
+
+/// Marks the store cleanly closed and schedules write-back (at exit).
+void close_store(shm::segment& seg, config const& cfg);
+
+} // namespace relay::supervisor

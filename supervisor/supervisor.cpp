@@ -1,0 +1,311 @@
+#include "supervisor/supervisor.hpp"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <ctime>
+
+#include "common/exit_codes.hpp"
+#include "common/log.hpp"
+#include "shm/notify_ring.hpp"
+#include "shm/store.hpp"
+#include "supervisor/cleanup_process.hpp"
+#include "supervisor/config_loader.hpp"
+#include "supervisor/listen_sockets.hpp"
+#include "supervisor/store_bootstrap.hpp"
+#include "supervisor/systemd_notify.hpp"
+#include "worker/worker_context.hpp"
+
+namespace relay::supervisor {
+namespace {
+
+/// A graceful stop that takes longer than this ends with SIGKILL (the workers'
+/// own drain deadline is 5 s).
+constexpr auto stop_deadline = std::chrono::seconds(8);
+
+std::string describe_status(int status)
+{
+    if (WIFEXITED(status))
+        return "exited with code " + std::to_string(WEXITSTATUS(status));
+    if (WIFSIGNALED(status))
+        return std::string("was killed by signal ") + std::to_string(WTERMSIG(status)) + " (" +
+               strsignal(WTERMSIG(status)) + ")" + (WCOREDUMP(status) ? ", core dumped" : "");
+    return "changed state";
+}
+
+std::string child_name(child const& c)
+{
+    return c.kind == role::cleanup ? std::string("cleanup") : "worker " + std::to_string(c.slot);
+}
+
+} // namespace
+
+supervisor::supervisor(config cfg) : cfg_(std::move(cfg)), self_(::getpid()) {}
+
+supervisor::~supervisor()
+{
+    for (int fd : listen_fds_)
+        ::close(fd);
+    for (int fd : event_fds_)
+        ::close(fd);
+    if (signal_fd_ >= 0)
+        ::close(signal_fd_);
+}
+
+int supervisor::run()
+{
+    log::set_role("supervisor");
+    RELAY_LOG_INFO("vauchi-relay %s starting: %s", VAUCHI_RELAY_VERSION, describe(cfg_).c_str());
+    start_unix_ = static_cast<std::uint64_t>(std::time(nullptr));
+
+    // Signals first, so a SIGTERM during a long store recovery is not lost.
+    sigset_t mask;
+    sigemptyset(&mask);
+    for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT})
+        sigaddset(&mask, sig);
+    sigprocmask(SIG_BLOCK, &mask, &old_mask_);
+    signal_fd_ = ::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+
+    try {
+        segment_ = bootstrap_store(cfg_);
+    } catch (shm::open_error const& e) {
+        RELAY_LOG_ERROR("cannot open the store: %s", e.message.c_str());
+        return exit_code::fatal;
+    }
+    try {
+        listen_fds_ = open_listen_sockets(cfg_.listen, cfg_.workers);
+    } catch (std::exception const& e) {
+        RELAY_LOG_ERROR("%s", e.what());
+        close_store(segment_, cfg_);
+        return exit_code::config_error;
+    }
+    for (unsigned i = 0; i < cfg_.workers; ++i)
+        event_fds_.push_back(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+
+    for (std::uint32_t i = 0; i < cfg_.workers; ++i)
+        children_.push_back(child{role::worker, i});
+    children_.push_back(child{role::cleanup, 0});
+    for (child& c : children_)
+        spawn(c);
+
+    while (!(stopping_ && all_stopped())) {
+        pollfd pfd{signal_fd_, POLLIN, 0};
+        ::poll(&pfd, 1, 100);
+        signalfd_siginfo info{};
+        while (::read(signal_fd_, &info, sizeof info) == sizeof info) {
+            switch (info.ssi_signo) {
+            case SIGCHLD: break; // reaped below
+            case SIGTERM:
+            case SIGINT:
+                RELAY_LOG_INFO("received %s: draining", strsignal(static_cast<int>(info.ssi_signo)));
+                begin_stop(true);
+                break;
+            case SIGQUIT:
+                RELAY_LOG_INFO("received SIGQUIT: fast stop");
+                begin_stop(false);
+                break;
+            case SIGHUP:
+                RELAY_LOG_WARN("SIGHUP (reload) is not supported yet; configuration unchanged");
+                break;
+            }
+        }
+        reap();
+        if (stopping_) {
+            if (clock::now() >= kill_at_)
+                for (child const& c : children_)
+                    if (c.pid > 0)
+                        ::kill(c.pid, SIGKILL);
+        } else {
+            respawn_due();
+            check_ready();
+        }
+    }
+    return finish();
+}
+
+void supervisor::spawn(child& c)
+{
+    shm::store st(segment_.base());
+    if (c.kind == role::worker) {
+        auto& slot = st.slot(c.slot);
+        slot.heartbeat_ms.store(0);
+        slot.generation.fetch_add(1);
+    }
+    pid_t const pid = ::fork();
+    if (pid < 0) {
+        RELAY_LOG_ERROR("fork failed: %s; retrying in 1 s", std::strerror(errno));
+        c.respawn_at = clock::now() + std::chrono::seconds(1);
+        return;
+    }
+    if (pid == 0)
+        become_child(c);
+    c.pid = pid;
+    c.started = clock::now();
+    if (c.kind == role::worker)
+        st.slot(c.slot).pid.store(pid);
+    RELAY_LOG_INFO("started %s (pid %d)", child_name(c).c_str(), pid);
+}
+
+void supervisor::become_child(child const& c)
+{
+    // Die with the supervisor, so no orphan keeps the port or the store
+    // (DESIGN §1); check the parent afterwards to close the race with prctl.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != self_)
+        std::_Exit(exit_code::ok);
+    ::close(signal_fd_);
+    int code = exit_code::fatal;
+    if (c.kind == role::worker) {
+        log::set_role("worker " + std::to_string(c.slot));
+        for (std::size_t i = 0; i < listen_fds_.size(); ++i)
+            if (i != c.slot)
+                ::close(listen_fds_[i]);
+        sigprocmask(SIG_SETMASK, &old_mask_, nullptr);
+        worker::worker_context ctx;
+        ctx.cfg = &cfg_;
+        ctx.store_base = segment_.base();
+        ctx.slot = c.slot;
+        ctx.listen_fd = listen_fds_[c.slot];
+        ctx.event_fds = event_fds_;
+        ctx.relay_start_unix = start_unix_;
+        code = worker::run_worker(ctx);
+    } else {
+        log::set_role("cleanup");
+        for (int fd : listen_fds_)
+            ::close(fd);
+        // SIGTERM/SIGINT stay blocked: the cleanup loop waits for them with
+        // sigtimedwait so that a stop never lands inside a critical section.
+        code = run_cleanup(cfg_, segment_.base());
+    }
+    std::_Exit(code);
+}
+
+void supervisor::reap()
+{
+    for (;;) {
+        int status = 0;
+        pid_t const pid = ::waitpid(-1, &status, WNOHANG);
+        if (pid <= 0)
+            return;
+        for (child& c : children_)
+            if (c.pid == pid)
+                on_child_exit(c, status);
+    }
+}
+
+void supervisor::on_child_exit(child& c, int status)
+{
+    auto const now = clock::now();
+    auto const lived = now - c.started;
+    c.pid = 0;
+    shm::store st(segment_.base());
+    if (c.kind == role::worker) {
+        // Clean the dead slot before anything else can use it: its presence
+        // entries would swallow live pushes, its connection count would eat
+        // into RELAY_MAX_CONNECTIONS, its ring holds notifications for nobody.
+        st.reset_slot(c.slot);
+        shm::notify_rings(segment_.base(), st.header()).reset(c.slot);
+        st.slot(c.slot).pid.store(0);
+        st.slot(c.slot).heartbeat_ms.store(0);
+    }
+    if (stopping_) {
+        RELAY_LOG_INFO("%s %s", child_name(c).c_str(), describe_status(status).c_str());
+        return;
+    }
+    RELAY_LOG_WARN("%s (pid %d) %s after %lld ms", child_name(c).c_str(), 0,
+                   describe_status(status).c_str(),
+                   static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(lived).count()));
+    if (WIFEXITED(status) && (WEXITSTATUS(status) == exit_code::config_error || WEXITSTATUS(status) == exit_code::fatal)) {
+        RELAY_LOG_ERROR("%s cannot run (fatal exit code %d, see its log above); stopping the relay",
+                        child_name(c).c_str(), WEXITSTATUS(status));
+        exit_code_ = WEXITSTATUS(status);
+        begin_stop(false);
+        return;
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == exit_code::store_poisoned) {
+        // A shard failed verification after repair: never continue on it.
+        RELAY_LOG_ERROR("%s found a shard it could not repair; stopping the relay so the store is verified at the "
+                        "next start", child_name(c).c_str());
+        exit_code_ = exit_code::store_poisoned;
+        begin_stop(false);
+        return;
+    }
+    if (lived >= healthy_after) {
+        // A worker that had been serving: respawn at once, never counted
+        // toward the crash-loop limit (an operator may kill workers at will).
+        c.backoff = std::chrono::milliseconds(0);
+        c.respawn_at = now;
+        return;
+    }
+    early_deaths_.push_back(now);
+    while (!early_deaths_.empty() && now - early_deaths_.front() > crash_loop_window)
+        early_deaths_.pop_front();
+    if (static_cast<int>(early_deaths_.size()) >= crash_loop_limit) {
+        RELAY_LOG_ERROR("%d children crashed right after starting within %lld s: giving up (check the log above "
+                        "for the cause)", crash_loop_limit,
+                        static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(crash_loop_window).count()));
+        exit_code_ = exit_code::fatal;
+        begin_stop(false);
+        return;
+    }
+    c.backoff = c.backoff.count() == 0 ? first_backoff : std::min(max_backoff, c.backoff * 2);
+    c.respawn_at = now + c.backoff;
+    RELAY_LOG_WARN("%s crashed on start; respawning in %lld ms", child_name(c).c_str(),
+                   static_cast<long long>(c.backoff.count()));
+}
+
+void supervisor::respawn_due()
+{
+    auto const now = clock::now();
+    for (child& c : children_)
+        if (c.pid == 0 && now >= c.respawn_at)
+            spawn(c);
+}
+
+void supervisor::check_ready()
+{
+    if (ready_)
+        return;
+    shm::store st(segment_.base());
+    for (child const& c : children_)
+        if (c.kind == role::worker && (c.pid == 0 || st.slot(c.slot).heartbeat_ms.load() == 0))
+            return;
+    ready_ = true;
+    RELAY_LOG_INFO("relay ready: listening on %s:%u with %u workers", cfg_.listen.host.c_str(),
+                   bound_port(listen_fds_.front()), cfg_.workers);
+    notify_systemd("READY=1\nSTATUS=serving");
+}
+
+void supervisor::begin_stop(bool graceful)
+{
+    if (stopping_ && graceful)
+        return;
+    stopping_ = true;
+    notify_systemd("STOPPING=1");
+    kill_at_ = graceful ? clock::now() + stop_deadline : clock::now();
+    for (child const& c : children_)
+        if (c.pid > 0)
+            ::kill(c.pid, graceful ? SIGTERM : SIGKILL);
+}
+
+bool supervisor::all_stopped() const
+{
+    for (child const& c : children_)
+        if (c.pid > 0)
+            return false;
+    return true;
+}
+
+int supervisor::finish()
+{
+    close_store(segment_, cfg_);
+    RELAY_LOG_INFO("stopped (exit code %d)", exit_code_);
+    return exit_code_;
+}
+
+} // namespace relay::supervisor

@@ -1,0 +1,52 @@
+#pragma once
+// The supervisor (DESIGN §1): opens the store and the listening sockets, forks
+// the workers and the cleanup process, and then only supervises: signals are
+// read from a signalfd and acted on by the loop (nginx's master cycle).
+
+#include <deque>
+#include <vector>
+
+#include "common/config.hpp"
+#include "shm/segment.hpp"
+#include "supervisor/process_table.hpp"
+
+namespace relay::supervisor {
+
+class supervisor final {
+public:
+    explicit supervisor(config cfg);
+    ~supervisor();
+    supervisor(supervisor const&) = delete;
+    supervisor& operator=(supervisor const&) = delete;
+
+    /// Runs until stopped; returns the process exit code.
+    int run();
+
+private:
+    void spawn(child& c);
+    [[noreturn]] void become_child(child const& c);
+    void reap();
+    void on_child_exit(child& c, int status);
+    void respawn_due();
+    void check_ready();
+    void begin_stop(bool graceful);
+    bool all_stopped() const;
+    int finish();
+
+    config cfg_;
+    shm::segment segment_;
+    std::vector<int> listen_fds_;
+    std::vector<int> event_fds_;
+    std::vector<child> children_;
+    std::deque<clock::time_point> early_deaths_;
+    int signal_fd_ = -1;
+    sigset_t old_mask_{};
+    pid_t self_ = 0;
+    std::uint64_t start_unix_ = 0;
+    bool ready_ = false;
+    bool stopping_ = false;
+    clock::time_point kill_at_{};
+    int exit_code_ = 0;
+};
+
+} // namespace relay::supervisor

@@ -1,0 +1,217 @@
+#include "worker/handler.hpp"
+
+#include "common/hex.hpp"
+#include "common/log.hpp"
+#include "common/random.hpp"
+#include "worker/handshake_auth.hpp"
+#include "worker/protocol/codec.hpp"
+
+namespace relay::worker {
+namespace {
+
+using protocol::ack_status;
+using shm::counter;
+
+/// General and recovery buckets are separate families in the shared table.
+constexpr std::uint32_t general_bucket = 0;
+
+} // namespace
+
+connection_handler::connection_handler(worker_services& services, session_sink& sink)
+    : services_(services), sink_(sink)
+{
+}
+
+connection_handler::~connection_handler()
+{
+    if (handshaken_) {
+        services_.unregister_handler(routing_id_, this);
+        if (attached_)
+            services_.store().detach(routing_id_, services_.slot());
+    }
+}
+
+connection_handler::verdict connection_handler::on_handshake(std::string_view frame)
+{
+    auto decoded = protocol::decode_frame(frame);
+    if (!decoded)
+        return verdict::close;
+    auto const* hs = std::get_if<protocol::handshake>(&decoded->body);
+    if (hs == nullptr || !is_hex64(hs->client_id) || (hs->device_id && !is_hex64(*hs->device_id)) ||
+        (hs->routing_token && !is_hex64(*hs->routing_token)))
+        return verdict::close;
+    if (check_handshake_auth(*hs, worker_services::now_unix()) == auth_result::rejected)
+        return verdict::close;
+
+    client_id_ = hs->client_id;
+    device_id_ = hs->device_id.value_or("");
+    routing_id_ = hs->routing_token.value_or(hs->client_id);
+    suppress_presence_ = hs->suppress_presence;
+    handshaken_ = true;
+
+    sink_.send_frame(protocol::encode_handshake_ack(random::new_uuid_string(), worker_services::now_unix(), false));
+    // Local registration first, then the store: a push that races the attach
+    // finds this handler, and attach() lists everything stored before it under
+    // the same shard lock, so no blob is missed or sent twice.
+    services_.register_handler(routing_id_, this);
+    auto attach = services_.store().attach(routing_id_, services_.slot());
+    attached_ = attach.registered;
+    for (auto const& ref : attach.pending)
+        sink_.queue_blob(ref);
+    return verdict::proceed;
+}
+
+void connection_handler::on_message(std::string_view frame)
+{
+    config const& cfg = services_.cfg();
+    if (frame.size() > cfg.max_message_size) {
+        services_.count(counter::messages_rejected_total); // §10.1: silent, no token
+        return;
+    }
+    if (!services_.limiter().try_take(general_bucket, routing_id_, cfg.rate_limit, worker_services::now_ms())) {
+        services_.count(counter::rate_limited_total); // §10.2: silent
+        return;
+    }
+    auto decoded = protocol::decode_frame(frame);
+    if (!decoded) {
+        services_.count(counter::messages_rejected_total); // §4.5 step 4: silent
+        return;
+    }
+    services_.count(counter::messages_received_total);
+    protocol::envelope const& e = *decoded;
+    std::visit(
+        [&](auto const& m) {
+            using T = std::decay_t<decltype(m)>;
+            if constexpr (std::is_same_v<T, protocol::encrypted_update> || std::is_same_v<T, protocol::acknowledgment> ||
+                          std::is_same_v<T, protocol::account_revoked> || std::is_same_v<T, protocol::purge_request>)
+                handle(e, m);
+            // Everything else is [SILENT] (§7.12). Device sync and recovery
+            // proofs arrive with the protocol-parity issue.
+        },
+        e.body);
+}
+
+void connection_handler::reply_ack(std::string_view acked_message_id, ack_status status)
+{
+    sink_.send_frame(protocol::encode_ack(random::new_uuid_string(), worker_services::now_unix(), acked_message_id, status));
+}
+
+void connection_handler::after_store(shm::put_result const& r, std::string_view recipient)
+{
+    if (r.status != shm::put_status::stored) {
+        services_.count(counter::store_failed_total);
+        return;
+    }
+    services_.count(counter::blobs_created_total);
+    if (r.live_slots == 0)
+        return;
+    // D-5: live push to every connection of the recipient, wherever it is.
+    auto entry = shm::notify_rings::make(shm::notify_kind::push_blob, recipient, {});
+    entry.shard = r.ref.shard;
+    entry.blob_offset = r.ref.offset;
+    entry.blob_seq = r.ref.seq;
+    services_.notify(r.live_slots, entry);
+}
+
+void connection_handler::handle(protocol::envelope const& e, protocol::encrypted_update const& m)
+{
+    if (!is_hex64(m.recipient_id)) { // D-9
+        reply_ack(e.message_id, ack_status::failed);
+        return;
+    }
+    config const& cfg = services_.cfg();
+    shm::put_request rq;
+    rq.recipient = m.recipient_id;
+    rq.data = m.ciphertext;
+    rq.sender = routing_id_;
+    rq.sender_message_id = e.message_id;
+    rq.now = worker_services::now_unix();
+    rq.max_blobs = cfg.max_blobs_per_user;
+    rq.max_bytes = cfg.max_storage_per_user;
+    auto const r = services_.store().put(rq);
+    // D-8: Stored only once the blob is committed; anything else is Failed.
+    reply_ack(e.message_id, r.status == shm::put_status::stored ? ack_status::stored : ack_status::failed);
+    after_store(r, m.recipient_id);
+}
+
+void connection_handler::handle(protocol::envelope const& e, protocol::acknowledgment const& m)
+{
+    random::uuid id{};
+    if (!random::parse_uuid(m.message_id, id))
+        return;
+    auto const removed = services_.store().remove(routing_id_, id);
+    if (!removed.removed)
+        return;
+    // D-7: forward the recipient's receipt to the sender's live connections.
+    if (m.status == ack_status::received_by_recipient && !suppress_presence_ && removed.has_sender) {
+        services_.notify_routing_id(shm::notify_rings::make(shm::notify_kind::received_by_recipient, removed.sender,
+                                                            removed.sender_message_id));
+    }
+    (void)e;
+}
+
+void connection_handler::handle(protocol::envelope const& e, protocol::account_revoked const& m)
+{
+    if (!is_hex64(m.recipient_id)) {
+        reply_ack(e.message_id, ack_status::failed);
+        return;
+    }
+    // §7.5: the stored blob is our own re-encoding of the whole envelope.
+    std::string const frame = protocol::encode_frame(e);
+    config const& cfg = services_.cfg();
+    shm::put_request rq;
+    rq.recipient = m.recipient_id;
+    rq.data = std::span(reinterpret_cast<std::uint8_t const*>(frame.data()), frame.size());
+    rq.now = worker_services::now_unix();
+    rq.max_blobs = cfg.max_blobs_per_user;
+    rq.check_byte_quota = false;
+    auto const r = services_.store().put(rq);
+    reply_ack(e.message_id, r.status == shm::put_status::stored ? ack_status::stored : ack_status::failed);
+    after_store(r, m.recipient_id);
+}
+
+void connection_handler::handle(protocol::envelope const& e, protocol::purge_request const&)
+{
+    protocol::envelope reply;
+    reply.message_id = e.message_id; // §7.10: echoes the request's id
+    reply.timestamp = worker_services::now_unix();
+    protocol::purge_response body;
+    body.blobs_deleted = services_.store().purge(routing_id_);
+    reply.body = body;
+    sink_.send_frame(protocol::encode_frame(reply));
+}
+
+std::optional<std::string> connection_handler::load_delivery(shm::blob_ref const& ref)
+{
+    auto d = services_.store().fetch(ref, routing_id_, !suppress_presence_);
+    if (!d)
+        return std::nullopt;
+    std::string frame = protocol::encode_delivery(random::to_string(d->blob_id), worker_services::now_unix(),
+                                                  routing_id_, d->data);
+    services_.count(counter::blobs_delivered_total);
+    if (d->notify_sender) {
+        services_.notify_routing_id(
+            shm::notify_rings::make(shm::notify_kind::delivered, d->sender, d->sender_message_id));
+    }
+    return frame;
+}
+
+void connection_handler::on_notification(shm::notify_entry const& entry)
+{
+    switch (static_cast<shm::notify_kind>(entry.kind)) {
+    case shm::notify_kind::push_blob:
+        sink_.queue_blob({entry.shard, entry.blob_offset, entry.blob_seq});
+        break;
+    case shm::notify_kind::delivered:
+    case shm::notify_kind::received_by_recipient: {
+        auto const status = entry.kind == static_cast<std::uint8_t>(shm::notify_kind::delivered)
+                                ? ack_status::delivered
+                                : ack_status::received_by_recipient;
+        reply_ack(std::string_view(entry.message_id, entry.message_id_len), status);
+        sink_.touch();
+        break;
+    }
+    }
+}
+
+} // namespace relay::worker

@@ -1,0 +1,61 @@
+#pragma once
+// The per-connection protocol state machine (PROTOCOL.md §4, §7, §8 with the
+// §16 decisions), written against the store and a session_sink so it can be
+// tested without sockets (STYLE G4). The Beast session only moves bytes.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "shm/store.hpp"
+#include "worker/protocol/messages.hpp"
+#include "worker/services.hpp"
+#include "worker/session_sink.hpp"
+
+namespace relay::worker {
+
+class connection_handler {
+public:
+    connection_handler(worker_services& services, session_sink& sink);
+    ~connection_handler();
+    connection_handler(connection_handler const&) = delete;
+    connection_handler& operator=(connection_handler const&) = delete;
+
+    enum class verdict { proceed, close };
+
+    /// The first binary message (§4.3–4.4). `close` means [CLOSE]: drop the
+    /// connection without a reply. On `proceed` the HandshakeAck and the pending
+    /// blobs are already queued on the sink.
+    verdict on_handshake(std::string_view frame);
+    /// Every later binary message (§4.5 pipeline). Never closes the connection.
+    void on_message(std::string_view frame);
+    /// Reads a queued blob from the store and encodes its delivery, emitting the
+    /// sender's Delivered ack on first hand-over (D-6, D-7). nullopt if the blob
+    /// is gone (acknowledged or expired meanwhile).
+    std::optional<std::string> load_delivery(shm::blob_ref const& ref);
+    /// A notification routed to this connection's routing id.
+    void on_notification(shm::notify_entry const& entry);
+
+    bool handshaken() const noexcept { return handshaken_; }
+    std::string const& routing_id() const noexcept { return routing_id_; }
+
+private:
+    void handle(protocol::envelope const& e, protocol::encrypted_update const& m);
+    void handle(protocol::envelope const& e, protocol::acknowledgment const& m);
+    void handle(protocol::envelope const& e, protocol::account_revoked const& m);
+    void handle(protocol::envelope const& e, protocol::purge_request const& m);
+    void reply_ack(std::string_view acked_message_id, protocol::ack_status status);
+    void after_store(shm::put_result const& r, std::string_view recipient);
+
+    worker_services& services_;
+    session_sink& sink_;
+    bool handshaken_ = false;
+    bool attached_ = false;
+    bool suppress_presence_ = false;
+    std::string client_id_;
+    std::string device_id_;
+    std::string routing_id_;
+};
+
+} // namespace relay::worker

@@ -1,0 +1,83 @@
+#include "worker/http_front.hpp"
+
+#include <boost/asio/write.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <chrono>
+
+namespace relay::worker {
+
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+
+namespace {
+
+/// Header bytes we accept before the upgrade; browsers and proxies stay far below.
+constexpr std::uint32_t max_request_header_bytes = 8 * 1024;
+
+} // namespace
+
+std::string health_response(worker_services& services, std::string_view target)
+{
+    std::string body;
+    if (target == "/health" || target == "/up" || target == "/ready") {
+        std::uint64_t const now = worker_services::now_unix();
+        std::uint64_t const start = services.relay_start_unix();
+        body = "{\"status\":\"healthy\",\"version\":\"1.1.0\",\"uptime_seconds\":" +
+               std::to_string(now > start ? now - start : 0) +
+               ",\"blob_count\":" + std::to_string(services.store().totals().blobs) + "}";
+    } else {
+        body = "{\"error\":\"This is a WebSocket relay endpoint\"}";
+    }
+    return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\nConnection: close\r\n\r\n" + body;
+}
+
+net::awaitable<void> serve_connection(worker_services& services, session_registry& registry, tcp::socket socket,
+                                      connection_slot slot)
+{
+    auto const accepted = std::chrono::steady_clock::now();
+    auto const handshake_deadline = accepted + std::chrono::seconds(services.cfg().handshake_timeout_secs);
+    beast::tcp_stream stream(std::move(socket));
+    // The HTTP part must finish within the handshake deadline (D-1), which is
+    // never later than the idle timeout that bounds it in the Rust relay.
+    stream.expires_at(handshake_deadline);
+
+    beast::flat_buffer buffer;
+    http::request_parser<http::empty_body> parser;
+    parser.header_limit(max_request_header_bytes);
+    parser.body_limit(0);
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_nothrow);
+    if (ec) {
+        services.count(shm::counter::connection_errors_total);
+        co_return;
+    }
+    auto const& req = parser.get();
+    if (websocket::is_upgrade(req)) {
+        if (req.target() == "/federation") // federation is not served (PROTOCOL §2.2 step 6)
+            co_return;
+        stream.expires_never();
+        ws_session::stream_type ws(std::move(stream));
+        ws.set_option(websocket::stream_base::decorator([](websocket::response_type&) {}));
+        // No permessage-deflate and no subprotocol (§2.3): Beast's defaults.
+        beast::get_lowest_layer(ws).expires_at(handshake_deadline);
+        auto [aec] = co_await ws.async_accept(req, use_nothrow);
+        if (aec) {
+            services.count(shm::counter::connection_errors_total);
+            co_return;
+        }
+        beast::get_lowest_layer(ws).expires_never();
+        auto session = std::make_shared<ws_session>(services, registry, std::move(ws), std::move(slot), handshake_deadline);
+        session->start();
+        co_return;
+    }
+    if (req.method() != http::verb::get)
+        co_return; // §2.2: anything but GET or an upgrade is closed without a response
+    std::string const response = health_response(services, req.target());
+    [[maybe_unused]] auto [wec, wn] = co_await net::async_write(stream, net::buffer(response), use_nothrow);
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+}
+
+} // namespace relay::worker

@@ -1,0 +1,20 @@
+#pragma once
+// The first bytes of every connection on the main port (D-2): the request is
+// parsed as HTTP; a WebSocket upgrade becomes a client session, a plain GET of
+// /health, /up or /ready gets the health JSON, any other GET the info JSON
+// (PROTOCOL §11.1), and anything else is closed without a response.
+
+#include "worker/asio_fwd.hpp"
+#include "worker/connection_slot.hpp"
+#include "worker/ws_session.hpp"
+
+namespace relay::worker {
+
+/// Serves one accepted connection until it becomes a session or is closed.
+net::awaitable<void> serve_connection(worker_services& services, session_registry& registry, tcp::socket socket,
+                                      connection_slot slot);
+
+/// The plain-HTTP answer for a GET of `target` (exact bytes, Connection: close).
+std::string health_response(worker_services& services, std::string_view target);
+
+} // namespace relay::worker

@@ -1,0 +1,99 @@
+#include "worker/services.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "worker/handler.hpp"
+
+namespace relay::worker {
+
+worker_services::worker_services(config const& cfg, std::uint8_t* store_base, std::uint32_t slot,
+                                 std::vector<int> event_fds, std::uint64_t relay_start_unix)
+    : cfg_(cfg),
+      store_(store_base),
+      rings_(store_base, store_.header()),
+      limiter_(store_base, store_.header()),
+      slot_(slot),
+      event_fds_(std::move(event_fds)),
+      relay_start_unix_(relay_start_unix)
+{
+}
+
+void worker_services::count(shm::counter c, std::uint64_t n) noexcept
+{
+    slot_state().counters[static_cast<std::size_t>(c)].fetch_add(n, std::memory_order_relaxed);
+}
+
+std::uint64_t worker_services::now_unix()
+{
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+std::uint64_t worker_services::now_ms()
+{
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
+}
+
+void worker_services::register_handler(std::string_view routing_id, connection_handler* h)
+{
+    local_[std::string(routing_id)].push_back(h);
+}
+
+void worker_services::unregister_handler(std::string_view routing_id, connection_handler* h)
+{
+    auto it = local_.find(std::string(routing_id));
+    if (it == local_.end())
+        return;
+    std::erase(it->second, h);
+    if (it->second.empty())
+        local_.erase(it);
+}
+
+std::vector<connection_handler*> const* worker_services::local_handlers(std::string_view routing_id) const
+{
+    auto it = local_.find(std::string(routing_id));
+    return it == local_.end() ? nullptr : &it->second;
+}
+
+void worker_services::notify(std::uint64_t slots, shm::notify_entry const& entry)
+{
+    for (std::uint32_t s = 0; s < shm::max_worker_slots && slots != 0; ++s) {
+        if (!(slots & (std::uint64_t{1} << s)))
+            continue;
+        slots &= ~(std::uint64_t{1} << s);
+        if (s == slot_) {
+            dispatch_local(entry);
+            continue;
+        }
+        if (s >= event_fds_.size() || !rings_.post(s, entry)) {
+            count(shm::counter::notifications_dropped_total);
+            continue;
+        }
+        std::uint64_t const one = 1;
+        [[maybe_unused]] auto n = ::write(event_fds_[s], &one, sizeof one);
+    }
+}
+
+void worker_services::notify_routing_id(shm::notify_entry const& entry)
+{
+    std::string_view const routing(entry.routing_id, shm::key_size);
+    notify(store_.live_slots(routing), entry);
+}
+
+void worker_services::dispatch_local(shm::notify_entry const& entry)
+{
+    auto const* handlers = local_handlers(std::string_view(entry.routing_id, shm::key_size));
+    if (handlers == nullptr)
+        return;
+    // Copy: a handler reacting to the notification must not invalidate the walk.
+    auto const targets = *handlers;
+    for (connection_handler* h : targets)
+        h->on_notification(entry);
+}
+
+} // namespace relay::worker

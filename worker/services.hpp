@@ -1,0 +1,67 @@
+#pragma once
+// Per-worker shared services: the store views, the rate limiter, the local
+// registry of live connections by routing id, and cross-worker notification
+// (DESIGN §3). One instance per worker process, used from its single thread.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/config.hpp"
+#include "shm/notify_ring.hpp"
+#include "shm/rate_limiter.hpp"
+#include "shm/store.hpp"
+
+namespace relay::worker {
+
+class connection_handler;
+
+class worker_services {
+public:
+    worker_services(config const& cfg, std::uint8_t* store_base, std::uint32_t slot, std::vector<int> event_fds,
+                    std::uint64_t relay_start_unix);
+
+    config const& cfg() const noexcept { return cfg_; }
+    shm::store& store() noexcept { return store_; }
+    shm::notify_rings& rings() noexcept { return rings_; }
+    shm::rate_limiter& limiter() noexcept { return limiter_; }
+    std::uint32_t slot() const noexcept { return slot_; }
+    std::uint64_t relay_start_unix() const noexcept { return relay_start_unix_; }
+    shm::worker_slot& slot_state() noexcept { return store_.slot(slot_); }
+    void count(shm::counter c, std::uint64_t n = 1) noexcept;
+
+    static std::uint64_t now_unix();
+    static std::uint64_t now_ms();
+
+    // ---- local registry ----
+    void register_handler(std::string_view routing_id, connection_handler* h);
+    void unregister_handler(std::string_view routing_id, connection_handler* h);
+    /// Live handlers of a routing id on this worker.
+    std::vector<connection_handler*> const* local_handlers(std::string_view routing_id) const;
+
+    // ---- notifications ----
+    /// Sends `entry` to every connection of entry.routing_id on the workers in
+    /// `slots` (a bit mask); local ones directly, others through their ring.
+    void notify(std::uint64_t slots, shm::notify_entry const& entry);
+    /// Looks up where `routing_id` is live, then notify().
+    void notify_routing_id(shm::notify_entry const& entry);
+    /// Delivers one entry to the local handlers it names.
+    void dispatch_local(shm::notify_entry const& entry);
+    /// Eventfd of this worker (readable when its ring has entries).
+    int own_event_fd() const { return event_fds_[slot_]; }
+
+private:
+    config const& cfg_;
+    shm::store store_;
+    shm::notify_rings rings_;
+    shm::rate_limiter limiter_;
+    std::uint32_t slot_;
+    std::vector<int> event_fds_;
+    std::uint64_t relay_start_unix_;
+    std::unordered_map<std::string, std::vector<connection_handler*>> local_;
+};
+
+} // namespace relay::worker

@@ -1,0 +1,24 @@
+#pragma once
+// What the protocol handler needs from its transport: queue a frame, queue a
+// blob for lazy delivery, note activity. Implemented by the Beast session and
+// by the fake transport of the handler tests.
+
+#include <string>
+
+#include "shm/store.hpp"
+
+namespace relay::worker {
+
+class session_sink {
+public:
+    virtual ~session_sink() = default;
+    /// Queues one complete frame for sending, after those queued before.
+    virtual void send_frame(std::string frame) = 0;
+    /// Queues a stored blob; it is read from the store only when it is its turn,
+    /// so a long backlog costs a few bytes per blob, not the blob.
+    virtual void queue_blob(shm::blob_ref const& ref) = 0;
+    /// A notification was forwarded: restarts the idle timer (PROTOCOL §4.6).
+    virtual void touch() = 0;
+};
+
+} // namespace relay::worker

@@ -1,0 +1,143 @@
+#include "worker/worker_context.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <unistd.h>
+
+#include <chrono>
+
+#include "common/exit_codes.hpp"
+#include "common/log.hpp"
+#include "worker/asio_fwd.hpp"
+#include "worker/http_front.hpp"
+#include "worker/services.hpp"
+#include "worker/ws_session.hpp"
+
+namespace relay::worker {
+namespace {
+
+/// How long a draining worker lets sessions finish before it exits anyway.
+constexpr auto drain_deadline = std::chrono::seconds(5);
+
+std::uint64_t relay_connections(worker_services& services)
+{
+    std::uint64_t total = 0;
+    for (std::uint32_t s = 0; s < shm::max_worker_slots; ++s)
+        total += services.store().slot(s).connections.load(std::memory_order_relaxed);
+    return total;
+}
+
+net::awaitable<void> accept_loop(worker_services& services, session_registry& registry, tcp::acceptor& acceptor)
+{
+    auto executor = co_await net::this_coro::executor;
+    net::steady_timer backoff(executor);
+    for (;;) {
+        auto [ec, socket] = co_await acceptor.async_accept(use_nothrow);
+        if (ec == net::error::operation_aborted || !acceptor.is_open())
+            co_return;
+        if (ec) {
+            // EMFILE and friends: log once per occurrence and let the backlog wait.
+            RELAY_LOG_WARN("accept failed: %s (raise LimitNOFILE if this is 'too many open files')",
+                           ec.message().c_str());
+            backoff.expires_after(std::chrono::milliseconds(100));
+            co_await backoff.async_wait(use_nothrow);
+            continue;
+        }
+        // §2.2 step 2 / D-11: the limit is for the whole relay, so sum every slot.
+        if (relay_connections(services) >= services.cfg().max_connections) {
+            services.count(shm::counter::connections_rejected_limit);
+            services.count(shm::counter::connection_errors_total);
+            continue; // the socket closes as it goes out of scope, no bytes written
+        }
+        connection_slot slot(services);
+        net::co_spawn(executor, serve_connection(services, registry, std::move(socket), std::move(slot)),
+                      net::detached);
+    }
+}
+
+net::awaitable<void> notification_loop(worker_services& services)
+{
+    auto executor = co_await net::this_coro::executor;
+    net::posix::stream_descriptor events(executor, ::dup(services.own_event_fd()));
+    for (;;) {
+        auto [ec] = co_await events.async_wait(net::posix::stream_descriptor::wait_read, use_nothrow);
+        if (ec)
+            co_return;
+        std::uint64_t value = 0;
+        [[maybe_unused]] auto n = ::read(events.native_handle(), &value, sizeof value);
+        for (auto const& entry : services.rings().drain(services.slot()))
+            services.dispatch_local(entry);
+    }
+}
+
+net::awaitable<void> heartbeat_loop(worker_services& services)
+{
+    net::steady_timer timer(co_await net::this_coro::executor);
+    for (;;) {
+        services.slot_state().heartbeat_ms.store(worker_services::now_ms(), std::memory_order_relaxed);
+        timer.expires_after(std::chrono::seconds(1));
+        auto [ec] = co_await timer.async_wait(use_nothrow);
+        if (ec)
+            co_return;
+    }
+}
+
+} // namespace
+
+int run_worker(worker_context const& ctx)
+{
+    net::io_context ioc(1);
+    worker_services services(*ctx.cfg, ctx.store_base, ctx.slot, ctx.event_fds, ctx.relay_start_unix);
+    session_registry registry;
+
+    tcp::acceptor acceptor(ioc);
+    boost::system::error_code ec;
+    int const fd = ::dup(ctx.listen_fd);
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    acceptor.assign(addr.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
+    if (ec) {
+        RELAY_LOG_ERROR("cannot use the listening socket: %s", ec.message().c_str());
+        return exit_code::fatal;
+    }
+
+    net::signal_set signals(ioc, SIGTERM, SIGINT);
+    bool draining = false;
+    net::steady_timer drain_timer(ioc);
+    signals.async_wait([&](boost::system::error_code const& sec, int) {
+        if (sec)
+            return;
+        draining = true;
+        RELAY_LOG_INFO("draining %zu sessions", registry.all().size());
+        acceptor.close();
+        for (ws_session* s : std::vector<ws_session*>(registry.all()))
+            s->go_away();
+        drain_timer.expires_after(drain_deadline);
+        drain_timer.async_wait([&](boost::system::error_code const&) { ioc.stop(); });
+        // Poll for an early finish.
+        net::co_spawn(
+            ioc,
+            [&]() -> net::awaitable<void> {
+                net::steady_timer poll(ioc);
+                while (!registry.all().empty()) {
+                    poll.expires_after(std::chrono::milliseconds(50));
+                    co_await poll.async_wait(use_nothrow);
+                }
+                ioc.stop();
+            },
+            net::detached);
+    });
+
+    net::co_spawn(ioc, accept_loop(services, registry, acceptor), net::detached);
+    net::co_spawn(ioc, notification_loop(services), net::detached);
+    net::co_spawn(ioc, heartbeat_loop(services), net::detached);
+    RELAY_LOG_INFO("listening");
+    ioc.run();
+    RELAY_LOG_INFO(draining ? "drained" : "stopped");
+    return exit_code::ok;
+}
+
+} // namespace relay::worker

@@ -1,0 +1,84 @@
+#pragma once
+// One client WebSocket (STYLE G5): a reader, a writer, a bounded queue, and
+// timers for the handshake deadline (D-1) and the idle timeout (§4.6). It
+// moves frames between the socket and its connection_handler.
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket/stream.hpp>
+
+#include <deque>
+#include <memory>
+#include <string>
+
+#include "worker/asio_fwd.hpp"
+#include "worker/connection_slot.hpp"
+#include "worker/handler.hpp"
+#include "worker/session_sink.hpp"
+
+namespace relay::worker {
+
+class session_registry;
+
+class ws_session final : public std::enable_shared_from_this<ws_session>, public session_sink {
+public:
+    using stream_type = beast::websocket::stream<beast::tcp_stream>;
+
+    ws_session(worker_services& services, session_registry& registry, stream_type ws, connection_slot slot,
+               std::chrono::steady_clock::time_point handshake_deadline);
+    ~ws_session() override;
+
+    /// Starts the reader and writer; the session keeps itself alive while they run.
+    void start();
+    /// Drain: close with 1001 "going away" after what is queued (issue 3 refines).
+    void go_away();
+
+    void send_frame(std::string frame) override;
+    void queue_blob(shm::blob_ref const& ref) override;
+    void touch() override;
+
+    /// Frames or bytes beyond these close the connection as a slow consumer
+    /// instead of buffering without bound (STYLE G5).
+    static constexpr std::size_t max_queued_frames = 1024;
+    static constexpr std::size_t max_queued_bytes = 8u << 20;
+    /// Queued blob references (16 bytes each) beyond this are not queued: the
+    /// blob stays stored and is delivered at the next connect.
+    static constexpr std::size_t max_queued_blobs = 16384;
+
+private:
+    net::awaitable<void> reader();
+    net::awaitable<void> writer();
+    net::awaitable<void> watchdog();
+    /// [CLOSE]: drop the TCP connection without a Close frame.
+    void abort();
+    void wake_writer();
+
+    worker_services& services_;
+    session_registry& registry_;
+    stream_type ws_;
+    connection_slot slot_;
+    connection_handler handler_;
+    beast::flat_buffer buffer_;
+    std::deque<std::string> frames_;
+    std::size_t queued_bytes_ = 0;
+    std::deque<shm::blob_ref> blobs_;
+    net::steady_timer wake_;
+    net::steady_timer deadline_;
+    std::chrono::steady_clock::time_point handshake_deadline_;
+    std::chrono::steady_clock::time_point idle_deadline_;
+    bool closed_ = false;
+    bool going_away_ = false;
+    std::string label_;
+};
+
+/// The worker's live sessions, for drain.
+class session_registry {
+public:
+    void add(ws_session* s) { sessions_.push_back(s); }
+    void remove(ws_session* s) { std::erase(sessions_, s); }
+    std::vector<ws_session*> const& all() const { return sessions_; }
+
+private:
+    std::vector<ws_session*> sessions_;
+};
+
+} // namespace relay::worker

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# One command for every test: install what is missing, build, and run all unit
+# and integration suites twice: a normal build, then an ASan+UBSan build.
+# --quick skips the sanitizer pass.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quick=false
+[ "${1:-}" = "--quick" ] && quick=true
+
+scripts/install-deps.sh
+
+run_suite() {
+  local dir=$1; shift
+  if [ ! -d "$dir" ]; then
+    meson setup "$dir" "$@"
+  fi
+  echo "=== building $dir"
+  meson compile -C "$dir" -j2
+  echo "=== testing $dir"
+  meson test -C "$dir" --print-errorlogs --num-processes 2
+}
+
+run_suite build-test --buildtype=debugoptimized
+if ! $quick; then
+  # Leak checking stays off: workers leave by _exit() on purpose after fork.
+  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    run_suite build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+fi
+echo "=== all tests passed"

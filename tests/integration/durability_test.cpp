@@ -1,0 +1,121 @@
+// Acknowledged blobs survive restarts, supervisor SIGKILL and worker crashes;
+// expired blobs are swept (DESIGN §1–2, PROTOCOL §8.4).
+
+#include <signal.h>
+
+#include <fstream>
+#include <thread>
+
+#include "test_support.hpp"
+
+using namespace relay::testing;
+using relay::protocol::ack_status;
+using relay::protocol::encrypted_update;
+
+namespace {
+
+struct stored_blob {
+    std::string recipient;
+    std::vector<std::uint8_t> data;
+};
+
+std::vector<stored_blob> store_some(std::uint16_t port, int count)
+{
+    std::vector<stored_blob> out;
+    auto s = connect_as(port, random_id());
+    for (int i = 0; i < count; ++i) {
+        out.push_back({random_id(), random_bytes(static_cast<std::size_t>(10 + i * 997 % 90000))});
+        s->send_binary(update_frame(out.back().recipient, out.back().data, "d" + std::to_string(i)));
+        expect_ack(*s, "d" + std::to_string(i), ack_status::stored);
+    }
+    return out;
+}
+
+void expect_delivered(std::uint16_t port, std::vector<stored_blob> const& blobs)
+{
+    for (auto const& b : blobs) {
+        auto r = connect_as(port, b.recipient);
+        auto const e = r->receive_envelope();
+        BOOST_REQUIRE(expect_payload<encrypted_update>(e).ciphertext == b.data);
+    }
+}
+
+/// Gone or a zombie (an orphan's zombie waits for whoever reaps orphans here).
+bool process_alive(pid_t pid)
+{
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line))
+        return false;
+    auto const close_paren = line.rfind(')');
+    return close_paren != std::string::npos && close_paren + 2 < line.size() && line[close_paren + 2] != 'Z';
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(durability)
+
+BOOST_AUTO_TEST_CASE(acknowledged_blobs_survive_a_clean_restart)
+{
+    relay_process relay;
+    auto const blobs = store_some(relay.port(), 30);
+    int const status = relay.stop();
+    BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    relay.restart();
+    BOOST_TEST(relay.log().find("store ready: 30 blobs") != std::string::npos);
+    expect_delivered(relay.port(), blobs);
+}
+
+BOOST_AUTO_TEST_CASE(acknowledged_blobs_survive_sigkill_of_the_supervisor_and_no_child_outlives_it)
+{
+    relay_process relay;
+    auto const blobs = store_some(relay.port(), 30);
+    auto const children = relay.children();
+    BOOST_TEST(children.size() == 5u); // 4 workers + cleanup
+    std::uint16_t const old_port = relay.port();
+    relay.kill_hard();
+    // PR_SET_PDEATHSIG: every child is gone within a second.
+    auto const deadline = std::chrono::steady_clock::now() + 1000ms;
+    bool all_gone = false;
+    while (!all_gone && std::chrono::steady_clock::now() < deadline) {
+        all_gone = true;
+        for (pid_t p : children)
+            all_gone = all_gone && !process_alive(p);
+        std::this_thread::sleep_for(10ms);
+    }
+    BOOST_TEST(all_gone);
+    BOOST_CHECK_THROW(ws_client{old_port}, std::exception);
+    relay.restart();
+    BOOST_TEST(relay.log().find("was not closed cleanly") != std::string::npos);
+    expect_delivered(relay.port(), blobs);
+}
+
+BOOST_AUTO_TEST_CASE(killed_worker_is_respawned_and_loses_nothing)
+{
+    relay_process relay;
+    auto const blobs = store_some(relay.port(), 20);
+    auto const before = relay.worker_pids();
+    BOOST_REQUIRE(before.size() == 4u);
+    ::kill(before.at(2), SIGKILL);
+    BOOST_TEST(relay.wait_for_log("worker 2 (pid", 3000ms));
+    auto const deadline = std::chrono::steady_clock::now() + 3000ms;
+    while (relay.worker_pids().at(2) == before.at(2) && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(20ms);
+    BOOST_TEST(relay.worker_pids().at(2) != before.at(2));
+    expect_delivered(relay.port(), blobs);
+    auto const more = store_some(relay.port(), 10);
+    expect_delivered(relay.port(), more);
+}
+
+BOOST_AUTO_TEST_CASE(expired_blobs_are_swept_by_the_cleanup_process)
+{
+    relay_process relay(with_env({{"RELAY_BLOB_TTL_SECS", "1"}, {"RELAY_CLEANUP_INTERVAL", "1"}}));
+    auto const blobs = store_some(relay.port(), 5);
+    BOOST_TEST(relay.wait_for_log("expired 5 blobs", 6000ms));
+    for (auto const& b : blobs) {
+        auto r = connect_as(relay.port(), b.recipient);
+        BOOST_TEST(r->silent_for(200ms));
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()

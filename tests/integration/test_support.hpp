@@ -1,0 +1,34 @@
+#pragma once
+// Shared assertions for the integration suites.
+
+#include <boost/test/unit_test.hpp>
+
+#include "relay_process.hpp"
+#include "ws_client.hpp"
+
+namespace relay::testing {
+
+template <class T>
+T const& expect_payload(std::optional<protocol::envelope> const& e)
+{
+    BOOST_REQUIRE_MESSAGE(e.has_value(), "expected a message, got none");
+    auto const* p = std::get_if<T>(&e->body);
+    BOOST_REQUIRE_MESSAGE(p != nullptr, "unexpected payload type " << protocol::type_name(e->body));
+    return *p;
+}
+
+// An envelope returned by value must be kept in a variable first: a reference
+// into a temporary would dangle.
+template <class T>
+T const& expect_payload(std::optional<protocol::envelope>&& e) = delete;
+
+/// Receives the next Acknowledgment and checks it.
+inline void expect_ack(ws_client& c, std::string const& message_id, protocol::ack_status status)
+{
+    auto const e = c.receive_envelope();
+    auto const& ack = expect_payload<protocol::acknowledgment>(e);
+    BOOST_CHECK_EQUAL(ack.message_id, message_id);
+    BOOST_CHECK_EQUAL(protocol::to_string(ack.status), protocol::to_string(status));
+}
+
+} // namespace relay::testing

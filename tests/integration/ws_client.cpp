@@ -1,0 +1,215 @@
+#include "ws_client.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include "common/random.hpp"
+
+namespace relay::testing {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+
+struct ws_client::impl {
+    net::io_context ioc;
+    websocket::stream<beast::tcp_stream> ws{ioc};
+    beast::flat_buffer buffer;
+    bool pong = false;
+    bool closed = false;
+    bool reading = false; ///< an async_read is outstanding (survives a timeout)
+    bool done = false;
+    beast::error_code result;
+
+    enum class outcome { message, timeout, closed };
+
+    // One outstanding async read driven by run_for, so every wait is bounded
+    // and a timeout leaves the read pending for the next call (cancelling a
+    // WebSocket read would tear the stream down).
+    outcome read_one(std::chrono::milliseconds timeout, std::string& out, bool& binary)
+    {
+        if (closed)
+            return outcome::closed;
+        if (!reading) {
+            buffer.clear();
+            reading = true;
+            done = false;
+            ws.async_read(buffer, [this](beast::error_code ec, std::size_t) {
+                done = true;
+                result = ec;
+            });
+        }
+        auto const deadline = std::chrono::steady_clock::now() + timeout;
+        while (!done && std::chrono::steady_clock::now() < deadline) {
+            ioc.restart();
+            ioc.run_one_until(deadline);
+        }
+        if (!done)
+            return outcome::timeout;
+        reading = false;
+        if (result) {
+            closed = true;
+            return outcome::closed;
+        }
+        binary = ws.got_binary();
+        auto const data = buffer.cdata();
+        out.assign(static_cast<char const*>(data.data()), data.size());
+        return outcome::message;
+    }
+};
+
+ws_client::ws_client(std::uint16_t port, std::string const& path) : impl_(std::make_unique<impl>())
+{
+    auto& s = beast::get_lowest_layer(impl_->ws);
+    s.expires_after(5s);
+    s.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+    impl_->ws.handshake("127.0.0.1:" + std::to_string(port), path);
+    s.expires_never();
+    impl_->ws.binary(true);
+    impl_->ws.read_message_max(64u << 20);
+    impl_->ws.control_callback([this](websocket::frame_type kind, beast::string_view) {
+        if (kind == websocket::frame_type::pong)
+            impl_->pong = true;
+    });
+}
+
+ws_client::~ws_client()
+{
+    beast::error_code ec;
+    beast::get_lowest_layer(impl_->ws).socket().close(ec);
+}
+
+void ws_client::send_binary(std::string const& bytes)
+{
+    impl_->ws.binary(true);
+    impl_->ws.write(net::buffer(bytes));
+}
+
+void ws_client::send_text(std::string const& text)
+{
+    impl_->ws.text(true);
+    impl_->ws.write(net::buffer(text));
+    impl_->ws.binary(true);
+}
+
+void ws_client::ping() { impl_->ws.ping({}); }
+
+bool ws_client::pong_received() const { return impl_->pong; }
+
+std::optional<std::string> ws_client::receive(std::chrono::milliseconds timeout)
+{
+    auto const deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        auto const left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0)
+            return std::nullopt;
+        std::string out;
+        bool binary = false;
+        auto const r = impl_->read_one(left, out, binary);
+        if (r != impl::outcome::message)
+            return std::nullopt;
+        if (binary)
+            return out;
+    }
+}
+
+std::optional<protocol::envelope> ws_client::receive_envelope(std::chrono::milliseconds timeout)
+{
+    auto bytes = receive(timeout);
+    if (!bytes)
+        return std::nullopt;
+    auto decoded = protocol::decode_frame(*bytes);
+    BOOST_REQUIRE_MESSAGE(decoded.has_value(), "relay sent an undecodable frame");
+    // The relay always writes the exact length prefix (PROTOCOL §3.1).
+    std::uint32_t const prefix = (std::uint32_t(std::uint8_t((*bytes)[0])) << 24) |
+                                 (std::uint32_t(std::uint8_t((*bytes)[1])) << 16) |
+                                 (std::uint32_t(std::uint8_t((*bytes)[2])) << 8) | std::uint8_t((*bytes)[3]);
+    BOOST_CHECK_EQUAL(prefix, bytes->size() - 4);
+    return *decoded;
+}
+
+bool ws_client::closed_within(std::chrono::milliseconds timeout)
+{
+    std::string out;
+    bool binary = false;
+    return impl_->read_one(timeout, out, binary) == impl::outcome::closed;
+}
+
+bool ws_client::silent_for(std::chrono::milliseconds timeout)
+{
+    std::string out;
+    bool binary = false;
+    return impl_->read_one(timeout, out, binary) == impl::outcome::timeout;
+}
+
+std::string frame_of(protocol::payload const& body, std::string const& message_id)
+{
+    protocol::envelope e;
+    e.message_id = message_id;
+    e.timestamp = static_cast<std::uint64_t>(std::time(nullptr));
+    e.body = body;
+    return protocol::encode_frame(e);
+}
+
+std::string handshake_frame(std::string const& client_id, handshake_options const& o)
+{
+    protocol::handshake h;
+    h.client_id = client_id;
+    h.routing_token = o.routing_token;
+    h.device_id = o.device_id;
+    h.suppress_presence = o.suppress_presence;
+    return frame_of(h, random::new_uuid_string());
+}
+
+std::string update_frame(std::string const& recipient, std::vector<std::uint8_t> const& ciphertext,
+                         std::string const& message_id)
+{
+    protocol::encrypted_update u;
+    u.recipient_id = recipient;
+    u.ciphertext = ciphertext;
+    return frame_of(u, message_id);
+}
+
+std::string ack_frame(std::string const& message_id, protocol::ack_status status)
+{
+    protocol::acknowledgment a;
+    a.message_id = message_id;
+    a.status = status;
+    return frame_of(a, random::new_uuid_string());
+}
+
+std::string random_id()
+{
+    static constexpr char digits[] = "0123456789abcdef";
+    std::vector<std::uint8_t> raw(32);
+    random::fill(raw);
+    std::string out;
+    for (auto b : raw) {
+        out.push_back(digits[b >> 4]);
+        out.push_back(digits[b & 15]);
+    }
+    return out;
+}
+
+std::vector<std::uint8_t> random_bytes(std::size_t n)
+{
+    std::vector<std::uint8_t> v(n);
+    random::fill(v);
+    return v;
+}
+
+std::unique_ptr<ws_client> connect_as(std::uint16_t port, std::string const& client_id, handshake_options const& o)
+{
+    auto c = std::make_unique<ws_client>(port, "/ws");
+    c->send_binary(handshake_frame(client_id, o));
+    auto ack = c->receive_envelope();
+    BOOST_REQUIRE_MESSAGE(ack.has_value(), "no HandshakeAck");
+    BOOST_REQUIRE(std::holds_alternative<protocol::handshake_ack>(ack->body));
+    return c;
+}
+
+} // namespace relay::testing

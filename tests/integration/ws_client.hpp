@@ -1,0 +1,82 @@
+#pragma once
+// A real WebSocket client for integration tests (Beast, synchronous API with
+// timeouts), plus builders for the protocol frames tests send.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "worker/protocol/codec.hpp"
+
+namespace relay::testing {
+
+using namespace std::chrono_literals;
+
+class ws_client {
+public:
+    /// Connects and upgrades on `path`; throws on failure.
+    ws_client(std::uint16_t port, std::string const& path = "/");
+    ~ws_client();
+    ws_client(ws_client const&) = delete;
+    ws_client& operator=(ws_client const&) = delete;
+
+    void send_binary(std::string const& bytes);
+    void send_text(std::string const& text);
+    void ping();
+    /// Next binary message, or nullopt on timeout or close.
+    std::optional<std::string> receive(std::chrono::milliseconds timeout = 3000ms);
+    /// Next message decoded; nullopt on timeout/close; fails the test if undecodable.
+    std::optional<protocol::envelope> receive_envelope(std::chrono::milliseconds timeout = 3000ms);
+    /// True if the server closes (EOF, reset or Close frame) within `timeout`,
+    /// ignoring nothing: a message arriving first makes it false.
+    bool closed_within(std::chrono::milliseconds timeout);
+    /// True if nothing at all arrives within `timeout` and the connection is open.
+    bool silent_for(std::chrono::milliseconds timeout);
+    bool pong_received() const;
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+/// Handshake frame for `client_id`; options as in PROTOCOL §7.1.
+struct handshake_options {
+    std::optional<std::string> routing_token;
+    std::optional<std::string> device_id;
+    bool suppress_presence = false;
+};
+inline handshake_options with_token(std::string token)
+{
+    handshake_options o;
+    o.routing_token = std::move(token);
+    return o;
+}
+inline handshake_options with_device(std::string device)
+{
+    handshake_options o;
+    o.device_id = std::move(device);
+    return o;
+}
+inline handshake_options suppressed()
+{
+    handshake_options o;
+    o.suppress_presence = true;
+    return o;
+}
+std::string handshake_frame(std::string const& client_id, handshake_options const& o = {});
+std::string update_frame(std::string const& recipient, std::vector<std::uint8_t> const& ciphertext,
+                         std::string const& message_id);
+std::string ack_frame(std::string const& message_id, protocol::ack_status status);
+std::string frame_of(protocol::payload const& body, std::string const& message_id);
+
+/// A random 64-hex-character id.
+std::string random_id();
+std::vector<std::uint8_t> random_bytes(std::size_t n);
+
+/// Connects, handshakes and consumes the HandshakeAck (checked).
+std::unique_ptr<ws_client> connect_as(std::uint16_t port, std::string const& client_id, handshake_options const& o = {});
+
+} // namespace relay::testing

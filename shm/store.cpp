@@ -48,10 +48,10 @@ put_result store::put(put_request const& rq)
         return result;
     std::uint32_t const index = shard_of(rq.recipient);
     shard_view s = shard(index);
-    std::string_view const sender_id = rq.sender_message_id.size() <= max_sender_message_id && rq.sender.size() == key_size
-                                           ? rq.sender_message_id
-                                           : std::string_view{};
-    bool const has_sender = rq.sender.size() == key_size && !sender_id.empty();
+    // D-7: the sender is remembered with the blob. An envelope id longer than
+    // max_sender_message_id is not (documented limit: real clients send UUIDs).
+    bool const has_sender = rq.sender.size() == key_size && rq.sender_message_id.size() <= max_sender_message_id;
+    std::string_view const sender_id = has_sender ? rq.sender_message_id : std::string_view{};
 
     // Chunk plan: one head chunk if everything fits the largest class, else a
     // head of the largest class followed by continuation chunks.

@@ -76,11 +76,13 @@ std::optional<listen_address> parse_address(std::string const& text)
     if (colon == std::string::npos || colon + 1 == text.size())
         return std::nullopt;
     std::string host = text.substr(0, colon);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    bool const bracketed = host.size() >= 2 && host.front() == '[' && host.back() == ']';
+    if (bracketed)
         host = host.substr(1, host.size() - 2);
     boost::system::error_code ec;
     auto const addr = boost::asio::ip::make_address(host, ec);
-    if (ec)
+    // IPv6 needs brackets ("[::1]:8080"), IPv4 must not have them.
+    if (ec || addr.is_v6() != bracketed)
         return std::nullopt;
     std::uint64_t port = 0;
     auto const* end = text.data() + text.size();
@@ -99,9 +101,46 @@ bool is_loopback(listen_address const& address)
 
 load_result load_config(int argc, char const* const* argv, env_lookup const& env)
 {
+    // Flags first: --help works whatever the environment holds, and a flag
+    // overrides (and so excuses) its variable.
+    po::options_description flags("vauchi-relay options (each overrides the environment variable in brackets)");
+    std::string listen, data_dir, log_level, backend;
+    unsigned workers = 0, shards = 0;
+    flags.add_options()
+        ("help,h", "print this help and exit")
+        ("version", "print the version and exit")
+        ("workers,w", po::value(&workers), "worker processes, 1-64 [RELAY_WORKERS; default: CPU count]")
+        ("listen,l", po::value(&listen), "client address ip:port [RELAY_LISTEN_ADDR; default 127.0.0.1:8080]")
+        ("data-dir,d", po::value(&data_dir), "data directory holding the store [RELAY_DATA_DIR; default ./data]")
+        ("storage", po::value(&backend), "file (persistent) or memory (volatile) [RELAY_STORAGE_BACKEND]")
+        ("shards", po::value(&shards), "store shards when a new store is created, power of two 1-1024 (default 32)")
+        ("log-level", po::value(&log_level), "debug, info, warn or error [RELAY_LOG_LEVEL; default info]");
+    po::variables_map vm;
+    try {
+        po::store(po::command_line_parser(argc, argv).options(flags).run(), vm);
+        po::notify(vm);
+    } catch (po::error const& e) {
+        throw config_error(std::string("command line: ") + e.what() + " (see --help)");
+    }
+    load_result result;
+    if (vm.count("help")) {
+        std::ostringstream out;
+        out << "vauchi-relay " << VAUCHI_RELAY_VERSION
+            << ": store-and-forward relay for Vauchi, wire-compatible with the Rust relay 1.1.0\n\n"
+            << flags
+            << "\nEvery RELAY_* environment variable of the Rust relay is read with the same default;\n"
+               "see README.md.\n";
+        result.print = out.str();
+        return result;
+    }
+    if (vm.count("version")) {
+        result.print = std::string("vauchi-relay ") + VAUCHI_RELAY_VERSION + "\n";
+        return result;
+    }
+
     config cfg;
     env_reader r{env};
-    if (auto v = env("RELAY_LISTEN_ADDR"))
+    if (auto v = env("RELAY_LISTEN_ADDR"); v && !vm.count("listen"))
         cfg.listen = parse_address_or_throw("RELAY_LISTEN_ADDR", *v);
     if (auto v = env("RELAY_METRICS_ADDR"))
         cfg.metrics = parse_address_or_throw("RELAY_METRICS_ADDR", *v);
@@ -132,45 +171,11 @@ load_result load_config(int argc, char const* const* argv, env_lookup const& env
         cfg.data_dir = *v;
     if (auto v = env("RELAY_REQUIRE_NOISE_ENCRYPTION"))
         cfg.require_noise = parse_bool("RELAY_REQUIRE_NOISE_ENCRYPTION", *v);
-    if (auto v = env("RELAY_LOG_LEVEL"))
+    if (auto v = env("RELAY_LOG_LEVEL"); v && !vm.count("log-level"))
         cfg.log_level = *v;
-    if (auto v = env("RELAY_WORKERS"))
+    if (auto v = env("RELAY_WORKERS"); v && !vm.count("workers"))
         cfg.workers = static_cast<unsigned>(parse_u64("RELAY_WORKERS", *v, 1, shm::max_worker_slots));
 
-    po::options_description flags("vauchi-relay options (each overrides the environment variable in brackets)");
-    std::string listen, data_dir, log_level, backend;
-    unsigned workers = 0, shards = 0;
-    flags.add_options()
-        ("help,h", "print this help and exit")
-        ("version", "print the version and exit")
-        ("workers,w", po::value(&workers), "worker processes, 1-64 [RELAY_WORKERS; default: CPU count]")
-        ("listen,l", po::value(&listen), "client address ip:port [RELAY_LISTEN_ADDR; default 127.0.0.1:8080]")
-        ("data-dir,d", po::value(&data_dir), "data directory holding the store [RELAY_DATA_DIR; default ./data]")
-        ("storage", po::value(&backend), "file (persistent) or memory (volatile) [RELAY_STORAGE_BACKEND]")
-        ("shards", po::value(&shards), "store shards when a new store is created, power of two 1-1024 (default 32)")
-        ("log-level", po::value(&log_level), "debug, info, warn or error [RELAY_LOG_LEVEL; default info]");
-    po::variables_map vm;
-    try {
-        po::store(po::command_line_parser(argc, argv).options(flags).run(), vm);
-        po::notify(vm);
-    } catch (po::error const& e) {
-        throw config_error(std::string("command line: ") + e.what() + " (see --help)");
-    }
-    load_result result;
-    if (vm.count("help")) {
-        std::ostringstream out;
-        out << "vauchi-relay " << VAUCHI_RELAY_VERSION
-            << ": store-and-forward relay for Vauchi, wire-compatible with the Rust relay 1.1.0\n\n"
-            << flags
-            << "\nEvery RELAY_* environment variable of the Rust relay is read with the same default;\n"
-               "see README.md and deploy/vauchi-relay.env.example.\n";
-        result.print = out.str();
-        return result;
-    }
-    if (vm.count("version")) {
-        result.print = std::string("vauchi-relay ") + VAUCHI_RELAY_VERSION + "\n";
-        return result;
-    }
     if (vm.count("workers")) {
         if (workers < 1 || workers > shm::max_worker_slots)
             throw config_error("--workers " + std::to_string(workers) + " is invalid: expected 1 to " +
@@ -194,7 +199,8 @@ load_result load_config(int argc, char const* const* argv, env_lookup const& env
     if (vm.count("log-level"))
         cfg.log_level = log_level;
     if (cfg.log_level != "debug" && cfg.log_level != "info" && cfg.log_level != "warn" && cfg.log_level != "error")
-        throw config_error("log level \"" + cfg.log_level + "\" is invalid: expected debug, info, warn or error");
+        throw config_error(std::string(vm.count("log-level") ? "--log-level" : "RELAY_LOG_LEVEL") + " \"" +
+                           cfg.log_level + "\" is invalid: expected debug, info, warn or error");
 
     if (cfg.workers == 0) {
         unsigned const cpus = std::max(1u, std::thread::hardware_concurrency());

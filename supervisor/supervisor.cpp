@@ -202,6 +202,7 @@ void supervisor::on_child_exit(child& c, int status)
 {
     auto const now = clock::now();
     auto const lived = now - c.started;
+    pid_t const pid = c.pid;
     c.pid = 0;
     shm::store st(segment_.base());
     if (c.kind == role::worker) {
@@ -214,10 +215,10 @@ void supervisor::on_child_exit(child& c, int status)
         st.slot(c.slot).heartbeat_ms.store(0);
     }
     if (stopping_) {
-        RELAY_LOG_INFO("%s %s", child_name(c).c_str(), describe_status(status).c_str());
+        RELAY_LOG_INFO("%s (pid %d) %s", child_name(c).c_str(), pid, describe_status(status).c_str());
         return;
     }
-    RELAY_LOG_WARN("%s (pid %d) %s after %lld ms", child_name(c).c_str(), 0,
+    RELAY_LOG_WARN("%s (pid %d) %s after %lld ms", child_name(c).c_str(), pid,
                    describe_status(status).c_str(),
                    static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(lived).count()));
     if (WIFEXITED(status) && (WEXITSTATUS(status) == exit_code::config_error || WEXITSTATUS(status) == exit_code::fatal)) {

@@ -136,8 +136,10 @@ void connection_handler::handle(protocol::envelope const& e, protocol::encrypted
 
 void connection_handler::handle(protocol::envelope const& e, protocol::acknowledgment const& m)
 {
+    // Ids compare case-sensitively (PROTOCOL §1): only the exact lowercase
+    // form the relay sent names a blob.
     random::uuid id{};
-    if (!random::parse_uuid(m.message_id, id))
+    if (!random::parse_uuid(m.message_id, id) || random::to_string(id) != m.message_id)
         return;
     auto const removed = services_.store().remove(routing_id_, id);
     if (!removed.removed)

@@ -3,6 +3,9 @@
 
 #include <signal.h>
 
+#include <sys/wait.h>
+
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -116,6 +119,38 @@ BOOST_AUTO_TEST_CASE(expired_blobs_are_swept_by_the_cleanup_process)
         auto r = connect_as(relay.port(), b.recipient);
         BOOST_TEST(r->silent_for(200ms));
     }
+}
+
+BOOST_AUTO_TEST_CASE(memory_backend_serves_and_is_volatile)
+{
+    relay_process relay(with_env({{"RELAY_STORAGE_BACKEND", "memory"}}));
+    auto const blobs = store_some(relay.port(), 5);
+    expect_delivered(relay.port(), blobs);
+    relay.restart();
+    BOOST_TEST(relay.log().find("store ready: 0 blobs") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_foreign_store_file_is_refused_and_left_untouched)
+{
+    char tmpl[] = "/tmp/vauchi-relay-it-XXXXXX";
+    BOOST_REQUIRE(::mkdtemp(tmpl) != nullptr);
+    std::string const dir = tmpl;
+    std::filesystem::create_directories(dir + "/data");
+    std::string const garbage(100000, 'x');
+    std::ofstream(dir + "/data/store") << garbage;
+    relay_options options;
+    options.data_dir = dir;
+    options.expect_ready = false;
+    {
+        relay_process relay(options);
+        int const status = relay.wait_exit();
+        BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 2));
+        BOOST_TEST(relay.log().find("is not a vauchi-relay store") != std::string::npos);
+    }
+    std::ifstream in(dir + "/data/store");
+    std::string const after((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    BOOST_TEST((after == garbage));
+    std::filesystem::remove_all(dir);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,82 @@
+#include "shm/segment.hpp"
+
+#include <boost/interprocess/mapped_region.hpp>
+#include <boost/interprocess/shared_memory_object.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+
+#include "test_store.hpp"
+
+using namespace relay::shm;
+using namespace relay::shm::testing;
+namespace bip = boost::interprocess;
+
+BOOST_AUTO_TEST_SUITE(segment_suite)
+
+BOOST_AUTO_TEST_CASE(a_second_mapping_at_another_address_sees_the_same_store)
+{
+    // DESIGN §2.7: no raw pointers in the segment. Map the same object again
+    // (necessarily at another address) and use the store through it.
+    scratch_store s;
+    auto const data = bytes_of(70000, 5);
+    auto const r = s.st.put(request(key('a'), data));
+    bip::shared_memory_object shm(bip::open_only, s.name.c_str(), bip::read_write);
+    bip::mapped_region second(shm, bip::read_write);
+    BOOST_TEST_REQUIRE(second.get_address() != static_cast<void*>(s.seg.base()));
+    store other(static_cast<std::uint8_t*>(second.get_address()));
+    auto const att = other.attach(key('a'), 1);
+    BOOST_TEST_REQUIRE(att.pending.size() == 1u);
+    auto const d = other.fetch(att.pending[0], key('a'), false);
+    BOOST_TEST_REQUIRE(d.has_value());
+    BOOST_TEST((d->data == data));
+    BOOST_TEST(other.remove(key('a'), r.blob_id).removed);
+    BOOST_TEST(s.st.pending_count(key('a')) == 0u);
+    std::string why;
+    BOOST_TEST(s.st.check_all(why), why);
+}
+
+BOOST_AUTO_TEST_CASE(file_store_is_created_reopened_and_refused_when_foreign)
+{
+    auto const dir = std::filesystem::temp_directory_path() / ("vauchi-seg-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    std::string const path = (dir / "store").string();
+    auto const g = small_geometry();
+    bool created = false;
+    {
+        auto seg = segment::open_or_create_file(path, g, created);
+        BOOST_TEST(created);
+        store st(seg.base());
+        st.reinit_locks();
+        auto const data = bytes_of(10, 1);
+        st.put(request(key('b'), data));
+    }
+    {
+        auto seg = segment::open_or_create_file(path, g, created);
+        BOOST_TEST(!created);
+        store st(seg.base());
+        st.reinit_locks();
+        BOOST_TEST(st.pending_count(key('b')) == 1u);
+    }
+    // A file with the wrong magic is refused and left as it was.
+    {
+        FILE* f = std::fopen(path.c_str(), "r+b");
+        std::uint32_t const bogus = 0x12345678;
+        std::fwrite(&bogus, sizeof bogus, 1, f);
+        std::fclose(f);
+    }
+    auto const size_before = std::filesystem::file_size(path);
+    try {
+        segment::open_or_create_file(path, g, created);
+        BOOST_FAIL("a foreign file was accepted");
+    } catch (open_error const& e) {
+        BOOST_TEST(e.message.find("not a vauchi-relay store") != std::string::npos);
+    }
+    BOOST_TEST(std::filesystem::file_size(path) == size_before);
+    std::filesystem::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

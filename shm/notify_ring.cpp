@@ -90,7 +90,8 @@ notify_entry notify_rings::make(notify_kind kind, std::string_view routing_id, s
     e.kind = static_cast<std::uint8_t>(kind);
     std::memcpy(e.routing_id, routing_id.data(), std::min(routing_id.size(), key_size));
     std::size_t const n = std::min(message_id.size(), max_sender_message_id);
-    std::memcpy(e.message_id, message_id.data(), n);
+    if (n != 0)
+        std::memcpy(e.message_id, message_id.data(), n);
     e.message_id_len = static_cast<std::uint8_t>(n);
     return e;
 }

@@ -148,7 +148,8 @@ put_result store::put(put_request const& rq)
     m->created_unix = rq.now;
     m->total_bytes = len;
     auto* tail_bytes = reinterpret_cast<std::uint8_t*>(m + 1);
-    std::memcpy(tail_bytes, sender_id.data(), sender_id.size());
+    if (!sender_id.empty()) // memcpy from an empty view's null pointer is undefined
+        std::memcpy(tail_bytes, sender_id.data(), sender_id.size());
     if (in_head != 0)
         std::memcpy(tail_bytes + sender_id.size(), rq.data.data(), in_head);
     RELAY_KILL_POINT("put.before_commit");
@@ -181,7 +182,10 @@ attach_result store::attach(std::string_view routing_id, std::uint32_t slot_inde
     std::uint32_t const index = shard_of(routing_id);
     shard_view s = shard(index);
     shard_guard guard(s);
-    if (presence_entry* p = s.find_or_add_presence_locked(routing_id)) {
+    presence_entry* p = s.find_or_add_presence_locked(routing_id);
+    if (p != nullptr && p->per_slot[slot_index] == UINT16_MAX)
+        p = nullptr; // 65535 connections of one id on one worker: no more live push for the next
+    if (p != nullptr) {
         p->per_slot[slot_index] += 1;
         p->total += 1;
         result.registered = true;
@@ -233,7 +237,8 @@ std::optional<delivery> store::fetch(blob_ref const& ref, std::string_view routi
     std::memcpy(d.blob_id.data(), m->blob_id, 16);
     d.data.resize(m->total_bytes);
     auto const* tail_bytes = reinterpret_cast<std::uint8_t const*>(m + 1);
-    std::memcpy(d.data.data(), tail_bytes + c->sender_message_id_len, c->bytes_here);
+    if (c->bytes_here != 0)
+        std::memcpy(d.data.data(), tail_bytes + c->sender_message_id_len, c->bytes_here);
     std::uint64_t copied = c->bytes_here;
     for (std::uint64_t off = c->next; off != 0; off = s.chunk(off)->next) {
         chunk_header const* part = s.chunk(off);
@@ -339,18 +344,17 @@ void store::reset_slot(std::uint32_t slot_index)
     slot(slot_index).connections.store(0, std::memory_order_relaxed);
 }
 
-std::uint64_t store::rebuild_all(std::function<void(std::uint32_t, std::uint32_t)> const& progress)
+store::rebuild_stats store::rebuild_all(std::function<void(std::uint32_t, std::uint32_t)> const& progress)
 {
-    std::uint64_t kept = 0;
+    rebuild_stats stats;
     for (std::uint32_t i = 0; i < shard_count(); ++i) {
         shard_view s = shard(i);
         shard_guard guard(s);
-        std::uint64_t dropped = 0;
-        kept += s.rebuild_locked(true, dropped);
+        stats.kept += s.rebuild_locked(true, stats.dropped);
         if (progress)
             progress(i + 1, shard_count());
     }
-    return kept;
+    return stats;
 }
 
 bool store::check_all(std::string& why)

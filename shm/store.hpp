@@ -112,8 +112,12 @@ public:
 
     /// Resets every trace of a dead worker: presence counts and connection count.
     void reset_slot(std::uint32_t slot);
+    struct rebuild_stats {
+        std::uint64_t kept = 0;    ///< committed blobs found intact
+        std::uint64_t dropped = 0; ///< committed heads whose chunks did not read back (corruption)
+    };
     /// Rebuilds every shard from its chunks; `progress(done, total)` after each.
-    std::uint64_t rebuild_all(std::function<void(std::uint32_t, std::uint32_t)> const& progress);
+    rebuild_stats rebuild_all(std::function<void(std::uint32_t, std::uint32_t)> const& progress);
     /// Verifies every shard; false with the first failure.
     bool check_all(std::string& why);
     /// Re-initialises every lock: only while no other process has the store open.

@@ -1,6 +1,9 @@
 #include "supervisor/store_bootstrap.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <bit>
 #include <cerrno>
@@ -28,6 +31,28 @@ shm::geometry geometry_for(config const& cfg)
     g.rate_table_entries =
         static_cast<std::uint32_t>(std::bit_ceil(std::max<std::uint64_t>(4096, cfg.max_connections * 8)));
     return g;
+}
+
+int lock_data_dir(config const& cfg)
+{
+    std::error_code ec;
+    std::filesystem::create_directories(cfg.data_dir, ec);
+    if (ec)
+        throw shm::open_error{"cannot create data directory " + cfg.data_dir + ": " + ec.message() +
+                              " (set RELAY_DATA_DIR or --data-dir to a writable directory)"};
+    std::string const path = cfg.data_dir + "/relay.lock";
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT, 0600);
+    if (fd < 0)
+        throw shm::open_error{"cannot open " + path + ": " + std::strerror(errno)};
+    // Held by the supervisor and inherited by its children: while any process
+    // of this relay lives, no second relay may rebuild or re-lock the store.
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        ::close(fd);
+        throw shm::open_error{"another vauchi-relay is using " + cfg.data_dir +
+                              " (its lock file relay.lock is held): stop it first, or give this one its own "
+                              "--data-dir"};
+    }
+    return fd;
 }
 
 shm::segment bootstrap_store(config const& cfg)
@@ -70,17 +95,21 @@ shm::segment bootstrap_store(config const& cfg)
     shm::notify_rings(seg.base(), h).reinit_locks();
     auto const started = std::chrono::steady_clock::now();
     auto last_report = started;
-    std::uint64_t const kept = st.rebuild_all([&](std::uint32_t done, std::uint32_t total) {
+    auto const rebuilt = st.rebuild_all([&](std::uint32_t done, std::uint32_t total) {
         auto const now = std::chrono::steady_clock::now();
         if (now - last_report > std::chrono::seconds(2) || done == total) {
             RELAY_LOG_INFO("store recovery: %u/%u shards", done, total);
             last_report = now;
         }
     });
+    if (rebuilt.dropped > 0)
+        RELAY_LOG_ERROR("store recovery dropped %llu blobs whose chunks did not read back intact; this means "
+                        "corruption from outside the relay (disk, another program), not a crash",
+                        static_cast<unsigned long long>(rebuilt.dropped));
     std::string why;
     if (!st.check_all(why))
         throw shm::open_error{what + " failed verification after rebuild (" + why +
-                              "); it was left untouched: move it away to start with an empty store"};
+                              "): keep a copy for analysis and move it away to start with an empty store"};
     for (std::uint32_t s = 0; s < shm::max_worker_slots; ++s) {
         st.reset_slot(s);
         st.slot(s).pid.store(0);
@@ -92,7 +121,7 @@ shm::segment bootstrap_store(config const& cfg)
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
     auto const totals = st.totals();
     RELAY_LOG_INFO("store ready: %llu blobs (%llu bytes) in %u shards, %llu bytes capacity, verified in %lld ms",
-                   static_cast<unsigned long long>(kept), static_cast<unsigned long long>(totals.data_bytes),
+                   static_cast<unsigned long long>(rebuilt.kept), static_cast<unsigned long long>(totals.data_bytes),
                    h.shard_count, static_cast<unsigned long long>(h.arena_bytes), static_cast<long long>(ms));
     return seg;
 }

@@ -7,6 +7,11 @@
 
 namespace relay::supervisor {
 
+/// Takes the exclusive lock of the data directory (created if missing) and
+/// returns its descriptor, to keep open for the relay's lifetime. Throws
+/// shm::open_error if another relay holds it.
+int lock_data_dir(config const& cfg);
+
 /// Opens (file backend) or creates (memory backend) the store, re-initialises
 /// its locks, rebuilds and verifies every shard with progress logs, and clears
 /// presence and worker slots left by a previous run. Throws shm::open_error.

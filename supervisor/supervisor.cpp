@@ -55,6 +55,8 @@ supervisor::~supervisor()
         ::close(fd);
     if (signal_fd_ >= 0)
         ::close(signal_fd_);
+    if (data_dir_lock_ >= 0)
+        ::close(data_dir_lock_);
 }
 
 int supervisor::run()
@@ -72,6 +74,7 @@ int supervisor::run()
     signal_fd_ = ::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
     try {
+        data_dir_lock_ = lock_data_dir(cfg_);
         segment_ = bootstrap_store(cfg_);
     } catch (shm::open_error const& e) {
         RELAY_LOG_ERROR("cannot open the store: %s", e.message.c_str());

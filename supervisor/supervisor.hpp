@@ -40,6 +40,7 @@ private:
     std::vector<child> children_;
     std::deque<clock::time_point> early_deaths_;
     int signal_fd_ = -1;
+    int data_dir_lock_ = -1; ///< flock on DATA_DIR/relay.lock, inherited by the children
     sigset_t old_mask_{};
     pid_t self_ = 0;
     std::uint64_t start_unix_ = 0;

@@ -58,6 +58,10 @@ connection_handler::verdict connection_handler::on_handshake(std::string_view fr
     attached_ = attach.registered;
     for (auto const& ref : attach.pending)
         sink_.queue_blob(ref);
+    // A push for one of these may still be on its way through a ring: all of a
+    // routing id's blobs live in one shard, so its sequence number tells.
+    if (!attach.pending.empty())
+        listed_up_to_seq_ = attach.pending.back().seq;
     return verdict::proceed;
 }
 
@@ -202,7 +206,8 @@ void connection_handler::on_notification(shm::notify_entry const& entry)
 {
     switch (static_cast<shm::notify_kind>(entry.kind)) {
     case shm::notify_kind::push_blob:
-        sink_.queue_blob({entry.shard, entry.blob_offset, entry.blob_seq});
+        if (entry.blob_seq > listed_up_to_seq_)
+            sink_.queue_blob({entry.shard, entry.blob_offset, entry.blob_seq});
         break;
     case shm::notify_kind::delivered:
     case shm::notify_kind::received_by_recipient: {

@@ -56,6 +56,7 @@ private:
     std::string client_id_;
     std::string device_id_;
     std::string routing_id_;
+    std::uint64_t listed_up_to_seq_ = 0; ///< newest blob handed over by attach()
 };
 
 } // namespace relay::worker

@@ -33,6 +33,10 @@ public:
     shm::worker_slot& slot_state() noexcept { return store_.slot(slot_); }
     void count(shm::counter c, std::uint64_t n = 1) noexcept;
 
+    /// Set on SIGTERM: new sessions go away at once instead of starting.
+    void start_draining() noexcept { draining_ = true; }
+    bool draining() const noexcept { return draining_; }
+
     static std::uint64_t now_unix();
     static std::uint64_t now_ms();
 
@@ -62,6 +66,7 @@ private:
     std::vector<int> event_fds_;
     std::uint64_t relay_start_unix_;
     std::unordered_map<std::string, std::vector<connection_handler*>> local_;
+    bool draining_ = false;
 };
 
 } // namespace relay::worker

@@ -88,9 +88,12 @@ net::awaitable<void> heartbeat_loop(worker_services& services)
 
 int run_worker(worker_context const& ctx)
 {
-    net::io_context ioc(1);
+    // Declared before the io_context so they outlive it: destroying the
+    // io_context destroys suspended coroutine frames, whose sessions and
+    // handlers unregister themselves from these on the way out.
     worker_services services(*ctx.cfg, ctx.store_base, ctx.slot, ctx.event_fds, ctx.relay_start_unix);
     session_registry registry;
+    net::io_context ioc(1);
 
     tcp::acceptor acceptor(ioc);
     boost::system::error_code ec;
@@ -105,12 +108,11 @@ int run_worker(worker_context const& ctx)
     }
 
     net::signal_set signals(ioc, SIGTERM, SIGINT);
-    bool draining = false;
     net::steady_timer drain_timer(ioc);
     signals.async_wait([&](boost::system::error_code const& sec, int) {
         if (sec)
             return;
-        draining = true;
+        services.start_draining();
         RELAY_LOG_INFO("draining %zu sessions", registry.all().size());
         acceptor.close();
         for (ws_session* s : std::vector<ws_session*>(registry.all()))
@@ -136,7 +138,7 @@ int run_worker(worker_context const& ctx)
     net::co_spawn(ioc, heartbeat_loop(services), net::detached);
     RELAY_LOG_INFO("listening");
     ioc.run();
-    RELAY_LOG_INFO(draining ? "drained" : "stopped");
+    RELAY_LOG_INFO(services.draining() ? "drained" : "stopped");
     return exit_code::ok;
 }
 

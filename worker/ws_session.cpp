@@ -35,6 +35,14 @@ ws_session::~ws_session()
 void ws_session::start()
 {
     ws_.binary(true);
+    // Our own timers handle the handshake and idle deadlines; Beast's bounds
+    // only the closing handshake, so a peer that never answers our Close frame
+    // cannot hold a draining worker.
+    websocket::stream_base::timeout limits{};
+    limits.handshake_timeout = std::chrono::seconds(3);
+    limits.idle_timeout = websocket::stream_base::none();
+    limits.keep_alive_pings = false;
+    ws_.set_option(limits);
     // Beyond this a message ends the connection (1009). Up to it, a message
     // over RELAY_MAX_MESSAGE_SIZE is dropped silently as PROTOCOL §10.1 says.
     ws_.read_message_max(std::max<std::uint64_t>(services_.cfg().max_message_size * 2, 64 * 1024));
@@ -159,8 +167,12 @@ void ws_session::send_frame(std::string frame)
 
 void ws_session::queue_blob(shm::blob_ref const& ref)
 {
-    if (closed_ || blobs_.size() >= max_queued_blobs)
-        return; // stays stored; delivered at the next connect
+    if (closed_ || blobs_overflowed_ || blobs_.size() >= max_queued_blobs) {
+        // Stays stored and is delivered at the next connect. Every later blob
+        // is skipped too, so that nothing newer overtakes it.
+        blobs_overflowed_ = true;
+        return;
+    }
     blobs_.push_back(ref);
     wake_writer();
 }

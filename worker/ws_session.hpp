@@ -67,6 +67,7 @@ private:
     std::chrono::steady_clock::time_point idle_deadline_;
     bool closed_ = false;
     bool going_away_ = false;
+    bool blobs_overflowed_ = false;
     std::string label_;
 };
 

@@ -130,6 +130,20 @@ BOOST_AUTO_TEST_CASE(memory_backend_serves_and_is_volatile)
     BOOST_TEST(relay.log().find("store ready: 0 blobs") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(a_second_relay_on_the_same_data_directory_is_refused)
+{
+    relay_process first;
+    auto const blobs = store_some(first.port(), 3);
+    relay_options options;
+    options.data_dir = first.data_dir();
+    options.expect_ready = false;
+    relay_process second(options);
+    int const status = second.wait_exit();
+    BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 2));
+    BOOST_TEST(second.log().find("another vauchi-relay is using") != std::string::npos);
+    expect_delivered(first.port(), blobs); // the first one is unharmed
+}
+
 BOOST_AUTO_TEST_CASE(a_foreign_store_file_is_refused_and_left_untouched)
 {
     char tmpl[] = "/tmp/vauchi-relay-it-XXXXXX";

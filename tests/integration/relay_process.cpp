@@ -1,5 +1,7 @@
 #include "relay_process.hpp"
 
+#include <boost/test/unit_test.hpp>
+
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,6 +43,13 @@ relay_process::~relay_process()
         ::kill(pid_, SIGKILL);
         ::waitpid(pid_, nullptr, 0);
     }
+    // Sanitizer reports from any relay process land in the log; a worker that
+    // aborted on one may have been respawned without the test noticing.
+    log_offset_ = 0;
+    std::string const all = log();
+    for (char const* marker : {"runtime error:", "ERROR: AddressSanitizer", "ERROR: LeakSanitizer"})
+        BOOST_CHECK_MESSAGE(all.find(marker) == std::string::npos,
+                            "sanitizer report in the relay log " << log_path_ << ":\n" << all);
     if (own_dir_ && !std::getenv("VAUCHI_KEEP_TEST_DIRS")) {
         std::error_code ec;
         std::filesystem::remove_all(options_.data_dir, ec);

@@ -39,6 +39,7 @@ struct config {
     unsigned shards = 32;                        ///< --shards; only used when the store is created
     std::string log_level = "info";              ///< RELAY_LOG_LEVEL / --log-level
     std::string shm_name;                        ///< POSIX shm object name for the memory backend
+    bool check_store_only = false;               ///< --check-store: verify the store and exit
 };
 
 } // namespace relay

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command for every test: install what is missing, build, and run all unit
 # and integration suites twice: a normal build, then an ASan+UBSan build.
-# --quick skips the sanitizer pass.
+# The sanitizer build also compiles the kill points and runs the fault-injection
+# suite. --quick skips the sanitizer pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +26,6 @@ run_suite build-test --buildtype=debugoptimized
 if ! $quick; then
   # Leak checking stays off: workers leave by _exit() on purpose after fork.
   ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    run_suite build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+    run_suite build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false -Dfault_injection=true
 fi
 echo "=== all tests passed"

@@ -1,30 +1,55 @@
 #include "shm/fault_injection.hpp"
 
+namespace relay::shm {
+namespace {
+bool kill_points_enabled = false;
+}
+void enable_kill_points() { kill_points_enabled = true; }
+} // namespace relay::shm
+
 #if defined(VAUCHI_FAULT_INJECTION)
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <string>
+#include <string_view>
 
 namespace relay::shm {
 
 void kill_point(char const* name)
 {
-    // Parsed on every call on purpose: tests arm points in freshly forked
-    // children through the environment, and this build is never a fast one.
-    static thread_local unsigned hits = 0;
-    char const* armed = std::getenv("VAUCHI_KILL_POINT");
+    char const* armed = kill_points_enabled ? std::getenv("VAUCHI_KILL_POINT") : nullptr;
     if (armed == nullptr)
         return;
-    char const* colon = std::strrchr(armed, ':');
-    std::string armed_name = colon ? std::string(armed, colon) : std::string(armed);
-    if (armed_name != name)
-        return;
-    unsigned long const nth = colon ? std::strtoul(colon + 1, nullptr, 10) : 1;
-    if (++hits >= nth)
+    // Per-process hit counts; parsed on every call on purpose (this build is
+    // never a fast one, and tests arm points in freshly forked children).
+    static std::map<std::string, unsigned long> hits;
+    std::string_view spec(armed);
+    while (!spec.empty()) {
+        auto const comma = spec.find(',');
+        std::string_view item = spec.substr(0, comma);
+        spec = comma == std::string_view::npos ? std::string_view{} : spec.substr(comma + 1);
+        auto const colon = item.rfind(':');
+        std::string_view const point = item.substr(0, colon);
+        if (point != name)
+            continue;
+        unsigned long const nth =
+            colon == std::string_view::npos ? 1 : std::strtoul(std::string(item.substr(colon + 1)).c_str(), nullptr, 10);
+        if (++hits[std::string(point)] < nth)
+            return;
+        if (char const* token = std::getenv("VAUCHI_KILL_POINT_TOKEN")) {
+            std::string const path = std::string(token) + "." + name;
+            int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY, 0600);
+            if (fd < 0)
+                return; // already fired somewhere in this relay
+            ::close(fd);
+        }
         ::kill(::getpid(), SIGKILL);
+    }
 }
 
 } // namespace relay::shm

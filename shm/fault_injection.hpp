@@ -1,8 +1,18 @@
 #pragma once
-// Named kill points for crash-safety tests (issue 3). Compiled in only with
-// -Dfault_injection=true; VAUCHI_KILL_POINT=NAME:N makes the process SIGKILL
-// itself the N-th time it reaches the point called NAME. In normal builds the
-// macro expands to nothing, so the hot paths pay nothing.
+// Named kill points for crash-safety tests (DESIGN §2.8). Compiled in only with
+// -Dfault_injection=true; in other builds the macro expands to nothing, so the
+// hot paths pay nothing.
+//
+// VAUCHI_KILL_POINT=NAME:N[,NAME:N...] makes a process SIGKILL itself the N-th
+// time it reaches the point NAME. With VAUCHI_KILL_POINT_TOKEN=PATH each point
+// fires once for the whole relay: the process that reaches it first claims
+// PATH.NAME (O_EXCL) before dying, and respawned workers find it taken.
+
+namespace relay::shm {
+/// Arms kill points in this process. Only workers and the cleanup process call
+/// it: the supervisor's own store recovery must run to the end.
+void enable_kill_points();
+} // namespace relay::shm
 
 #if defined(VAUCHI_FAULT_INJECTION)
 namespace relay::shm {

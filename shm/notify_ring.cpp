@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "common/log.hpp"
+#include "shm/fault_injection.hpp"
 
 namespace relay::shm {
 namespace {
@@ -48,6 +49,7 @@ bool notify_rings::post(std::uint32_t slot, notify_entry const& entry)
         return false;
     }
     r.entries[r.tail % notify_ring_capacity] = entry;
+    RELAY_KILL_POINT("ring.before_publish");
     ++r.tail;
     return true;
 }

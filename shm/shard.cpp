@@ -102,6 +102,7 @@ void shard_view::free_chunk_locked(std::uint64_t offset)
     c->flags = 0;
     c->bytes_here = 0;
     c->mailbox_next = 0;
+    RELAY_KILL_POINT("free.before_link");
     c->next = h_.free_head[c->size_class];
     h_.free_head[c->size_class] = offset;
 }
@@ -202,6 +203,7 @@ void erase_entry(Entry* table, std::uint32_t capacity, std::uint32_t& used, std:
         bool const movable = (hole <= j) ? (home <= hole || home > j) : (home <= hole && home > j);
         if (movable) {
             std::memcpy(&table[hole], &table[j], sizeof(Entry));
+            RELAY_KILL_POINT("table.erase_shift");
             hole = j;
         }
     }

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <vector>
 
+#include "shm/fault_injection.hpp"
 #include "shm/shard.hpp"
 
 namespace relay::shm {
@@ -130,6 +131,7 @@ std::uint64_t shard_view::rebuild_locked(bool release_empty_pages, std::uint64_t
         }
     }
 
+    RELAY_KILL_POINT("repair.after_free_lists");
     // Mailboxes in arrival order.
     std::sort(kept.begin(), kept.end(), [](head_ref const& a, head_ref const& b) { return a.seq < b.seq; });
     std::memset(static_cast<void*>(mailboxes()), 0, sizeof(mailbox_entry) * h_.mailbox_capacity);

@@ -114,6 +114,7 @@ put_result store::put(put_request const& rq)
         return result;
     }
 
+    RELAY_KILL_POINT("put.after_alloc");
     std::uint64_t const seq = h.next_seq++;
     // Continuation chunks first (invisible until the head commits).
     std::uint64_t written = in_head;
@@ -131,6 +132,7 @@ put_result store::put(put_request const& rq)
         written += n;
         chunk_bytes += page_size;
     }
+    RELAY_KILL_POINT("put.after_continuations");
     chunk_header* c = s.chunk(head);
     c->state.store(static_cast<std::uint32_t>(chunk_state::writing), std::memory_order_relaxed);
     c->flags = has_sender ? blob_flag_has_sender : 0;
@@ -163,6 +165,7 @@ put_result store::put(put_request const& rq)
         s.chunk(box->tail)->mailbox_next = head;
     box->tail = head;
     box->count += 1;
+    RELAY_KILL_POINT("put.quota_half_updated");
     box->quota_bytes += len + quota_overhead;
     h.blob_count += 1;
     h.data_bytes += len;
@@ -207,6 +210,7 @@ void store::detach(std::string_view routing_id, std::uint32_t slot_index)
     if (p == nullptr || p->per_slot[slot_index] == 0)
         return; // already reset (e.g. after a slot reset): nothing to undo
     p->per_slot[slot_index] -= 1;
+    RELAY_KILL_POINT("detach.presence_half_updated");
     p->total -= 1;
     if (p->total == 0)
         s.erase_presence_locked(p);
@@ -317,6 +321,7 @@ std::uint64_t store::expire_shard(std::uint32_t index, std::uint64_t cutoff_unix
         RELAY_KILL_POINT("expire.before_delete");
         s.delete_blob_locked(box, 0, box->head);
         ++deleted;
+        RELAY_KILL_POINT("expire.after_delete");
         // Stay on i: the same mailbox (or an entry shifted into it) is checked again.
     }
     return deleted;

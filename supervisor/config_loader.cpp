@@ -109,6 +109,7 @@ load_result load_config(int argc, char const* const* argv, env_lookup const& env
     flags.add_options()
         ("help,h", "print this help and exit")
         ("version", "print the version and exit")
+        ("check-store", "verify the store in the data directory (safe while the relay runs) and exit")
         ("workers,w", po::value(&workers), "worker processes, 1-64 [RELAY_WORKERS; default: CPU count]")
         ("listen,l", po::value(&listen), "client address ip:port [RELAY_LISTEN_ADDR; default 127.0.0.1:8080]")
         ("data-dir,d", po::value(&data_dir), "data directory holding the store [RELAY_DATA_DIR; default ./data]")
@@ -198,6 +199,7 @@ load_result load_config(int argc, char const* const* argv, env_lookup const& env
     }
     if (vm.count("log-level"))
         cfg.log_level = log_level;
+    cfg.check_store_only = vm.count("check-store") > 0;
     if (cfg.log_level != "debug" && cfg.log_level != "info" && cfg.log_level != "warn" && cfg.log_level != "error")
         throw config_error(std::string(vm.count("log-level") ? "--log-level" : "RELAY_LOG_LEVEL") + " \"" +
                            cfg.log_level + "\" is invalid: expected debug, info, warn or error");

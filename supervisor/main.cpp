@@ -8,6 +8,7 @@
 #include "common/exit_codes.hpp"
 #include "common/log.hpp"
 #include "supervisor/config_loader.hpp"
+#include "supervisor/store_bootstrap.hpp"
 #include "supervisor/supervisor.hpp"
 
 int main(int argc, char** argv)
@@ -24,6 +25,8 @@ int main(int argc, char** argv)
                            : lvl == "warn" ? log::level::warn
                            : lvl == "error" ? log::level::error
                                             : log::level::info);
+        if (loaded.cfg->check_store_only)
+            return supervisor::check_store(*loaded.cfg);
         supervisor::supervisor sup(*loaded.cfg);
         return sup.run();
     } catch (supervisor::config_error const& e) {

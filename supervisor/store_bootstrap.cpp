@@ -7,10 +7,12 @@
 
 #include <bit>
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 
+#include "common/exit_codes.hpp"
 #include "common/log.hpp"
 #include "shm/notify_ring.hpp"
 #include "shm/store.hpp"
@@ -124,6 +126,32 @@ shm::segment bootstrap_store(config const& cfg)
                    static_cast<unsigned long long>(rebuilt.kept), static_cast<unsigned long long>(totals.data_bytes),
                    h.shard_count, static_cast<unsigned long long>(h.arena_bytes), static_cast<long long>(ms));
     return seg;
+}
+
+int check_store(config const& cfg)
+{
+    std::string const path = cfg.data_dir + "/store";
+    struct stat st_buf{};
+    if (::stat(path.c_str(), &st_buf) != 0) {
+        std::fprintf(stderr, "vauchi-relay: no store at %s (set --data-dir)\n", path.c_str());
+        return exit_code::fatal;
+    }
+    try {
+        bool created = false;
+        shm::segment seg = shm::segment::open_or_create_file(path, geometry_for(cfg), created);
+        shm::store st(seg.base());
+        std::string why;
+        bool const ok = st.check_all(why);
+        auto const t = st.totals();
+        std::printf("store %s: %s; %llu blobs, %llu data bytes, %llu chunk bytes, %llu shard repairs so far\n",
+                    path.c_str(), ok ? "consistent" : ("INCONSISTENT: " + why).c_str(),
+                    static_cast<unsigned long long>(t.blobs), static_cast<unsigned long long>(t.data_bytes),
+                    static_cast<unsigned long long>(t.chunk_bytes), static_cast<unsigned long long>(t.repairs));
+        return ok ? exit_code::ok : exit_code::store_poisoned;
+    } catch (shm::open_error const& e) {
+        std::fprintf(stderr, "vauchi-relay: %s\n", e.message.c_str());
+        return exit_code::fatal;
+    }
 }
 
 void close_store(shm::segment& seg, config const& cfg)

@@ -20,6 +20,11 @@ shm::segment bootstrap_store(config const& cfg);
 /// Geometry for a new store from the configuration.
 shm::geometry geometry_for(config const& cfg);
 
+/// `vauchi-relay --check-store`: maps the file store of `cfg` and verifies every
+/// shard under its lock, without rebuilding anything; safe while the relay
+/// runs. Prints the outcome; returns an exit code (0 consistent, 3 not).
+int check_store(config const& cfg);
+
 /// Marks the store cleanly closed and schedules write-back (at exit).
 void close_store(shm::segment& seg, config const& cfg);
 

@@ -12,6 +12,7 @@
 
 #include "common/exit_codes.hpp"
 #include "common/log.hpp"
+#include "shm/fault_injection.hpp"
 #include "shm/notify_ring.hpp"
 #include "shm/store.hpp"
 #include "supervisor/cleanup_process.hpp"
@@ -162,6 +163,7 @@ void supervisor::become_child(child const& c)
     if (::getppid() != self_)
         std::_Exit(exit_code::ok);
     ::close(signal_fd_);
+    shm::enable_kill_points();
     int code = exit_code::fatal;
     if (c.kind == role::worker) {
         log::set_role("worker " + std::to_string(c.slot));

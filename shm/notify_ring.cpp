@@ -76,6 +76,12 @@ void notify_rings::reset(std::uint32_t slot)
     r.head = r.tail = 0;
 }
 
+void notify_rings::recover_all()
+{
+    for (std::uint32_t s = 0; s < max_worker_slots; ++s)
+        ring_guard guard(ring(s));
+}
+
 void notify_rings::reinit_locks()
 {
     for (std::uint32_t s = 0; s < max_worker_slots; ++s) {

@@ -23,6 +23,9 @@ public:
     std::vector<notify_entry> drain(std::uint32_t slot);
     /// Empties a dead worker's ring (its notifications had nobody to go to).
     void reset(std::uint32_t slot);
+    /// Takes and releases every ring's lock, so that a ring whose lock a dead
+    /// process held is repaired now rather than at its next use.
+    void recover_all();
     void reinit_locks();
     std::uint64_t dropped(std::uint32_t slot) const;
 

@@ -327,6 +327,14 @@ std::uint64_t store::expire_shard(std::uint32_t index, std::uint64_t cutoff_unix
     return deleted;
 }
 
+void store::recover_shards()
+{
+    for (std::uint32_t i = 0; i < shard_count(); ++i) {
+        shard_view s = shard(i);
+        shard_guard guard(s);
+    }
+}
+
 void store::reset_slot(std::uint32_t slot_index)
 {
     for (std::uint32_t i = 0; i < shard_count(); ++i) {

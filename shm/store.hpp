@@ -110,6 +110,9 @@ public:
     /// lock hold; returns how many were deleted (sweep.cpp drives it).
     std::uint64_t expire_shard(std::uint32_t shard, std::uint64_t cutoff_unix, std::uint32_t budget);
 
+    /// Takes and releases every shard lock: a shard whose lock a dead process
+    /// held is repaired now (by the caller) instead of at its next use.
+    void recover_shards();
     /// Resets every trace of a dead worker: presence counts and connection count.
     void reset_slot(std::uint32_t slot);
     struct rebuild_stats {

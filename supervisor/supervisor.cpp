@@ -214,10 +214,17 @@ void supervisor::on_child_exit(child& c, int status)
         // Clean the dead slot before anything else can use it: its presence
         // entries would swallow live pushes, its connection count would eat
         // into RELAY_MAX_CONNECTIONS, its ring holds notifications for nobody.
+        // reset_slot() takes every shard lock, so a shard whose lock the dead
+        // worker held is repaired here and now; recover_all() does the same for
+        // the rings it may have been posting to.
         st.reset_slot(c.slot);
-        shm::notify_rings(segment_.base(), st.header()).reset(c.slot);
+        shm::notify_rings rings(segment_.base(), st.header());
+        rings.reset(c.slot);
+        rings.recover_all();
         st.slot(c.slot).pid.store(0);
         st.slot(c.slot).heartbeat_ms.store(0);
+    } else {
+        st.recover_shards(); // the cleanup process may have died inside a sweep
     }
     if (stopping_) {
         RELAY_LOG_INFO("%s (pid %d) %s", child_name(c).c_str(), pid, describe_status(status).c_str());

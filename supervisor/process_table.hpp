@@ -22,8 +22,9 @@ struct child {
 
 using clock = std::chrono::steady_clock;
 
-/// A child that dies sooner than this after starting counts as a crash on start.
-inline constexpr auto healthy_after = std::chrono::seconds(5);
+/// The cleanup process counts as having started properly after this long
+/// (workers instead report readiness through their heartbeat).
+inline constexpr auto healthy_after = std::chrono::seconds(1);
 /// Backoff for crashes on start: 100 ms doubling to 30 s (DESIGN §1).
 inline constexpr auto first_backoff = std::chrono::milliseconds(100);
 inline constexpr auto max_backoff = std::chrono::milliseconds(30000);

@@ -210,6 +210,12 @@ void supervisor::on_child_exit(child& c, int status)
     pid_t const pid = c.pid;
     c.pid = 0;
     shm::store st(segment_.base());
+    // "Served" = the worker got as far as listening (its first heartbeat); the
+    // cleanup process has none, so it must have lived a second. Only children
+    // that die before that count as crashing on start (DESIGN §1): a worker
+    // killed while serving (an operator, the OOM killer, a rare crash) is
+    // respawned at once and never brings the relay down.
+    bool const served = c.kind == role::worker ? st.slot(c.slot).heartbeat_ms.load() != 0 : lived >= healthy_after;
     if (c.kind == role::worker) {
         // Clean the dead slot before anything else can use it: its presence
         // entries would swallow live pushes, its connection count would eat
@@ -248,9 +254,7 @@ void supervisor::on_child_exit(child& c, int status)
         begin_stop(false);
         return;
     }
-    if (lived >= healthy_after) {
-        // A worker that had been serving: respawn at once, never counted
-        // toward the crash-loop limit (an operator may kill workers at will).
+    if (served) {
         c.backoff = std::chrono::milliseconds(0);
         c.respawn_at = now;
         return;

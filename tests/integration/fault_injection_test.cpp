@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "common/random.hpp"
+#include "resilient_client.hpp"
 #include "test_support.hpp"
 
 using namespace relay::testing;
@@ -53,91 +54,6 @@ kill_case const cases[] = {
     {"ring.before_publish:3", workload::live_push, "notification ring reset"},
     {"put.before_commit:3,repair.after_free_lists:1", workload::store, "rebuilt from chunk headers"},
 };
-
-/// Connects and handshakes; nullptr if the relay dropped us (our worker died).
-std::unique_ptr<ws_client> try_connect(std::uint16_t port, std::string const& id, handshake_options const& o = {})
-{
-    try {
-        auto c = std::make_unique<ws_client>(port);
-        c->send_binary(handshake_frame(id, o));
-        auto const ack = c->receive_envelope(2000ms);
-        if (ack && std::holds_alternative<protocol::handshake_ack>(ack->body))
-            return c;
-    } catch (std::exception const&) {
-    }
-    return nullptr;
-}
-
-/// A sender that survives the death of its worker: on a broken connection it
-/// reconnects and sends the same update again (a duplicate is a second blob,
-/// which the checks allow; a lost acknowledged blob is what they catch).
-class resilient_sender {
-public:
-    explicit resilient_sender(std::uint16_t port) : port_(port), id_(random_id()) { reconnect(); }
-
-    /// Stores `data` for `recipient`; true once acknowledged Stored.
-    bool store(std::string const& recipient, std::vector<std::uint8_t> const& data)
-    {
-        for (int attempt = 0; attempt < 5; ++attempt) {
-            std::string const msg = relay::random::new_uuid_string();
-            try {
-                c_->send_binary(update_frame(recipient, data, msg));
-                for (;;) {
-                    auto const e = c_->receive_envelope(3000ms);
-                    if (!e)
-                        break;
-                    auto const* a = std::get_if<acknowledgment>(&e->body);
-                    if (a && a->message_id == msg)
-                        return a->status == ack_status::stored;
-                }
-            } catch (std::exception const&) {
-            }
-            reconnect();
-        }
-        return false;
-    }
-
-private:
-    void reconnect()
-    {
-        for (int i = 0; i < 50; ++i) {
-            try {
-                c_ = try_connect(port_, id_);
-                if (c_)
-                    return;
-                std::this_thread::sleep_for(50ms);
-                continue;
-            } catch (std::exception const&) {
-                std::this_thread::sleep_for(50ms);
-            }
-        }
-        BOOST_FAIL("could not reconnect to the relay");
-    }
-    std::uint16_t port_;
-    std::string id_;
-    std::unique_ptr<ws_client> c_;
-};
-
-using blob_set = std::map<std::string, std::multiset<std::vector<std::uint8_t>>>; // recipient -> payloads
-
-/// Connects as `recipient` and collects what is delivered: at least `expected`
-/// messages, then until 100 ms pass quietly.
-std::vector<protocol::envelope> drain(std::uint16_t port, std::string const& recipient, std::size_t expected)
-{
-    for (int attempt = 0; attempt < 20; ++attempt) {
-        auto r = try_connect(port, recipient, suppressed());
-        if (!r) {
-            std::this_thread::sleep_for(50ms);
-            continue;
-        }
-        std::vector<protocol::envelope> got;
-        while (auto e = r->receive_envelope(got.size() < expected ? 3000ms : 100ms))
-            got.push_back(*e);
-        return got;
-    }
-    BOOST_FAIL("could not connect to drain a mailbox");
-    return {};
-}
 
 std::vector<std::uint8_t> payload(std::size_t i, bool small)
 {

@@ -8,7 +8,7 @@ packages=(
   g++ meson ninja-build pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev libboost-test1.81-dev
   libssl-dev libsystemd-dev
-  curl
+  curl systemd
 )
 
 missing=()

@@ -74,6 +74,7 @@ int supervisor::run()
     sigprocmask(SIG_BLOCK, &mask, &old_mask_);
     signal_fd_ = ::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
+    notify_systemd("STATUS=verifying the store");
     try {
         data_dir_lock_ = lock_data_dir(cfg_);
         segment_ = bootstrap_store(cfg_);
@@ -96,6 +97,10 @@ int supervisor::run()
     children_.push_back(child{role::cleanup, 0});
     for (child& c : children_)
         spawn(c);
+    watchdog_usec_ = watchdog_interval_usec();
+    if (watchdog_usec_ != 0)
+        RELAY_LOG_INFO("systemd watchdog every %llu ms, fed while all workers heartbeat",
+                       static_cast<unsigned long long>(watchdog_usec_ / 1000));
 
     while (!(stopping_ && all_stopped())) {
         pollfd pfd{signal_fd_, POLLIN, 0};
@@ -127,6 +132,8 @@ int supervisor::run()
         } else {
             respawn_due();
             check_ready();
+            report_status();
+            feed_watchdog();
         }
     }
     return finish();
@@ -295,7 +302,51 @@ void supervisor::check_ready()
     ready_ = true;
     RELAY_LOG_INFO("relay ready: listening on %s:%u with %u workers", cfg_.listen.host.c_str(),
                    bound_port(listen_fds_.front()), cfg_.workers);
-    notify_systemd("READY=1\nSTATUS=serving");
+    notify_systemd("READY=1");
+}
+
+bool supervisor::all_workers_heartbeat() const
+{
+    // Workers beat every second; three missed beats mean a wedged worker.
+    constexpr std::uint64_t stale_after_ms = 3000;
+    shm::store st(segment_.base());
+    auto const now_ms = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
+    for (child const& c : children_) {
+        if (c.kind != role::worker)
+            continue;
+        std::uint64_t const beat = st.slot(c.slot).heartbeat_ms.load();
+        if (c.pid == 0 || beat == 0 || beat + stale_after_ms < now_ms)
+            return false;
+    }
+    return true;
+}
+
+void supervisor::feed_watchdog()
+{
+    if (watchdog_usec_ == 0 || !ready_ || clock::now() < next_watchdog_)
+        return;
+    next_watchdog_ = clock::now() + std::chrono::microseconds(watchdog_usec_ / 2);
+    if (all_workers_heartbeat())
+        notify_systemd("WATCHDOG=1");
+    else
+        RELAY_LOG_WARN("not feeding the systemd watchdog: a worker has not heartbeaten for 3 s");
+}
+
+void supervisor::report_status()
+{
+    if (!ready_)
+        return;
+    unsigned running = 0;
+    for (child const& c : children_)
+        running += c.kind == role::worker && c.pid != 0;
+    std::string const status = "STATUS=" + std::to_string(running) + "/" + std::to_string(cfg_.workers) +
+                               " workers serving on port " + std::to_string(bound_port(listen_fds_.front()));
+    if (status != last_status_) {
+        last_status_ = status;
+        notify_systemd(status);
+    }
 }
 
 void supervisor::begin_stop(bool graceful)
@@ -303,7 +354,7 @@ void supervisor::begin_stop(bool graceful)
     if (stopping_ && graceful)
         return;
     stopping_ = true;
-    notify_systemd("STOPPING=1");
+    notify_systemd(graceful ? "STOPPING=1\nSTATUS=draining" : "STOPPING=1\nSTATUS=stopping now");
     kill_at_ = graceful ? clock::now() + stop_deadline : clock::now();
     for (child const& c : children_)
         if (c.pid > 0)

@@ -4,6 +4,7 @@
 // read from a signalfd and acted on by the loop (nginx's master cycle).
 
 #include <deque>
+#include <string>
 #include <vector>
 
 #include "common/config.hpp"
@@ -29,6 +30,10 @@ private:
     void on_child_exit(child& c, int status);
     void respawn_due();
     void check_ready();
+    /// WATCHDOG=1 at half the interval, but only while every worker heartbeats.
+    void feed_watchdog();
+    bool all_workers_heartbeat() const;
+    void report_status();
     void begin_stop(bool graceful);
     bool all_stopped() const;
     int finish();
@@ -45,6 +50,9 @@ private:
     pid_t self_ = 0;
     std::uint64_t start_unix_ = 0;
     bool ready_ = false;
+    std::uint64_t watchdog_usec_ = 0;
+    clock::time_point next_watchdog_{};
+    std::string last_status_;
     bool stopping_ = false;
     clock::time_point kill_at_{};
     int exit_code_ = 0;

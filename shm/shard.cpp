@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "common/exit_codes.hpp"
 #include "common/log.hpp"
 #include "shm/fault_injection.hpp"
 
@@ -258,6 +259,14 @@ std::uint64_t shard_view::slot_mask(presence_entry const& e) noexcept
 
 // ---------------------------------------------------------------------------
 
+namespace {
+bool unprovable_repair_is_fatal = true;
+std::uint64_t unprovable_repairs = 0;
+} // namespace
+
+void set_unprovable_repair_fatal(bool fatal) { unprovable_repair_is_fatal = fatal; }
+std::uint64_t unprovable_repairs_seen() { return unprovable_repairs; }
+
 shard_guard::shard_guard(shard_view const& shard) : shard_(shard)
 {
     if (shard_.header().lock.lock() == lock_outcome::owner_died) {
@@ -269,10 +278,18 @@ shard_guard::shard_guard(shard_view const& shard) : shard_(shard)
         std::uint64_t dropped = 0;
         std::uint64_t const kept = s.rebuild_locked(false, dropped);
         std::string why;
-        if (!s.check_locked(why)) {
-            RELAY_LOG_ERROR("shard %u failed verification after repair: %s; stopping so the supervisor can "
-                            "rebuild the store", shard_.header().index, why.c_str());
-            std::_Exit(3);
+        // A crash alone never leaves an unreadable committed blob (the commit
+        // point comes after every write), so dropping one means the shard was
+        // damaged some other way: repair cannot prove it consistent. Leave the
+        // lock inconsistent and let the supervisor escalate (DESIGN §2.6).
+        bool const consistent = s.check_locked(why);
+        if (dropped > 0 || !consistent) {
+            ++unprovable_repairs;
+            RELAY_LOG_ERROR("shard %u: could not prove the repair consistent (%s)%s", shard_.header().index,
+                            dropped > 0 ? (std::to_string(dropped) + " committed blobs unreadable").c_str() : why.c_str(),
+                            unprovable_repair_is_fatal ? "; exiting so the supervisor rebuilds the whole store" : "");
+            if (unprovable_repair_is_fatal || !consistent)
+                std::_Exit(exit_code::store_poisoned);
         }
         s.header().repairs.fetch_add(1, std::memory_order_relaxed);
         RELAY_LOG_WARN("shard %u: previous lock holder died; rebuilt from chunk headers (%llu blobs kept, %llu "

@@ -77,6 +77,13 @@ private:
     std::uint64_t seed_;
 };
 
+/// Whether a repair that had to drop committed blobs ends the process (exit
+/// code 3, so the supervisor escalates; the default, for workers and cleanup)
+/// or only logs (the supervisor itself, whose caller escalates or continues).
+void set_unprovable_repair_fatal(bool fatal);
+/// How many repairs in this process could not be proven consistent.
+std::uint64_t unprovable_repairs_seen();
+
 /// Holds a shard's lock for a scope. If the previous holder died inside the
 /// critical section, the shard is rebuilt from its chunks before the caller
 /// sees it (DESIGN §2.2–2.3).

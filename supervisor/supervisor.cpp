@@ -14,6 +14,7 @@
 #include "common/log.hpp"
 #include "shm/fault_injection.hpp"
 #include "shm/notify_ring.hpp"
+#include "shm/shard.hpp"
 #include "shm/store.hpp"
 #include "supervisor/cleanup_process.hpp"
 #include "supervisor/config_loader.hpp"
@@ -63,6 +64,7 @@ supervisor::~supervisor()
 int supervisor::run()
 {
     log::set_role("supervisor");
+    shm::set_unprovable_repair_fatal(false); // children re-enable it after fork
     RELAY_LOG_INFO("vauchi-relay %s starting: %s", VAUCHI_RELAY_VERSION, describe(cfg_).c_str());
     start_unix_ = static_cast<std::uint64_t>(std::time(nullptr));
 
@@ -171,6 +173,7 @@ void supervisor::become_child(child const& c)
         std::_Exit(exit_code::ok);
     ::close(signal_fd_);
     shm::enable_kill_points();
+    shm::set_unprovable_repair_fatal(true);
     int code = exit_code::fatal;
     if (c.kind == role::worker) {
         log::set_role("worker " + std::to_string(c.slot));
@@ -217,6 +220,7 @@ void supervisor::on_child_exit(child& c, int status)
     pid_t const pid = c.pid;
     c.pid = 0;
     shm::store st(segment_.base());
+    std::uint64_t const unprovable_before = shm::unprovable_repairs_seen();
     // "Served" = the worker got as far as listening (its first heartbeat); the
     // cleanup process has none, so it must have lived a second. Only children
     // that die before that count as crashing on start (DESIGN §1): a worker
@@ -253,12 +257,11 @@ void supervisor::on_child_exit(child& c, int status)
         begin_stop(false);
         return;
     }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == exit_code::store_poisoned) {
-        // A shard failed verification after repair: never continue on it.
-        RELAY_LOG_ERROR("%s found a shard it could not repair; stopping the relay so the store is verified at the "
-                        "next start", child_name(c).c_str());
-        exit_code_ = exit_code::store_poisoned;
-        begin_stop(false);
+    // Escalate when the child could not prove a repair, or when the repair the
+    // supervisor itself just ran (reset_slot / recover_shards) could not.
+    if ((WIFEXITED(status) && WEXITSTATUS(status) == exit_code::store_poisoned) ||
+        shm::unprovable_repairs_seen() != unprovable_before) {
+        escalate();
         return;
     }
     if (served) {
@@ -303,6 +306,46 @@ void supervisor::check_ready()
     RELAY_LOG_INFO("relay ready: listening on %s:%u with %u workers", cfg_.listen.host.c_str(),
                    bound_port(listen_fds_.front()), cfg_.workers);
     notify_systemd("READY=1");
+}
+
+void supervisor::escalate()
+{
+    RELAY_LOG_ERROR("escalating: a shard could not be proven consistent; stopping every child to rebuild and "
+                    "verify the whole store");
+    notify_systemd("STATUS=rebuilding the store after a failed repair");
+    for (child& c : children_) {
+        if (c.pid > 0) {
+            ::kill(c.pid, SIGKILL);
+            ::waitpid(c.pid, nullptr, 0);
+            c.pid = 0;
+        }
+    }
+    // Nobody else has the store open now: the same recovery as at start-up.
+    shm::store st(segment_.base());
+    st.reinit_locks();
+    shm::notify_rings(segment_.base(), st.header()).reinit_locks();
+    auto const rebuilt = st.rebuild_all({});
+    std::string why;
+    if (!st.check_all(why)) {
+        RELAY_LOG_ERROR("the store failed verification after a full rebuild (%s): stopping; keep a copy of the "
+                        "store file for analysis and move it away to start with an empty store", why.c_str());
+        exit_code_ = exit_code::store_poisoned;
+        begin_stop(false);
+        return;
+    }
+    for (std::uint32_t s = 0; s < shm::max_worker_slots; ++s) {
+        st.reset_slot(s);
+        st.slot(s).pid.store(0);
+        st.slot(s).heartbeat_ms.store(0);
+    }
+    RELAY_LOG_WARN("store rebuilt and verified after escalation: %llu blobs kept, %llu unreadable dropped; "
+                   "restarting every child", static_cast<unsigned long long>(rebuilt.kept),
+                   static_cast<unsigned long long>(rebuilt.dropped));
+    ready_ = false;
+    for (child& c : children_) {
+        c.backoff = std::chrono::milliseconds(0);
+        spawn(c);
+    }
 }
 
 bool supervisor::all_workers_heartbeat() const

@@ -35,6 +35,9 @@ private:
     bool all_workers_heartbeat() const;
     void report_status();
     void begin_stop(bool graceful);
+    /// A child could not prove a shard consistent: stop every child, rebuild
+    /// and verify the whole store, start again (DESIGN §2.6).
+    void escalate();
     bool all_stopped() const;
     int finish();
 

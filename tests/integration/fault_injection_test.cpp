@@ -6,6 +6,9 @@
 
 #include <boost/test/data/test_case.hpp>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <filesystem>
@@ -14,6 +17,7 @@
 #include <thread>
 
 #include "common/random.hpp"
+#include "shm/store.hpp"
 #include "resilient_client.hpp"
 #include "test_support.hpp"
 
@@ -178,6 +182,73 @@ BOOST_DATA_TEST_CASE(a_process_killed_at_the_point_loses_nothing_acknowledged, b
     // The live store verifies while the relay keeps running.
     std::string const check = relay_binary() + " --check-store --data-dir " + relay.data_dir() + "/data";
     BOOST_TEST(std::system((check + " > /dev/null").c_str()) == 0);
+    std::filesystem::remove_all(tmpl);
+}
+
+BOOST_AUTO_TEST_CASE(a_shard_damaged_from_outside_makes_the_supervisor_rebuild_the_store_and_carry_on)
+{
+    char tmpl[] = "/tmp/vauchi-relay-fi-XXXXXX";
+    BOOST_REQUIRE(::mkdtemp(tmpl) != nullptr);
+    relay_options options;
+    options.workers = 2;
+    options.extra_args = {"--shards", "1"};
+    options.env = {{"VAUCHI_KILL_POINT", "put.after_link:6"},
+                   {"VAUCHI_KILL_POINT_TOKEN", std::string(tmpl) + "/token"},
+                   {"RELAY_RATE_LIMIT", "100000"}};
+    relay_process relay(options);
+    resilient_sender sender(relay.port());
+    std::string const victim = random_id(), other = random_id();
+    BOOST_REQUIRE(sender.store(victim, random_bytes(100000)));
+    std::multiset<std::vector<std::uint8_t>> kept;
+    for (int i = 0; i < 2; ++i) {
+        auto data = random_bytes(500);
+        BOOST_REQUIRE(sender.store(other, data));
+        kept.insert(data);
+    }
+
+    // Damage the victim's continuation chunk behind the relay's back (what a
+    // disk error or a stray writer could do; a crash never can).
+    {
+        std::string const path = relay.data_dir() + "/data/store";
+        int fd = ::open(path.c_str(), O_RDWR);
+        struct stat st{};
+        ::fstat(fd, &st);
+        void* base = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        BOOST_REQUIRE(base != MAP_FAILED);
+        relay::shm::store store(static_cast<std::uint8_t*>(base));
+        auto shard = store.shard(0);
+        {
+            relay::shm::shard_guard guard(shard);
+            auto const* box = shard.find_mailbox_locked(victim);
+            BOOST_REQUIRE(box != nullptr);
+            auto* continuation = shard.chunk(shard.chunk(box->head)->next);
+            continuation->seq += 1000;
+        }
+        ::munmap(base, static_cast<std::size_t>(st.st_size));
+        ::close(fd);
+    }
+
+    // A worker dies inside the shard; the repair finds the unreadable blob.
+    for (int i = 0; i < 10; ++i) {
+        auto data = random_bytes(500);
+        if (sender.store(other, data))
+            kept.insert(data);
+    }
+    BOOST_TEST(relay.wait_for_log("was killed by signal 9", 5000ms));
+    BOOST_TEST(relay.wait_for_log("could not prove the repair consistent (1 committed blobs unreadable)", 5000ms));
+    BOOST_TEST(relay.wait_for_log("escalating", 5000ms));
+    BOOST_TEST(relay.wait_for_log("store rebuilt and verified after escalation", 5000ms));
+
+    // Serving again; only the damaged blob is gone.
+    auto more = random_bytes(500);
+    BOOST_TEST(sender.store(other, more));
+    kept.insert(more);
+    auto remaining = kept;
+    for (auto const& e : drain(relay.port(), other, kept.size()))
+        if (auto const* u = std::get_if<encrypted_update>(&e.body))
+            remaining.erase(u->ciphertext);
+    BOOST_TEST(remaining.empty());
+    BOOST_TEST(drain(relay.port(), victim, 0).empty());
     std::filesystem::remove_all(tmpl);
 }
 

@@ -10,6 +10,7 @@
 
 #include "common/exit_codes.hpp"
 #include "common/log.hpp"
+#include "shm/fault_injection.hpp"
 #include "worker/asio_fwd.hpp"
 #include "worker/http_front.hpp"
 #include "worker/services.hpp"
@@ -88,6 +89,7 @@ net::awaitable<void> heartbeat_loop(worker_services& services)
 
 int run_worker(worker_context const& ctx)
 {
+    RELAY_KILL_POINT("worker.start"); // tests of the supervisor's crash-loop handling
     // Declared before the io_context so they outlive it: destroying the
     // io_context destroys suspended coroutine frames, whose sessions and
     // handlers unregister themselves from these on the way out.

@@ -110,6 +110,35 @@ BOOST_AUTO_TEST_CASE(killed_worker_is_respawned_and_loses_nothing)
     expect_delivered(relay.port(), more);
 }
 
+BOOST_AUTO_TEST_CASE(connections_arriving_while_a_worker_respawns_wait_instead_of_failing)
+{
+    // Each slot's listening socket belongs to the supervisor, so connections
+    // the kernel assigns to a dead worker's slot queue until its successor
+    // accepts them.
+    relay_process relay;
+    int failures = 0;
+    for (int round = 0; round < 3; ++round) {
+        ::kill(relay.worker_pids().at(static_cast<unsigned>(round % 4)), SIGKILL);
+        std::vector<std::unique_ptr<ws_client>> storm;
+        for (int i = 0; i < 60; ++i) {
+            try {
+                auto c = std::make_unique<ws_client>(relay.port());
+                c->send_binary(handshake_frame(random_id()));
+                storm.push_back(std::move(c));
+            } catch (std::exception const&) {
+                ++failures;
+            }
+        }
+        for (auto& c : storm) {
+            auto const e = c->receive_envelope(5000ms);
+            failures += !(e && std::holds_alternative<relay::protocol::handshake_ack>(e->body));
+        }
+        std::this_thread::sleep_for(200ms);
+    }
+    BOOST_TEST(failures == 0);
+    BOOST_TEST(relay.log().find("was killed by signal 9") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(expired_blobs_are_swept_by_the_cleanup_process)
 {
     relay_process relay(with_env({{"RELAY_BLOB_TTL_SECS", "1"}, {"RELAY_CLEANUP_INTERVAL", "1"}}));

@@ -185,6 +185,23 @@ BOOST_DATA_TEST_CASE(a_process_killed_at_the_point_loses_nothing_acknowledged, b
     std::filesystem::remove_all(tmpl);
 }
 
+BOOST_AUTO_TEST_CASE(workers_that_crash_on_start_back_off_and_the_supervisor_gives_up)
+{
+    relay_options options;
+    options.workers = 2;
+    options.env = {{"VAUCHI_KILL_POINT", "worker.start:1"}}; // no token: every start dies
+    options.expect_ready = false;
+    relay_process relay(options);
+    auto const started = std::chrono::steady_clock::now();
+    int const status = relay.wait_exit(std::chrono::seconds(30));
+    auto const took = std::chrono::steady_clock::now() - started;
+    BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 2));
+    BOOST_TEST(relay.log().find("crashed on start; respawning in 100 ms") != std::string::npos);
+    BOOST_TEST(relay.log().find("respawning in 800 ms") != std::string::npos); // doubling per slot
+    BOOST_TEST(relay.log().find("giving up") != std::string::npos);
+    BOOST_TEST((took > 1000ms)); // backed off, did not spin
+}
+
 BOOST_AUTO_TEST_CASE(a_shard_damaged_from_outside_makes_the_supervisor_rebuild_the_store_and_carry_on)
 {
     char tmpl[] = "/tmp/vauchi-relay-fi-XXXXXX";

@@ -58,6 +58,28 @@ bool process_alive(pid_t pid)
 
 BOOST_AUTO_TEST_SUITE(durability)
 
+BOOST_AUTO_TEST_CASE(sigterm_drains_with_going_away_and_exits_cleanly)
+{
+    relay_process relay;
+    std::vector<std::unique_ptr<ws_client>> clients;
+    for (int i = 0; i < 8; ++i)
+        clients.push_back(connect_as(relay.port(), random_id()));
+    std::string const bob = random_id();
+    clients[0]->send_binary(update_frame(bob, {1, 2, 3}, "before-stop"));
+    expect_ack(*clients[0], "before-stop", ack_status::stored);
+    ::kill(relay.pid(), SIGTERM);
+    for (auto& c : clients) {
+        BOOST_TEST(c->closed_within(3000ms));
+        BOOST_TEST(c->close_code() == 1001u); // going away
+    }
+    int const status = relay.wait_exit();
+    BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    BOOST_TEST(relay.log().find("stopped (exit code 0)") != std::string::npos);
+    relay.restart();
+    auto r = connect_as(relay.port(), bob);
+    BOOST_TEST(r->receive_envelope().has_value());
+}
+
 BOOST_AUTO_TEST_CASE(acknowledged_blobs_survive_a_clean_restart)
 {
     relay_process relay;

@@ -100,6 +100,8 @@ void ws_client::ping() { impl_->ws.ping({}); }
 
 bool ws_client::pong_received() const { return impl_->pong; }
 
+unsigned ws_client::close_code() const { return impl_->ws.reason().code; }
+
 std::optional<std::string> ws_client::receive(std::chrono::milliseconds timeout)
 {
     auto const deadline = std::chrono::steady_clock::now() + timeout;

@@ -36,6 +36,8 @@ public:
     /// True if nothing at all arrives within `timeout` and the connection is open.
     bool silent_for(std::chrono::milliseconds timeout);
     bool pong_received() const;
+    /// The code of the Close frame the server sent, 0 if none (a dropped socket).
+    unsigned close_code() const;
 
 private:
     struct impl;

@@ -9,6 +9,8 @@
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
+#include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -99,7 +101,35 @@ bool is_loopback(listen_address const& address)
     return !ec && addr.is_loopback();
 }
 
-load_result load_config(int argc, char const* const* argv, env_lookup const& env)
+std::map<std::string, std::string> read_config_file(std::string const& path)
+{
+    std::ifstream in(path);
+    if (!in)
+        throw config_error("--config " + path + ": cannot read the file (check the path and its permissions)");
+    std::map<std::string, std::string> values;
+    std::string line;
+    for (int number = 1; std::getline(in, line); ++number) {
+        auto const first = line.find_first_not_of(" \t");
+        if (first == std::string::npos || line[first] == '#')
+            continue;
+        auto const eq = line.find('=');
+        std::string key = line.substr(first, eq == std::string::npos ? std::string::npos : eq - first);
+        while (!key.empty() && (key.back() == ' ' || key.back() == '\t'))
+            key.pop_back();
+        if (eq == std::string::npos || key.rfind("RELAY_", 0) != 0)
+            throw config_error(path + " line " + std::to_string(number) +
+                               ": expected RELAY_NAME=value (the format of deploy/vauchi-relay.env.example)");
+        std::string value = line.substr(eq + 1);
+        while (!value.empty() && (value.back() == '\r' || value.back() == ' ' || value.back() == '\t'))
+            value.pop_back();
+        if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front())
+            value = value.substr(1, value.size() - 2);
+        values[key] = value;
+    }
+    return values;
+}
+
+load_result load_config(int argc, char const* const* argv, env_lookup const& process_env)
 {
     // Flags first: --help works whatever the environment holds, and a flag
     // overrides (and so excuses) its variable.
@@ -110,6 +140,7 @@ load_result load_config(int argc, char const* const* argv, env_lookup const& env
         ("help,h", "print this help and exit")
         ("version", "print the version and exit")
         ("check-store", "verify the store in the data directory (safe while the relay runs) and exit")
+        ("config,c", po::value<std::string>(), "RELAY_*=value file read at start and on SIGHUP; overrides the environment")
         ("workers,w", po::value(&workers), "worker processes, 1-64 [RELAY_WORKERS; default: CPU count]")
         ("listen,l", po::value(&listen), "client address ip:port [RELAY_LISTEN_ADDR; default 127.0.0.1:8080]")
         ("data-dir,d", po::value(&data_dir), "data directory holding the store [RELAY_DATA_DIR; default ./data]")
@@ -138,6 +169,16 @@ load_result load_config(int argc, char const* const* argv, env_lookup const& env
         result.print = std::string("vauchi-relay ") + VAUCHI_RELAY_VERSION + "\n";
         return result;
     }
+
+    // --config values override the process environment; SIGHUP re-reads them.
+    std::map<std::string, std::string> file_values;
+    if (vm.count("config"))
+        file_values = read_config_file(vm["config"].as<std::string>());
+    env_lookup const env = [&](char const* name) -> std::optional<std::string> {
+        if (auto it = file_values.find(name); it != file_values.end())
+            return it->second;
+        return process_env(name);
+    };
 
     config cfg;
     env_reader r{env};

@@ -4,6 +4,8 @@
 
 #include <cstdio>
 #include <exception>
+#include <string>
+#include <vector>
 
 #include "common/exit_codes.hpp"
 #include "common/log.hpp"
@@ -27,7 +29,7 @@ int main(int argc, char** argv)
                                             : log::level::info);
         if (loaded.cfg->check_store_only)
             return supervisor::check_store(*loaded.cfg);
-        supervisor::supervisor sup(*loaded.cfg);
+        supervisor::supervisor sup(*loaded.cfg, std::vector<std::string>(argv, argv + argc));
         return sup.run();
     } catch (supervisor::config_error const& e) {
         std::fprintf(stderr, "vauchi-relay: configuration error: %s\n", e.what());

@@ -18,6 +18,9 @@ struct child {
     std::chrono::steady_clock::time_point started{};
     std::chrono::steady_clock::time_point respawn_at{}; ///< when a dead child may start again
     std::chrono::milliseconds backoff{0};               ///< grows while the child dies young
+    bool rolling = false;  ///< asked to stop by a reload: respawn at once with the new configuration
+    bool retiring = false; ///< asked to stop because --workers shrank: never respawned
+    bool retired = false;  ///< gone for good; removed from the table
 };
 
 using clock = std::chrono::steady_clock;

@@ -4,6 +4,8 @@
 // read from a signalfd and acted on by the loop (nginx's master cycle).
 
 #include <deque>
+#include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -15,7 +17,8 @@ namespace relay::supervisor {
 
 class supervisor final {
 public:
-    explicit supervisor(config cfg);
+    /// `args` are the command line (for re-reading the configuration on SIGHUP).
+    supervisor(config cfg, std::vector<std::string> args);
     ~supervisor();
     supervisor(supervisor const&) = delete;
     supervisor& operator=(supervisor const&) = delete;
@@ -38,10 +41,21 @@ private:
     /// A child could not prove a shard consistent: stop every child, rebuild
     /// and verify the whole store, start again (DESIGN §2.6).
     void escalate();
+    /// SIGHUP: re-read the configuration, resize the worker set, and restart the
+    /// children one at a time while every slot's socket keeps queueing.
+    void reload();
+    void advance_roll();
     bool all_stopped() const;
     int finish();
 
     config cfg_;
+    std::vector<std::string> args_;
+    /// Children still to restart in this reload, by (role, slot): entries of
+    /// children_ move when retired workers are erased, so no pointers.
+    std::deque<std::pair<role, std::uint32_t>> roll_queue_;
+    std::optional<std::pair<role, std::uint32_t>> rolling_; ///< being restarted now
+    child* find_child(role kind, std::uint32_t slot);
+    bool reloading_ = false;
     shm::segment segment_;
     std::vector<int> listen_fds_;
     std::vector<int> event_fds_;

@@ -13,7 +13,7 @@
 namespace relay::testing {
 
 struct relay_options {
-    unsigned workers = 4;
+    unsigned workers = 4; ///< 0: no --workers flag (RELAY_WORKERS or the CPU count decide)
     std::map<std::string, std::string> env; ///< RELAY_* variables for this run
     std::vector<std::string> extra_args;
     std::string data_dir;                   ///< empty: a fresh temporary directory

@@ -101,6 +101,24 @@ bool is_loopback(listen_address const& address)
     return !ec && addr.is_loopback();
 }
 
+/// Every variable the relay reads (PROTOCOL §12.1 plus ours); federation ones
+/// are accepted so that a Rust relay's file works unchanged.
+bool known_setting(std::string const& key)
+{
+    static constexpr char const* names[] = {
+        "RELAY_LISTEN_ADDR", "RELAY_METRICS_ADDR", "RELAY_METRICS_TOKEN", "RELAY_TLS_VERIFIED",
+        "RELAY_MAX_CONNECTIONS", "RELAY_MAX_MESSAGE_SIZE", "RELAY_BLOB_TTL_SECS", "RELAY_RATE_LIMIT",
+        "RELAY_RECOVERY_RATE_LIMIT", "RELAY_CLEANUP_INTERVAL", "RELAY_IDLE_TIMEOUT", "RELAY_HANDSHAKE_TIMEOUT",
+        "RELAY_MAX_BLOBS_PER_USER", "RELAY_MAX_STORAGE_PER_USER", "RELAY_MAX_STORAGE_BYTES", "RELAY_STORAGE_BACKEND",
+        "RELAY_DATA_DIR", "RELAY_REQUIRE_NOISE_ENCRYPTION", "RELAY_NOISE_STATIC_KEY", "RELAY_LOG_LEVEL",
+        "RELAY_WORKERS", "RELAY_FEDERATION_ENABLED", "RELAY_FEDERATION_PEERS", "RELAY_FEDERATION_RELAY_ID",
+        "RELAY_FEDERATION_OFFLOAD_THRESHOLD", "RELAY_FEDERATION_OFFLOAD_REFUSE", "RELAY_FEDERATION_DRAIN_TIMEOUT",
+        "RELAY_FEDERATION_PEER_TIMEOUT", "RELAY_FEDERATION_CAPACITY_INTERVAL", "RELAY_FEDERATION_GOSSIP_ENABLED",
+        "RELAY_FEDERATION_GOSSIP_INTERVAL", "RELAY_FEDERATION_PEER_TTL", "RELAY_FEDERATION_TLS_CERT",
+        "RELAY_FEDERATION_TLS_KEY", "RELAY_FEDERATION_TLS_CA", "RELAY_FEDERATION_MTLS_ADDR"};
+    return std::find(std::begin(names), std::end(names), key) != std::end(names);
+}
+
 std::map<std::string, std::string> read_config_file(std::string const& path)
 {
     std::ifstream in(path);
@@ -119,7 +137,11 @@ std::map<std::string, std::string> read_config_file(std::string const& path)
         if (eq == std::string::npos || key.rfind("RELAY_", 0) != 0)
             throw config_error(path + " line " + std::to_string(number) +
                                ": expected RELAY_NAME=value (the format of deploy/vauchi-relay.env.example)");
+        if (!known_setting(key))
+            throw config_error(path + " line " + std::to_string(number) + ": unknown setting " + key +
+                               " (a typo? the settings are listed in deploy/vauchi-relay.env.example)");
         std::string value = line.substr(eq + 1);
+        value.erase(0, std::min(value.size(), value.find_first_not_of(" \t")));
         while (!value.empty() && (value.back() == '\r' || value.back() == ' ' || value.back() == '\t'))
             value.pop_back();
         if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front())

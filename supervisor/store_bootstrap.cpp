@@ -66,11 +66,7 @@ shm::segment bootstrap_store(config const& cfg)
         what = "POSIX shared memory " + cfg.shm_name + " (volatile: RELAY_STORAGE_BACKEND=memory)";
         RELAY_LOG_INFO("created store in %s, %llu bytes", what.c_str(), static_cast<unsigned long long>(seg.size()));
     } else {
-        std::error_code ec;
-        std::filesystem::create_directories(cfg.data_dir, ec);
-        if (ec)
-            throw shm::open_error{"cannot create data directory " + cfg.data_dir + ": " + ec.message() +
-                                  " (set RELAY_DATA_DIR or --data-dir to a writable directory)"};
+        // lock_data_dir() created the directory.
         std::string const path = cfg.data_dir + "/store";
         bool created = false;
         seg = shm::segment::open_or_create_file(path, geometry_for(cfg), created);

@@ -12,7 +12,7 @@ namespace relay::supervisor {
 /// shm::open_error if another relay holds it.
 int lock_data_dir(config const& cfg);
 
-/// Opens (file backend) or creates (memory backend) the store, re-initialises
+/// Call after lock_data_dir(). Opens (file backend) or creates (memory backend) the store, re-initialises
 /// its locks, rebuilds and verifies every shard with progress logs, and clears
 /// presence and worker slots left by a previous run. Throws shm::open_error.
 shm::segment bootstrap_store(config const& cfg);

@@ -23,8 +23,11 @@ BOOST_AUTO_TEST_SUITE(chaos)
 BOOST_AUTO_TEST_CASE(random_worker_kills_under_load_lose_no_acknowledged_blob)
 {
     int const seconds = std::getenv("VAUCHI_CHAOS_SECONDS") ? std::atoi(std::getenv("VAUCHI_CHAOS_SECONDS")) : 30;
+    // Nothing is deleted during the run, so the store must hold all of it: a
+    // recipient's blobs live in one shard, hence few, large shards.
     relay_options options = with_env({{"RELAY_RATE_LIMIT", "1000000"}, {"RELAY_MAX_BLOBS_PER_USER", "0"},
-                                      {"RELAY_MAX_STORAGE_PER_USER", "0"}, {"RELAY_MAX_STORAGE_BYTES", "268435456"}});
+                                      {"RELAY_MAX_STORAGE_PER_USER", "0"}, {"RELAY_MAX_STORAGE_BYTES", "1073741824"}});
+    options.extra_args = {"--shards", "4"};
     relay_process relay(options);
     std::uint16_t const port = relay.port();
 

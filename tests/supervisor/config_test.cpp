@@ -1,5 +1,10 @@
 #include "supervisor/config_loader.hpp"
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
@@ -282,6 +287,33 @@ BOOST_AUTO_TEST_CASE(invalid_log_level_throws_naming_the_variable_or_flag)
 {
     BOOST_TEST(contains(error_of({}, {"--log-level", "verbose"}), "--log-level"));
     BOOST_TEST(contains(error_of({{"RELAY_LOG_LEVEL", "trace"}}), "RELAY_LOG_LEVEL"));
+}
+
+BOOST_AUTO_TEST_CASE(config_file_overrides_the_environment_and_rejects_unknown_settings)
+{
+    std::string const path = "/tmp/vauchi-config-test-" + std::to_string(::getpid()) + ".env";
+    {
+        std::ofstream out(path);
+        out << "# comment\n\nRELAY_RATE_LIMIT=7\n  RELAY_DATA_DIR = \"/srv/relay\"\nRELAY_WORKERS=3\r\n";
+    }
+    auto const cfg = cfg_of({{"RELAY_RATE_LIMIT", "9"}, {"RELAY_IDLE_TIMEOUT", "20"}}, {"--config", path});
+    BOOST_TEST(cfg.rate_limit == 7u);    // the file wins over the environment
+    BOOST_TEST(cfg.idle_timeout_secs == 20u); // the environment still counts
+    BOOST_TEST(cfg.data_dir == "/srv/relay");
+    BOOST_TEST(cfg.workers == 3u);
+    BOOST_TEST(cfg_of({}, {"--config", path, "--workers", "1"}).workers == 1u); // flags win over both
+    {
+        std::ofstream out(path);
+        out << "RELAY_RATE_LIMT=7\n";
+    }
+    BOOST_TEST(contains(error_of({}, {"--config", path}), "unknown setting RELAY_RATE_LIMT"));
+    {
+        std::ofstream out(path);
+        out << "rate_limit 7\n";
+    }
+    BOOST_TEST(contains(error_of({}, {"--config", path}), "line 1"));
+    std::remove(path.c_str());
+    BOOST_TEST(contains(error_of({}, {"--config", path}), "cannot read"));
 }
 
 BOOST_AUTO_TEST_CASE(help_works_whatever_the_environment_holds)

@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -136,7 +137,7 @@ int supervisor::run()
             if (clock::now() >= kill_at_)
                 for (child const& c : children_)
                     if (c.pid > 0)
-                        ::kill(c.pid, SIGKILL);
+                        signal_child(c, SIGKILL);
         } else {
             respawn_due();
             check_ready();
@@ -165,10 +166,22 @@ void supervisor::spawn(child& c)
     if (pid == 0)
         become_child(c);
     c.pid = pid;
+    // Raw syscall: Debian 12's <sys/pidfd.h> lacks C linkage for C++.
+    c.pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); // -1 before Linux 5.3: signal_child falls back
     c.started = clock::now();
     if (c.kind == role::worker)
         st.slot(c.slot).pid.store(pid);
     RELAY_LOG_INFO("started %s (pid %d)", child_name(c).c_str(), pid);
+}
+
+void supervisor::signal_child(child const& c, int sig)
+{
+    if (c.pid <= 0)
+        return;
+    if (c.pidfd >= 0)
+        ::syscall(SYS_pidfd_send_signal, c.pidfd, sig, nullptr, 0);
+    else
+        ::kill(c.pid, sig); // only while unreaped, so the pid is still this child's
 }
 
 void supervisor::become_child(child const& c)
@@ -179,6 +192,9 @@ void supervisor::become_child(child const& c)
     if (::getppid() != self_)
         std::_Exit(exit_code::ok);
     ::close(signal_fd_);
+    for (child const& other : children_)
+        if (other.pidfd >= 0)
+            ::close(other.pidfd);
     shm::enable_kill_points();
     shm::set_unprovable_repair_fatal(true);
     int code = exit_code::fatal;
@@ -227,6 +243,9 @@ void supervisor::on_child_exit(child& c, int status)
     auto const lived = now - c.started;
     pid_t const pid = c.pid;
     c.pid = 0;
+    if (c.pidfd >= 0)
+        ::close(c.pidfd);
+    c.pidfd = -1;
     shm::store st(segment_.base());
     std::uint64_t const unprovable_before = shm::unprovable_repairs_seen();
     // "Served" = the worker got as far as listening (its first heartbeat); the
@@ -336,9 +355,11 @@ void supervisor::escalate()
     notify_systemd("STATUS=rebuilding the store after a failed repair");
     for (child& c : children_) {
         if (c.pid > 0) {
-            ::kill(c.pid, SIGKILL);
+            signal_child(c, SIGKILL);
             ::waitpid(c.pid, nullptr, 0);
             c.pid = 0;
+            ::close(c.pidfd);
+            c.pidfd = -1;
         }
     }
     // Nobody else has the store open now: the same recovery as at start-up.
@@ -417,7 +438,7 @@ void supervisor::reload()
         if (c.kind == role::worker && c.slot >= cfg_.workers) {
             c.retiring = true;
             if (c.pid > 0)
-                ::kill(c.pid, SIGTERM);
+                signal_child(c, SIGTERM);
         }
     }
     if (cfg_.workers > before) {
@@ -478,7 +499,7 @@ void supervisor::advance_roll()
     RELAY_LOG_INFO("reload: restarting %s", child_name(*c).c_str());
     c->rolling = true;
     rolling_ = next;
-    ::kill(c->pid, SIGTERM);
+    signal_child(*c, SIGTERM);
 }
 
 bool supervisor::all_workers_heartbeat() const
@@ -534,7 +555,7 @@ void supervisor::begin_stop(bool graceful)
     kill_at_ = graceful ? clock::now() + stop_deadline : clock::now();
     for (child const& c : children_)
         if (c.pid > 0)
-            ::kill(c.pid, graceful ? SIGTERM : SIGKILL);
+            signal_child(c, graceful ? SIGTERM : SIGKILL);
 }
 
 bool supervisor::all_stopped() const

@@ -28,6 +28,8 @@ public:
 
 private:
     void spawn(child& c);
+    /// Signals `c` through its pidfd, so a recycled pid is never hit.
+    static void signal_child(child const& c, int sig);
     [[noreturn]] void become_child(child const& c);
     void reap();
     void on_child_exit(child& c, int status);

@@ -267,14 +267,14 @@ std::uint64_t unprovable_repairs = 0;
 void set_unprovable_repair_fatal(bool fatal) { unprovable_repair_is_fatal = fatal; }
 std::uint64_t unprovable_repairs_seen() { return unprovable_repairs; }
 
-shard_guard::shard_guard(shard_view const& shard) : shard_(shard)
+shard_guard::shard_guard(shard_view& shard) : shard_(shard)
 {
     if (shard_.header().lock.lock() == lock_outcome::owner_died) {
         // A process died holding this lock: the shard may be mid-update. Rebuild
         // everything derived from the chunk headers, verify, and only then let
         // anyone else in. If verification fails the lock stays inconsistent and
         // the process exits, so the supervisor escalates (DESIGN §2.6).
-        shard_view& s = const_cast<shard_view&>(shard_);
+        shard_view& s = shard_;
         std::uint64_t dropped = 0;
         std::uint64_t const kept = s.rebuild_locked(false, dropped);
         std::string why;

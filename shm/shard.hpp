@@ -89,7 +89,7 @@ std::uint64_t unprovable_repairs_seen();
 /// sees it (DESIGN §2.2–2.3).
 class shard_guard final {
 public:
-    explicit shard_guard(shard_view const& shard);
+    explicit shard_guard(shard_view& shard);
     ~shard_guard();
     shard_guard(shard_guard const&) = delete;
     shard_guard& operator=(shard_guard const&) = delete;
@@ -97,7 +97,7 @@ public:
     bool repaired() const noexcept { return repaired_; }
 
 private:
-    shard_view const& shard_;
+    shard_view& shard_;
     bool repaired_ = false;
 };
 

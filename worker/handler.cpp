@@ -138,7 +138,7 @@ void connection_handler::handle(protocol::envelope const& e, protocol::encrypted
     after_store(r, m.recipient_id);
 }
 
-void connection_handler::handle(protocol::envelope const& e, protocol::acknowledgment const& m)
+void connection_handler::handle(protocol::envelope const&, protocol::acknowledgment const& m)
 {
     // Ids compare case-sensitively (PROTOCOL §1): only the exact lowercase
     // form the relay sent names a blob.
@@ -153,7 +153,6 @@ void connection_handler::handle(protocol::envelope const& e, protocol::acknowled
         services_.notify_routing_id(shm::notify_rings::make(shm::notify_kind::received_by_recipient, removed.sender,
                                                             removed.sender_message_id));
     }
-    (void)e;
 }
 
 void connection_handler::handle(protocol::envelope const& e, protocol::account_revoked const& m)

@@ -46,7 +46,7 @@ void worker_services::register_handler(std::string_view routing_id, connection_h
 
 void worker_services::unregister_handler(std::string_view routing_id, connection_handler* h)
 {
-    auto it = local_.find(std::string(routing_id));
+    auto it = local_.find(routing_id);
     if (it == local_.end())
         return;
     std::erase(it->second, h);
@@ -56,7 +56,7 @@ void worker_services::unregister_handler(std::string_view routing_id, connection
 
 std::vector<connection_handler*> const* worker_services::local_handlers(std::string_view routing_id) const
 {
-    auto it = local_.find(std::string(routing_id));
+    auto it = local_.find(routing_id);
     return it == local_.end() ? nullptr : &it->second;
 }
 

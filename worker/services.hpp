@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -65,7 +66,13 @@ private:
     std::uint32_t slot_;
     std::vector<int> event_fds_;
     std::uint64_t relay_start_unix_;
-    std::unordered_map<std::string, std::vector<connection_handler*>> local_;
+    /// Transparent hashing, so lookups by string_view (every notification) do
+    /// not build a std::string.
+    struct key_hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view k) const noexcept { return std::hash<std::string_view>{}(k); }
+    };
+    std::unordered_map<std::string, std::vector<connection_handler*>, key_hash, std::equal_to<>> local_;
     bool draining_ = false;
 };
 

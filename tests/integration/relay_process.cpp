@@ -131,18 +131,7 @@ int relay_process::stop(std::chrono::seconds timeout)
     if (pid_ <= 0)
         return -1;
     ::kill(pid_, SIGTERM);
-    auto const deadline = std::chrono::steady_clock::now() + timeout;
-    int status = 0;
-    while (::waitpid(pid_, &status, WNOHANG) == 0) {
-        if (std::chrono::steady_clock::now() > deadline) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, &status, 0);
-            break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    pid_ = -1;
-    return status;
+    return wait_exit(timeout);
 }
 
 int relay_process::wait_exit(std::chrono::seconds timeout)

@@ -78,6 +78,10 @@ net::awaitable<void> ws_session::reader()
                 abort();
                 co_return;
             }
+            // Accepted just before a drain: the client still gets its
+            // HandshakeAck and pending blobs, then 1001, rather than a reset.
+            if (going_away_ || services_.draining())
+                go_away();
             continue;
         }
         if (ws_.got_binary())
@@ -101,7 +105,7 @@ net::awaitable<void> ws_session::writer()
             if (!loaded)
                 continue; // acknowledged or expired since it was queued
             frame = std::move(*loaded);
-        } else if (going_away_) {
+        } else if (going_away_ && handler_.handshaken()) {
             [[maybe_unused]] auto [ec] = co_await ws_.async_close(websocket::close_code::going_away, use_nothrow);
             abort();
             co_return;
@@ -184,10 +188,8 @@ void ws_session::touch()
 
 void ws_session::go_away()
 {
-    if (!handler_.handshaken()) {
-        abort();
-        return;
-    }
+    // Before the handshake the reader finishes it first (or the handshake
+    // deadline ends the session); the writer closes once it is done.
     going_away_ = true;
     wake_writer();
 }

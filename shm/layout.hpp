@@ -9,6 +9,7 @@
 //   store_header                         one page
 //   worker_slot[max_worker_slots]        per worker process: pid, connections, counters
 //   rate_entry[rate_table_entries]       lock-free token buckets (D-11)
+//   nonce_entry[nonce_table_entries]     lock-free handshake nonce window (§5, D-10)
 //   notify_ring[max_worker_slots]        cross-worker notifications (DESIGN §3)
 //   shard 0 .. shard_count-1             each: shard_header, page table, mailbox
 //                                        table, presence table, arena of pages
@@ -29,7 +30,7 @@ namespace relay::shm {
 /// "VRLY" — identifies a vauchi-relay store.
 inline constexpr std::uint32_t layout_magic = 0x594c5256;
 /// Bump on any change to a field, its size, its alignment or its meaning.
-inline constexpr std::uint32_t layout_version = 1;
+inline constexpr std::uint32_t layout_version = 2;
 
 /// Workers are numbered 0..max_worker_slots-1; presence counts and rings exist
 /// for every slot so that --workers can change across restarts without a new store.
@@ -54,6 +55,17 @@ inline constexpr std::uint8_t page_unassigned = 0xff;
 constexpr std::uint64_t chunk_size_of_class(std::uint32_t cls) { return std::uint64_t{1} << (min_chunk_shift + cls); }
 static_assert(chunk_size_of_class(class_count - 1) == page_size);
 
+/// What a stored record is. Each kind has its own mailboxes (the same 64-char
+/// key can name an update mailbox and a device-sync mailbox), its own expiry
+/// and its own delivery path (PROTOCOL §7.3, §7.6, §7.8).
+enum class blob_kind : std::uint8_t {
+    update = 0,         ///< EncryptedUpdate / AccountRevoked for a routing id
+    device_sync = 1,    ///< DeviceSyncMessage for a client_id (data: device_sync_record)
+    recovery_proof = 2, ///< RecoveryProofStore under a lowercase key_hash
+    count_
+};
+inline constexpr std::size_t blob_kind_count = static_cast<std::size_t>(blob_kind::count_);
+
 enum class chunk_state : std::uint32_t {
     free = 0,         ///< unused (also what a fresh zero-filled page contains)
     writing = 1,      ///< head being written: invisible, freed by repair
@@ -68,7 +80,8 @@ struct chunk_header {
     std::uint8_t flags;               ///< blob_flag_*; head only
     std::uint16_t sender_message_id_len; ///< head only
     std::uint32_t bytes_here;         ///< payload bytes (blob data) stored in this chunk
-    std::uint32_t reserved;
+    std::uint8_t kind;                ///< blob_kind; head only
+    std::uint8_t reserved[3];
     std::uint64_t seq;                ///< per-shard blob sequence; continuations carry their head's
     std::uint64_t next;               ///< offset of the next chunk of this blob, 0 = last
     std::uint64_t mailbox_next;       ///< derived: offset of the next blob head of the mailbox, 0 = last
@@ -101,7 +114,9 @@ struct mailbox_entry {
     std::uint64_t tail;        ///< offset of the newest blob's head chunk
     std::uint64_t quota_bytes; ///< Σ (data length + 36 + 8), PROTOCOL §10.4
     std::uint32_t count;
-    std::uint32_t used;        ///< 1 = slot in use (linear probing, backward-shift deletion)
+    std::uint16_t used;        ///< 1 = slot in use (linear probing, backward-shift deletion)
+    std::uint8_t kind;         ///< blob_kind: part of the lookup key
+    std::uint8_t reserved;
 };
 static_assert(sizeof(mailbox_entry) == 96);
 
@@ -109,7 +124,9 @@ static_assert(sizeof(mailbox_entry) == 96);
 /// state: a dead worker's counts are reset by the supervisor.
 struct presence_entry {
     char key[key_size];
-    std::uint32_t used;
+    std::uint16_t used;
+    std::uint8_t kind;         ///< always blob_kind::update (shares the table code with mailboxes)
+    std::uint8_t reserved;
     std::uint32_t total;
     std::uint16_t per_slot[max_worker_slots];
 };
@@ -128,7 +145,8 @@ struct shard_header {
     // ---- derived (repair rebuilds these) ----
     std::uint64_t next_seq;
     std::uint64_t free_head[class_count]; ///< free chunk lists, linked through chunk_header::next
-    std::uint64_t blob_count;
+    std::uint64_t blob_count;          ///< all kinds
+    std::uint64_t kind_count[blob_kind_count];
     std::uint64_t data_bytes;          ///< Σ blob data lengths
     std::uint64_t chunk_bytes;         ///< Σ chunk sizes of live blobs
     std::uint32_t mailbox_used;
@@ -166,6 +184,15 @@ struct alignas(64) worker_slot {
     std::atomic<std::uint64_t> connections; ///< admitted TCP connections now open in this worker
     std::atomic<std::uint64_t> counters[counter_count];
 };
+
+/// One remembered handshake nonce (PROTOCOL §5, D-10, D-11): 44 bits of a
+/// keyed hash of the nonce | 20 bits of the Unix second it was recorded
+/// (modulo 2^20, about 12 days). 0 = empty. One word so that a compare-and-swap
+/// claims an entry and dates it at once.
+struct nonce_entry {
+    std::atomic<std::uint64_t> word;
+};
+inline constexpr std::uint32_t nonce_table_entries = 1u << 20; // 8 MiB
 
 /// One token bucket: key = keyed 64-bit hash of the routing id (0 = empty),
 /// state = tokens (1/256 units, high 28 bits) | time (1/64 s since store epoch, low 36 bits).
@@ -218,6 +245,7 @@ struct store_header {
     std::uint64_t slots_offset;
     std::uint64_t rate_offset;
     std::uint64_t rings_offset;
+    std::uint64_t nonces_offset;   ///< nonce_entry[nonce_table_entries]
     std::uint64_t shards_offset;   ///< shard_header[shard_count], then each shard's tables
     std::atomic<std::uint32_t> clean_shutdown; ///< 1 while no process has it open for writing
     std::atomic<std::uint64_t> opened_count;
@@ -241,7 +269,8 @@ constexpr std::uint64_t layout_fingerprint()
     mix(sizeof(blob_meta)); mix(sizeof(mailbox_entry)); mix(sizeof(presence_entry));
     mix(sizeof(shard_header)); mix(alignof(shard_header));
     mix(sizeof(worker_slot)); mix(alignof(worker_slot));
-    mix(sizeof(rate_entry)); mix(sizeof(notify_entry)); mix(sizeof(notify_ring));
+    mix(sizeof(rate_entry)); mix(sizeof(nonce_entry)); mix(nonce_table_entries); mix(blob_kind_count);
+    mix(sizeof(notify_entry)); mix(sizeof(notify_ring));
     mix(sizeof(store_header)); mix(sizeof(robust_mutex));
     mix(max_worker_slots); mix(page_size); mix(class_count); mix(min_chunk_shift);
     mix(notify_ring_capacity); mix(counter_count);

@@ -20,9 +20,18 @@ std::uint64_t mix64(std::uint64_t x) noexcept
     return x;
 }
 
-bool key_equals(char const (&stored)[key_size], std::string_view key) noexcept
+template <class Entry>
+bool entry_matches(Entry const& e, blob_kind kind, std::string_view key) noexcept
 {
-    return key.size() == key_size && std::memcmp(stored, key.data(), key_size) == 0;
+    return e.kind == static_cast<std::uint8_t>(kind) && key.size() == key_size &&
+           std::memcmp(e.key, key.data(), key_size) == 0;
+}
+
+template <class Entry>
+std::uint32_t home_of(Entry const& e, std::uint64_t seed, std::uint32_t mask) noexcept
+{
+    return static_cast<std::uint32_t>(table_hash(seed, static_cast<blob_kind>(e.kind), std::string_view(e.key, key_size))) &
+           mask;
 }
 
 } // namespace
@@ -39,6 +48,11 @@ std::uint64_t key_hash(std::uint64_t seed, std::string_view key) noexcept
     std::uint64_t tail = 0;
     std::memcpy(&tail, key.data() + i, key.size() - i);
     return mix64(h ^ tail ^ (key.size() << 56));
+}
+
+std::uint64_t table_hash(std::uint64_t seed, blob_kind kind, std::string_view key) noexcept
+{
+    return key_hash(seed + 0x9e3779b97f4a7c15ull * static_cast<std::uint64_t>(kind), key);
 }
 
 bool shard_view::is_chunk_offset(std::uint64_t offset) const noexcept
@@ -72,6 +86,7 @@ bool shard_view::assign_page_locked(std::uint32_t cls)
             c->state.store(static_cast<std::uint32_t>(chunk_state::free), std::memory_order_relaxed);
             c->size_class = static_cast<std::uint8_t>(cls);
             c->flags = 0;
+            c->kind = 0;
             c->bytes_here = 0;
             c->seq = 0;
             c->mailbox_next = 0;
@@ -140,6 +155,7 @@ void shard_view::delete_blob_locked(mailbox_entry* box, std::uint64_t prev, std:
     box->count -= 1;
     box->quota_bytes -= total + 36 + 8;
     h_.blob_count -= 1;
+    h_.kind_count[box->kind] -= 1;
     h_.data_bytes -= total;
     h_.chunk_bytes -= chunk_bytes;
     RELAY_KILL_POINT("delete.after_unlink");
@@ -153,14 +169,14 @@ void shard_view::delete_blob_locked(mailbox_entry* box, std::uint64_t prev, std:
 // open-addressing tables (linear probing, backward-shift deletion)
 
 template <class Entry>
-Entry* shard_view::find_in_locked(Entry* table, std::uint32_t capacity, std::string_view key) const
+Entry* shard_view::find_in_locked(Entry* table, std::uint32_t capacity, blob_kind kind, std::string_view key) const
 {
     std::uint32_t const mask = capacity - 1;
-    std::uint32_t i = static_cast<std::uint32_t>(key_hash(seed_, key)) & mask;
+    std::uint32_t i = static_cast<std::uint32_t>(table_hash(seed_, kind, key)) & mask;
     for (std::uint32_t probes = 0; probes < capacity; ++probes, i = (i + 1) & mask) {
         if (!table[i].used)
             return nullptr;
-        if (key_equals(table[i].key, key))
+        if (entry_matches(table[i], kind, key))
             return &table[i];
     }
     return nullptr;
@@ -169,18 +185,20 @@ Entry* shard_view::find_in_locked(Entry* table, std::uint32_t capacity, std::str
 namespace {
 
 template <class Entry>
-Entry* add_entry(Entry* table, std::uint32_t capacity, std::uint32_t& used, std::uint64_t seed, std::string_view key)
+Entry* add_entry(Entry* table, std::uint32_t capacity, std::uint32_t& used, std::uint64_t seed, blob_kind kind,
+                 std::string_view key)
 {
     // Keep a quarter free so probe sequences stay short.
     if (std::uint64_t{used} + 1 > std::uint64_t{capacity} * 3 / 4)
         return nullptr;
     std::uint32_t const mask = capacity - 1;
-    std::uint32_t i = static_cast<std::uint32_t>(key_hash(seed, key)) & mask;
+    std::uint32_t i = static_cast<std::uint32_t>(table_hash(seed, kind, key)) & mask;
     while (table[i].used)
         i = (i + 1) & mask;
     Entry& e = table[i];
     std::memset(&e, 0, sizeof(Entry));
     std::memcpy(e.key, key.data(), key_size);
+    e.kind = static_cast<std::uint8_t>(kind);
     e.used = 1;
     ++used;
     return &e;
@@ -198,8 +216,7 @@ void erase_entry(Entry* table, std::uint32_t capacity, std::uint32_t& used, std:
         j = (j + 1) & mask;
         if (!table[j].used)
             break;
-        std::uint32_t const home =
-            static_cast<std::uint32_t>(key_hash(seed, std::string_view(table[j].key, key_size))) & mask;
+        std::uint32_t const home = home_of(table[j], seed, mask);
         // Can the entry at j move to hole? Only if its home is not in (hole, j].
         bool const movable = (hole <= j) ? (home <= hole || home > j) : (home <= hole && home > j);
         if (movable) {
@@ -214,16 +231,16 @@ void erase_entry(Entry* table, std::uint32_t capacity, std::uint32_t& used, std:
 
 } // namespace
 
-mailbox_entry* shard_view::find_mailbox_locked(std::string_view key) const
+mailbox_entry* shard_view::find_mailbox_locked(blob_kind kind, std::string_view key) const
 {
-    return find_in_locked(mailboxes(), h_.mailbox_capacity, key);
+    return find_in_locked(mailboxes(), h_.mailbox_capacity, kind, key);
 }
 
-mailbox_entry* shard_view::find_or_add_mailbox_locked(std::string_view key)
+mailbox_entry* shard_view::find_or_add_mailbox_locked(blob_kind kind, std::string_view key)
 {
-    if (auto* e = find_mailbox_locked(key))
+    if (auto* e = find_mailbox_locked(kind, key))
         return e;
-    return add_entry(mailboxes(), h_.mailbox_capacity, h_.mailbox_used, seed_, key);
+    return add_entry(mailboxes(), h_.mailbox_capacity, h_.mailbox_used, seed_, kind, key);
 }
 
 void shard_view::erase_mailbox_locked(mailbox_entry* entry)
@@ -233,14 +250,14 @@ void shard_view::erase_mailbox_locked(mailbox_entry* entry)
 
 presence_entry* shard_view::find_presence_locked(std::string_view key) const
 {
-    return find_in_locked(presences(), h_.presence_capacity, key);
+    return find_in_locked(presences(), h_.presence_capacity, blob_kind::update, key);
 }
 
 presence_entry* shard_view::find_or_add_presence_locked(std::string_view key)
 {
     if (auto* e = find_presence_locked(key))
         return e;
-    return add_entry(presences(), h_.presence_capacity, h_.presence_used, seed_, key);
+    return add_entry(presences(), h_.presence_capacity, h_.presence_used, seed_, blob_kind::update, key);
 }
 
 void shard_view::erase_presence_locked(presence_entry* entry)

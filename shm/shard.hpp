@@ -14,6 +14,8 @@ namespace relay::shm {
 
 /// Seeded 64-bit hash of a 64-character key (tables and rate buckets).
 std::uint64_t key_hash(std::uint64_t seed, std::string_view key) noexcept;
+/// Hash of a (kind, key) table key: kinds never share a probe sequence by design.
+std::uint64_t table_hash(std::uint64_t seed, blob_kind kind, std::string_view key) noexcept;
 
 class shard_view {
 public:
@@ -40,10 +42,10 @@ public:
     /// Frees every chunk of a blob whose head is already un-committed.
     void free_chain_locked(std::uint64_t head);
 
-    // ---- mailboxes (recipient → blob queue) ----
-    mailbox_entry* find_mailbox_locked(std::string_view key) const;
+    // ---- mailboxes ((kind, key) → blob queue) ----
+    mailbox_entry* find_mailbox_locked(blob_kind kind, std::string_view key) const;
     /// nullptr when the table is full (the store answers Failed).
-    mailbox_entry* find_or_add_mailbox_locked(std::string_view key);
+    mailbox_entry* find_or_add_mailbox_locked(blob_kind kind, std::string_view key);
     void erase_mailbox_locked(mailbox_entry* entry);
 
     // ---- presence (routing id → live connections per worker slot) ----
@@ -68,7 +70,7 @@ public:
 
 private:
     template <class Entry>
-    Entry* find_in_locked(Entry* table, std::uint32_t capacity, std::string_view key) const;
+    Entry* find_in_locked(Entry* table, std::uint32_t capacity, blob_kind kind, std::string_view key) const;
     bool assign_page_locked(std::uint32_t cls);
     void rebuild_presence_locked();
 

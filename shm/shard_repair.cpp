@@ -65,7 +65,8 @@ std::uint64_t shard_view::rebuild_locked(bool release_empty_pages, std::uint64_t
     for (head_ref const& hr : heads) {
         chunk_header* head = chunk(hr.offset);
         blob_meta const* m = meta(hr.offset);
-        bool ok = head->sender_message_id_len <= max_sender_message_id && is_key(m->recipient) &&
+        bool ok = head->sender_message_id_len <= max_sender_message_id && head->kind < blob_kind_count &&
+                  is_key(m->recipient) &&
                   head->bytes_here + head_overhead + head->sender_message_id_len <= chunk_size_of_class(head->size_class);
         std::uint64_t total = 0;
         std::vector<std::uint64_t> chain;
@@ -121,6 +122,7 @@ std::uint64_t shard_view::rebuild_locked(bool release_empty_pages, std::uint64_t
                 c->state.store(static_cast<std::uint32_t>(chunk_state::free), std::memory_order_relaxed);
                 c->size_class = cls;
                 c->flags = 0;
+                c->kind = 0;
                 c->bytes_here = 0;
                 c->mailbox_next = 0;
                 c->next = h_.free_head[cls];
@@ -137,11 +139,13 @@ std::uint64_t shard_view::rebuild_locked(bool release_empty_pages, std::uint64_t
     std::memset(static_cast<void*>(mailboxes()), 0, sizeof(mailbox_entry) * h_.mailbox_capacity);
     h_.mailbox_used = 0;
     h_.blob_count = 0;
+    std::fill(std::begin(h_.kind_count), std::end(h_.kind_count), 0);
     h_.data_bytes = 0;
     std::uint64_t kept_count = 0;
     for (head_ref const& hr : kept) {
         blob_meta const* m = meta(hr.offset);
-        mailbox_entry* box = find_or_add_mailbox_locked(std::string_view(m->recipient, key_size));
+        auto const kind = static_cast<blob_kind>(chunk(hr.offset)->kind);
+        mailbox_entry* box = find_or_add_mailbox_locked(kind, std::string_view(m->recipient, key_size));
         if (box == nullptr) {
             // Cannot happen with a consistent shard (the table only ever held this
             // many mailboxes); free the chain rather than leave it unindexed.
@@ -158,6 +162,7 @@ std::uint64_t shard_view::rebuild_locked(bool release_empty_pages, std::uint64_t
         box->count += 1;
         box->quota_bytes += m->total_bytes + 36 + 8;
         h_.blob_count += 1;
+        h_.kind_count[static_cast<std::size_t>(kind)] += 1;
         h_.data_bytes += m->total_bytes;
         ++kept_count;
     }
@@ -178,6 +183,8 @@ void shard_view::rebuild_presence_locked()
     std::memset(static_cast<void*>(table), 0, sizeof(presence_entry) * h_.presence_capacity);
     h_.presence_used = 0;
     for (presence_entry const& old : entries) {
+        if (old.kind != static_cast<std::uint8_t>(blob_kind::update))
+            continue; // not a presence entry this binary wrote
         presence_entry* e = find_or_add_presence_locked(std::string_view(old.key, key_size));
         if (e == nullptr)
             continue;
@@ -209,19 +216,22 @@ bool shard_view::check_locked(std::string& why) const
     };
 
     std::uint64_t blobs = 0, data = 0, chunk_bytes = 0, boxes = 0;
+    std::uint64_t per_kind[blob_kind_count] = {};
     for (std::uint32_t i = 0; i < h_.mailbox_capacity; ++i) {
         mailbox_entry const& box = mailboxes()[i];
         if (!box.used)
             continue;
         ++boxes;
-        if (find_mailbox_locked(std::string_view(box.key, key_size)) != &box)
+        if (box.kind >= blob_kind_count)
+            return fail("mailbox of an unknown kind");
+        if (find_mailbox_locked(static_cast<blob_kind>(box.kind), std::string_view(box.key, key_size)) != &box)
             return fail("mailbox entry not reachable by lookup");
         std::uint64_t count = 0, quota = 0, prev_seq = 0, last = 0;
         for (std::uint64_t off = box.head; off != 0; off = chunk(off)->mailbox_next) {
             chunk_header const* c = chunk(off);
             if (c->state.load() != static_cast<std::uint32_t>(chunk_state::committed))
                 return fail("mailbox links a chunk that is not a committed head");
-            if (std::memcmp(meta(off)->recipient, box.key, key_size) != 0)
+            if (std::memcmp(meta(off)->recipient, box.key, key_size) != 0 || c->kind != box.kind)
                 return fail("blob filed under the wrong mailbox");
             if (c->seq <= prev_seq || c->seq >= h_.next_seq)
                 return fail("blob sequence out of order");
@@ -248,9 +258,13 @@ bool shard_view::check_locked(std::string& why) const
         if (count == 0 || count != box.count || quota != box.quota_bytes || last != box.tail)
             return fail("mailbox counters disagree with its blobs");
         blobs += count;
+        per_kind[box.kind] += count;
     }
     if (boxes != h_.mailbox_used || blobs != h_.blob_count || data != h_.data_bytes || chunk_bytes != h_.chunk_bytes)
         return fail("shard totals disagree with the mailboxes");
+    for (std::size_t k = 0; k < blob_kind_count; ++k)
+        if (per_kind[k] != h_.kind_count[k])
+            return fail("per-kind blob counts disagree with the mailboxes");
 
     for (std::uint32_t cls = 0; cls < class_count; ++cls) {
         for (std::uint64_t off = h_.free_head[cls]; off != 0; off = chunk(off)->next) {

@@ -65,7 +65,7 @@ put_result store::put(put_request const& rq)
     result.blob_id = random::new_uuid();
     shard_guard guard(s);
     shard_header& h = s.header();
-    mailbox_entry* box = s.find_or_add_mailbox_locked(rq.recipient);
+    mailbox_entry* box = s.find_or_add_mailbox_locked(rq.kind, rq.recipient);
     if (box == nullptr)
         return result; // mailbox table full: store_full
     if ((rq.max_blobs != 0 && box->count >= rq.max_blobs) ||
@@ -103,7 +103,7 @@ put_result store::put(put_request const& rq)
             s.rebuild_locked(true, dropped); // forgets the new, still empty mailbox
         }
     }
-    box = s.find_or_add_mailbox_locked(rq.recipient);
+    box = s.find_or_add_mailbox_locked(rq.kind, rq.recipient);
     if (head == 0 || box == nullptr) {
         for (std::uint64_t off : parts)
             s.free_chunk_locked(off);
@@ -126,6 +126,7 @@ put_result store::put(put_request const& rq)
         c->bytes_here = static_cast<std::uint32_t>(n);
         c->seq = seq;
         c->flags = 0;
+        c->kind = 0;
         c->mailbox_next = 0;
         c->next = i + 1 < parts.size() ? parts[i + 1] : 0;
         c->state.store(static_cast<std::uint32_t>(chunk_state::continuation), std::memory_order_relaxed);
@@ -136,6 +137,7 @@ put_result store::put(put_request const& rq)
     chunk_header* c = s.chunk(head);
     c->state.store(static_cast<std::uint32_t>(chunk_state::writing), std::memory_order_relaxed);
     c->flags = has_sender ? blob_flag_has_sender : 0;
+    c->kind = static_cast<std::uint8_t>(rq.kind);
     c->sender_message_id_len = static_cast<std::uint16_t>(sender_id.size());
     c->bytes_here = static_cast<std::uint32_t>(in_head);
     c->seq = seq;
@@ -168,12 +170,18 @@ put_result store::put(put_request const& rq)
     RELAY_KILL_POINT("put.quota_half_updated");
     box->quota_bytes += len + quota_overhead;
     h.blob_count += 1;
+    h.kind_count[static_cast<std::size_t>(rq.kind)] += 1;
     h.data_bytes += len;
     h.chunk_bytes += chunk_bytes;
     RELAY_KILL_POINT("put.after_link");
 
-    if (presence_entry const* p = s.find_presence_locked(rq.recipient))
-        result.live_slots = shard_view::slot_mask(*p);
+    if (rq.replace_existing) {
+        while (box->head != head)
+            s.delete_blob_locked(box, 0, box->head); // the mailbox keeps the new blob, so it is never erased
+    }
+    if (rq.kind == blob_kind::update)
+        if (presence_entry const* p = s.find_presence_locked(rq.recipient))
+            result.live_slots = shard_view::slot_mask(*p);
     result.status = put_status::stored;
     result.ref = {index, head, seq};
     return result;
@@ -194,7 +202,7 @@ attach_result store::attach(std::string_view routing_id, std::uint32_t slot_inde
         result.registered = true;
     }
     RELAY_KILL_POINT("attach.after_presence");
-    if (mailbox_entry const* box = s.find_mailbox_locked(routing_id)) {
+    if (mailbox_entry const* box = s.find_mailbox_locked(blob_kind::update, routing_id)) {
         result.pending.reserve(box->count);
         for (std::uint64_t off = box->head; off != 0; off = s.chunk(off)->mailbox_next)
             result.pending.push_back({index, off, s.chunk(off)->seq});
@@ -224,7 +232,7 @@ std::uint64_t store::live_slots(std::string_view routing_id)
     return p ? shard_view::slot_mask(*p) : 0;
 }
 
-std::optional<delivery> store::fetch(blob_ref const& ref, std::string_view routing_id, bool first_delivery_notice)
+std::optional<delivery> store::fetch(blob_ref const& ref, blob_kind kind, std::string_view key, bool first_delivery_notice)
 {
     if (ref.shard >= shard_count())
         return std::nullopt;
@@ -235,7 +243,7 @@ std::optional<delivery> store::fetch(blob_ref const& ref, std::string_view routi
     chunk_header* c = s.chunk(ref.offset);
     blob_meta const* m = s.meta(ref.offset);
     if (c->state.load(std::memory_order_acquire) != static_cast<std::uint32_t>(chunk_state::committed) ||
-        c->seq != ref.seq || key_view(m->recipient) != routing_id)
+        c->seq != ref.seq || c->kind != static_cast<std::uint8_t>(kind) || key_view(m->recipient) != key)
         return std::nullopt;
     delivery d;
     std::memcpy(d.blob_id.data(), m->blob_id, 16);
@@ -264,7 +272,7 @@ removal store::remove(std::string_view routing_id, random::uuid const& blob_id)
     removal r;
     shard_view s = shard(shard_of(routing_id));
     shard_guard guard(s);
-    mailbox_entry* box = s.find_mailbox_locked(routing_id);
+    mailbox_entry* box = s.find_mailbox_locked(blob_kind::update, routing_id);
     if (box == nullptr)
         return r;
     std::uint64_t prev = 0;
@@ -285,27 +293,28 @@ removal store::remove(std::string_view routing_id, random::uuid const& blob_id)
     return r;
 }
 
-std::uint64_t store::purge(std::string_view routing_id)
+std::uint64_t store::purge(blob_kind kind, std::string_view key)
 {
-    shard_view s = shard(shard_of(routing_id));
+    shard_view s = shard(shard_of(key));
     shard_guard guard(s);
     std::uint64_t deleted = 0;
-    while (mailbox_entry* box = s.find_mailbox_locked(routing_id)) {
+    while (mailbox_entry* box = s.find_mailbox_locked(kind, key)) {
         s.delete_blob_locked(box, 0, box->head); // erases the mailbox with its last blob
         ++deleted;
     }
     return deleted;
 }
 
-std::uint64_t store::pending_count(std::string_view routing_id)
+std::uint64_t store::pending_count(blob_kind kind, std::string_view key)
 {
-    shard_view s = shard(shard_of(routing_id));
+    shard_view s = shard(shard_of(key));
     shard_guard guard(s);
-    mailbox_entry const* box = s.find_mailbox_locked(routing_id);
+    mailbox_entry const* box = s.find_mailbox_locked(kind, key);
     return box ? box->count : 0;
 }
 
-std::uint64_t store::expire_shard(std::uint32_t index, std::uint64_t cutoff_unix, std::uint32_t budget)
+std::uint64_t store::expire_shard(std::uint32_t index, per_kind const& cutoff_unix, std::uint32_t budget,
+                                  per_kind* expired_by_kind)
 {
     shard_view s = shard(index);
     shard_guard guard(s);
@@ -314,11 +323,13 @@ std::uint64_t store::expire_shard(std::uint32_t index, std::uint64_t cutoff_unix
     // probe position until a full pass finds nothing left to expire.
     for (std::uint32_t i = 0; i < s.header().mailbox_capacity && deleted < budget;) {
         mailbox_entry* box = &s.mailboxes()[i];
-        if (!box->used || s.meta(box->head)->created_unix > cutoff_unix) {
+        if (!box->used || box->kind >= blob_kind_count || s.meta(box->head)->created_unix > cutoff_unix[box->kind]) {
             ++i;
             continue;
         }
         RELAY_KILL_POINT("expire.before_delete");
+        if (expired_by_kind)
+            (*expired_by_kind)[box->kind] += 1;
         s.delete_blob_locked(box, 0, box->head);
         ++deleted;
         RELAY_KILL_POINT("expire.after_delete");
@@ -398,6 +409,8 @@ store_totals store::totals() const
     for (std::uint32_t i = 0; i < shard_count(); ++i) {
         shard_header const& h = shard(i).header();
         t.blobs += __atomic_load_n(&h.blob_count, __ATOMIC_RELAXED);
+        for (std::size_t k = 0; k < blob_kind_count; ++k)
+            t.by_kind[k] += __atomic_load_n(&h.kind_count[k], __ATOMIC_RELAXED);
         t.data_bytes += __atomic_load_n(&h.data_bytes, __ATOMIC_RELAXED);
         t.chunk_bytes += __atomic_load_n(&h.chunk_bytes, __ATOMIC_RELAXED);
         t.repairs += h.repairs.load(std::memory_order_relaxed);

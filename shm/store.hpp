@@ -28,6 +28,7 @@ struct blob_ref {
 };
 
 struct put_request {
+    blob_kind kind = blob_kind::update;
     std::string_view recipient;          ///< 64 hex characters (validated by the caller)
     std::span<std::uint8_t const> data;
     std::string_view sender;             ///< sender's routing id, empty for none (AccountRevoked)
@@ -36,6 +37,9 @@ struct put_request {
     std::uint64_t max_blobs = 0;         ///< per-recipient count quota, 0 = unlimited
     std::uint64_t max_bytes = 0;         ///< per-recipient byte quota, 0 = unlimited
     bool check_byte_quota = true;        ///< AccountRevoked skips it (PROTOCOL §7.5)
+    /// Recovery proofs: once the new blob is committed, older blobs under the
+    /// same key are deleted (a crash in between leaves both; readers take the newest).
+    bool replace_existing = false;
 };
 
 enum class put_status { stored, over_quota, store_full };
@@ -68,8 +72,15 @@ struct attach_result {
     std::vector<blob_ref> pending;  ///< oldest first
 };
 
+/// A device-sync message listed for delivery (PROTOCOL §7.6).
+struct device_sync_ref {
+    blob_ref ref;
+    std::uint64_t version = 0;
+};
+
 struct store_totals {
-    std::uint64_t blobs = 0;
+    std::uint64_t blobs = 0;          ///< every kind
+    std::uint64_t by_kind[blob_kind_count] = {};
     std::uint64_t data_bytes = 0;
     std::uint64_t chunk_bytes = 0;
     std::uint64_t arena_bytes = 0;
@@ -98,17 +109,35 @@ public:
     /// Copies a blob out if it still exists and belongs to `routing_id`.
     /// `first_delivery_notice` marks the blob as handed over (D-7) and reports
     /// whether the sender is due a Delivered ack.
-    std::optional<delivery> fetch(blob_ref const& ref, std::string_view routing_id, bool first_delivery_notice);
+    std::optional<delivery> fetch(blob_ref const& ref, std::string_view routing_id, bool first_delivery_notice)
+    {
+        return fetch(ref, blob_kind::update, routing_id, first_delivery_notice);
+    }
+    std::optional<delivery> fetch(blob_ref const& ref, blob_kind kind, std::string_view key, bool first_delivery_notice);
     /// Deletes the blob `blob_id` if it is addressed to `routing_id`.
     removal remove(std::string_view routing_id, random::uuid const& blob_id);
-    /// Deletes every blob addressed to `routing_id`; returns how many.
-    std::uint64_t purge(std::string_view routing_id);
-    /// Number of blobs pending for `routing_id` (tests, diagnostics).
-    std::uint64_t pending_count(std::string_view routing_id);
+    /// Deletes every blob of `kind` filed under `key`; returns how many.
+    std::uint64_t purge(blob_kind kind, std::string_view key);
+    std::uint64_t purge(std::string_view routing_id) { return purge(blob_kind::update, routing_id); }
+    /// Number of blobs of `kind` pending under `key` (tests, diagnostics).
+    std::uint64_t pending_count(blob_kind kind, std::string_view key);
+    std::uint64_t pending_count(std::string_view routing_id) { return pending_count(blob_kind::update, routing_id); }
 
-    /// Deletes blobs created at or before `cutoff_unix`, at most `budget` per
-    /// lock hold; returns how many were deleted (sweep.cpp drives it).
-    std::uint64_t expire_shard(std::uint32_t shard, std::uint64_t cutoff_unix, std::uint32_t budget);
+    // ---- device sync and recovery proofs (store_records.cpp) ----
+    /// Device-sync messages of `client_id` addressed to `device_id`, ordered by
+    /// version, then by arrival (PROTOCOL §7.6).
+    std::vector<device_sync_ref> list_device_sync(std::string_view client_id, std::string_view device_id);
+    /// DeviceSyncAck: deletes the message `id` of (`client_id`, `device_id`).
+    bool remove_device_sync(std::string_view client_id, std::string_view device_id, random::uuid const& id);
+    /// The newest recovery proof under `key_hash` created after `created_after`.
+    std::optional<std::vector<std::uint8_t>> find_recovery_proof(std::string_view key_hash, std::uint64_t created_after);
+
+    /// Deletes records created at or before the cutoff of their kind (indexed by
+    /// blob_kind), at most `budget` per lock hold; returns how many were deleted
+    /// (sweep.cpp drives it).
+    using per_kind = std::array<std::uint64_t, blob_kind_count>;
+    std::uint64_t expire_shard(std::uint32_t shard, per_kind const& cutoff_unix, std::uint32_t budget,
+                               per_kind* expired_by_kind = nullptr);
 
     /// Takes and releases every shard lock: a shard whose lock a dead process
     /// held is repaired now (by the caller) instead of at its next use.

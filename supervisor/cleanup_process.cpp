@@ -48,12 +48,17 @@ int run_cleanup(config const& cfg, std::uint8_t* store_base)
         if (now >= next_sweep) {
             auto const started = std::chrono::steady_clock::now();
             auto const stats = shm::sweep_expired(st, now, cfg.blob_ttl_secs);
-            st.header().blobs_expired_total.fetch_add(stats.expired, std::memory_order_relaxed);
+            auto const kind_count = [&stats](shm::blob_kind k) {
+                return static_cast<unsigned long long>(stats.expired_by_kind[static_cast<std::size_t>(k)]);
+            };
+            st.header().blobs_expired_total.fetch_add(kind_count(shm::blob_kind::update), std::memory_order_relaxed);
             st.header().last_sweep_unix.store(now, std::memory_order_relaxed);
             auto const ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
             if (stats.expired > 0)
-                RELAY_LOG_INFO("expired %llu blobs in %u shards (%lld ms)", static_cast<unsigned long long>(stats.expired),
-                               stats.shards, static_cast<long long>(ms.count()));
+                RELAY_LOG_INFO("expired %llu blobs, %llu device-sync messages, %llu recovery proofs in %u shards (%lld ms)",
+                               kind_count(shm::blob_kind::update), kind_count(shm::blob_kind::device_sync),
+                               kind_count(shm::blob_kind::recovery_proof), stats.shards,
+                               static_cast<long long>(ms.count()));
             next_sweep = now + cfg.cleanup_interval_secs;
         }
         if (now >= next_buckets) {

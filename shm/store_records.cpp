@@ -1,0 +1,89 @@
+// Store operations of the two record kinds besides updates: device-sync
+// messages (PROTOCOL §7.6–7.7) and recovery proofs (§7.8–7.9). They live in
+// the same shards, chunks and crash-safety scheme as updates (shm/store.cpp);
+// only their mailbox kind and how they are listed differ.
+
+#include <algorithm>
+#include <cstring>
+
+#include "shm/device_sync_record.hpp"
+#include "shm/store.hpp"
+
+namespace relay::shm {
+namespace {
+
+/// The first bytes of a blob's data, which are always in its head chunk.
+std::uint8_t const* head_data(shard_view const& s, std::uint64_t head)
+{
+    return reinterpret_cast<std::uint8_t const*>(s.meta(head) + 1) + s.chunk(head)->sender_message_id_len;
+}
+
+bool targets_device(shard_view const& s, std::uint64_t head, std::string_view device_id)
+{
+    return s.chunk(head)->bytes_here >= device_sync_record::prefix_size && device_id.size() == key_size &&
+           std::memcmp(head_data(s, head), device_id.data(), key_size) == 0;
+}
+
+} // namespace
+
+std::vector<device_sync_ref> store::list_device_sync(std::string_view client_id, std::string_view device_id)
+{
+    std::vector<device_sync_ref> out;
+    std::uint32_t const index = shard_of(client_id);
+    shard_view s = shard(index);
+    {
+        shard_guard guard(s);
+        mailbox_entry const* box = s.find_mailbox_locked(blob_kind::device_sync, client_id);
+        if (box == nullptr)
+            return out;
+        for (std::uint64_t off = box->head; off != 0; off = s.chunk(off)->mailbox_next)
+            if (targets_device(s, off, device_id))
+                out.push_back({{index, off, s.chunk(off)->seq}, device_sync_record::read_version(head_data(s, off))});
+    }
+    // Mailboxes are in arrival order, so a stable sort by version gives
+    // "version ascending, then creation" (PROTOCOL §7.6).
+    std::stable_sort(out.begin(), out.end(),
+                     [](device_sync_ref const& a, device_sync_ref const& b) { return a.version < b.version; });
+    return out;
+}
+
+bool store::remove_device_sync(std::string_view client_id, std::string_view device_id, random::uuid const& id)
+{
+    shard_view s = shard(shard_of(client_id));
+    shard_guard guard(s);
+    mailbox_entry* box = s.find_mailbox_locked(blob_kind::device_sync, client_id);
+    if (box == nullptr)
+        return false;
+    std::uint64_t prev = 0;
+    for (std::uint64_t off = box->head; off != 0; prev = off, off = s.chunk(off)->mailbox_next) {
+        if (std::memcmp(s.meta(off)->blob_id, id.data(), 16) == 0 && targets_device(s, off, device_id)) {
+            s.delete_blob_locked(box, prev, off);
+            return true;
+        }
+    }
+    return false;
+}
+
+std::optional<std::vector<std::uint8_t>> store::find_recovery_proof(std::string_view key_hash,
+                                                                     std::uint64_t created_after)
+{
+    std::uint32_t const index = shard_of(key_hash);
+    shard_view s = shard(index);
+    blob_ref newest{index, 0, 0};
+    {
+        shard_guard guard(s);
+        mailbox_entry const* box = s.find_mailbox_locked(blob_kind::recovery_proof, key_hash);
+        if (box == nullptr || s.meta(box->tail)->created_unix <= created_after)
+            return std::nullopt;
+        newest.offset = box->tail;
+        newest.seq = s.chunk(box->tail)->seq;
+    }
+    // fetch() re-takes the lock and re-checks the reference, so a proof replaced
+    // or purged in between is simply not found.
+    auto d = fetch(newest, blob_kind::recovery_proof, key_hash, false);
+    if (!d)
+        return std::nullopt;
+    return std::move(d->data);
+}
+
+} // namespace relay::shm

@@ -173,6 +173,17 @@ enum class counter : std::uint32_t {
     store_failed_total,
     notifications_dropped_total,
     slow_consumers_closed_total,
+    handshakes_rejected_total,      ///< invalid handshakes ([CLOSE]), nonce replays included
+    nonce_replays_total,
+    device_sync_stored_total,
+    device_sync_delivered_total,
+    recovery_proofs_stored_total,   ///< exported as relay_recovery_vouchers_total
+    recovery_queries_total,
+    recovery_rate_limited_total,
+    purges_total,
+    noise_sessions_total,
+    noise_decrypt_failures_total,
+    noise_frames_skipped_total,     ///< frames too large to encrypt (Q-8)
     count_
 };
 inline constexpr std::size_t counter_count = static_cast<std::size_t>(counter::count_);

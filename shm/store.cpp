@@ -183,7 +183,7 @@ put_result store::put(put_request const& rq)
         if (presence_entry const* p = s.find_presence_locked(rq.recipient))
             result.live_slots = shard_view::slot_mask(*p);
     result.status = put_status::stored;
-    result.ref = {index, head, seq};
+    result.ref = {index, rq.kind, head, seq};
     return result;
 }
 
@@ -205,7 +205,7 @@ attach_result store::attach(std::string_view routing_id, std::uint32_t slot_inde
     if (mailbox_entry const* box = s.find_mailbox_locked(blob_kind::update, routing_id)) {
         result.pending.reserve(box->count);
         for (std::uint64_t off = box->head; off != 0; off = s.chunk(off)->mailbox_next)
-            result.pending.push_back({index, off, s.chunk(off)->seq});
+            result.pending.push_back({index, blob_kind::update, off, s.chunk(off)->seq});
     }
     return result;
 }

@@ -23,6 +23,7 @@ namespace relay::shm {
 /// reused since the reference was taken.
 struct blob_ref {
     std::uint32_t shard = 0;
+    blob_kind kind = blob_kind::update; ///< fits the padding after `shard`: still 24 bytes
     std::uint64_t offset = 0;
     std::uint64_t seq = 0;
 };

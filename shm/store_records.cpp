@@ -38,7 +38,8 @@ std::vector<device_sync_ref> store::list_device_sync(std::string_view client_id,
             return out;
         for (std::uint64_t off = box->head; off != 0; off = s.chunk(off)->mailbox_next)
             if (targets_device(s, off, device_id))
-                out.push_back({{index, off, s.chunk(off)->seq}, device_sync_record::read_version(head_data(s, off))});
+                out.push_back({{index, blob_kind::device_sync, off, s.chunk(off)->seq},
+                               device_sync_record::read_version(head_data(s, off))});
     }
     // Mailboxes are in arrival order, so a stable sort by version gives
     // "version ascending, then creation" (PROTOCOL §7.6).
@@ -69,7 +70,7 @@ std::optional<std::vector<std::uint8_t>> store::find_recovery_proof(std::string_
 {
     std::uint32_t const index = shard_of(key_hash);
     shard_view s = shard(index);
-    blob_ref newest{index, 0, 0};
+    blob_ref newest{index, blob_kind::recovery_proof, 0, 0};
     {
         shard_guard guard(s);
         mailbox_entry const* box = s.find_mailbox_locked(blob_kind::recovery_proof, key_hash);

@@ -1,8 +1,12 @@
 #include "worker/handler.hpp"
 
+#include <algorithm>
+
 #include "common/hex.hpp"
 #include "common/log.hpp"
 #include "common/random.hpp"
+#include "shm/device_sync_record.hpp"
+#include "shm/sweep.hpp"
 #include "worker/handshake_auth.hpp"
 #include "worker/protocol/codec.hpp"
 
@@ -14,6 +18,18 @@ using shm::counter;
 
 /// General and recovery buckets are separate families in the shared table.
 constexpr std::uint32_t general_bucket = 0;
+constexpr std::uint32_t recovery_bucket = 1;
+
+/// A hex key hash as the store files it: lowercase (PROTOCOL §7.9 returns
+/// lowercase hex whatever the case of the request). Empty if not hex64.
+std::string normalized_key_hash(std::string_view text)
+{
+    if (!is_hex64(text))
+        return {};
+    std::string out(text);
+    std::transform(out.begin(), out.end(), out.begin(), [](char c) { return c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c; });
+    return out;
+}
 
 } // namespace
 
@@ -38,10 +54,28 @@ connection_handler::verdict connection_handler::on_handshake(std::string_view fr
         return verdict::close;
     auto const* hs = std::get_if<protocol::handshake>(&decoded->body);
     if (hs == nullptr || !is_hex64(hs->client_id) || (hs->device_id && !is_hex64(*hs->device_id)) ||
-        (hs->routing_token && !is_hex64(*hs->routing_token)))
+        (hs->routing_token && !is_hex64(*hs->routing_token))) {
+        services_.count(counter::handshakes_rejected_total);
         return verdict::close;
-    if (check_handshake_auth(*hs, worker_services::now_unix()) == auth_result::rejected)
+    }
+    std::array<std::uint8_t, 32> nonce{};
+    auto const auth = check_handshake_auth(*hs, worker_services::now_unix(), &nonce);
+    if (auth == auth_result::rejected) {
+        services_.count(counter::handshakes_rejected_total);
         return verdict::close;
+    }
+    // §5 step 3 after the signature verified (D-10), in the window every worker shares (D-11).
+    if (auth == auth_result::verified) {
+        auto const seen = services_.nonces().record(nonce, worker_services::now_unix());
+        if (seen != shm::nonce_window::outcome::fresh) {
+            services_.count(counter::handshakes_rejected_total);
+            services_.count(counter::nonce_replays_total, seen == shm::nonce_window::outcome::replayed);
+            if (seen == shm::nonce_window::outcome::full)
+                RELAY_LOG_WARN("nonce window full: signed handshake refused (more than ~500k signed handshakes in "
+                               "120 s); the client will retry with a new nonce");
+            return verdict::close;
+        }
+    }
 
     client_id_ = hs->client_id;
     device_id_ = hs->device_id.value_or("");
@@ -62,6 +96,10 @@ connection_handler::verdict connection_handler::on_handshake(std::string_view fr
     // routing id's blobs live in one shard, so its sequence number tells.
     if (!attach.pending.empty())
         listed_up_to_seq_ = attach.pending.back().seq;
+    // §4.4 step 6: device-sync messages for this device, after the blobs.
+    if (!device_id_.empty())
+        for (auto const& ds : services_.store().list_device_sync(client_id_, device_id_))
+            sink_.queue_blob(ds.ref);
     return verdict::proceed;
 }
 
@@ -87,10 +125,13 @@ void connection_handler::on_message(std::string_view frame)
         [&](auto const& m) {
             using T = std::decay_t<decltype(m)>;
             if constexpr (std::is_same_v<T, protocol::encrypted_update> || std::is_same_v<T, protocol::acknowledgment> ||
-                          std::is_same_v<T, protocol::account_revoked> || std::is_same_v<T, protocol::purge_request>)
+                          std::is_same_v<T, protocol::account_revoked> || std::is_same_v<T, protocol::purge_request> ||
+                          std::is_same_v<T, protocol::device_sync_message> ||
+                          std::is_same_v<T, protocol::device_sync_ack> ||
+                          std::is_same_v<T, protocol::recovery_proof_store> ||
+                          std::is_same_v<T, protocol::recovery_proof_query>)
                 handle(e, m);
-            // Everything else is [SILENT] (§7.12). Device sync and recovery
-            // proofs arrive with the protocol-parity issue.
+            // Everything else is [SILENT] (§7.12).
         },
         e.body);
 }
@@ -175,19 +216,137 @@ void connection_handler::handle(protocol::envelope const& e, protocol::account_r
     after_store(r, m.recipient_id);
 }
 
-void connection_handler::handle(protocol::envelope const& e, protocol::purge_request const&)
+void connection_handler::handle(protocol::envelope const& e, protocol::purge_request const& m)
 {
     protocol::envelope reply;
     reply.message_id = e.message_id; // §7.10: echoes the request's id
     reply.timestamp = worker_services::now_unix();
     protocol::purge_response body;
-    body.blobs_deleted = services_.store().purge(routing_id_);
+    shm::store& st = services_.store();
+    body.blobs_deleted = st.purge(routing_id_);
+    if (m.include_device_sync)
+        body.device_sync_deleted = st.purge(shm::blob_kind::device_sync, client_id_); // every device
+    if (m.include_recovery_proofs && m.recovery_key_hash) {
+        std::string const key = normalized_key_hash(*m.recovery_key_hash);
+        if (!key.empty())
+            body.recovery_proofs_deleted = st.purge(shm::blob_kind::recovery_proof, key) > 0 ? 1 : 0;
+    }
+    services_.count(counter::purges_total);
     reply.body = body;
     sink_.send_frame(protocol::encode_frame(reply));
 }
 
+void connection_handler::handle(protocol::envelope const& e, protocol::device_sync_message const& m)
+{
+    if (m.identity_id != client_id_) // §7.6: only for one's own identity
+        return;
+    if (!is_hex64(m.target_device_id) || !is_hex64(m.sender_device_id)) { // D-9
+        reply_ack(e.message_id, ack_status::failed);
+        return;
+    }
+    // The record keeps the device ids and version for delivery; no quota
+    // applies (§7.6), only the store's capacity (D-8).
+    auto const record =
+        shm::device_sync_record::pack(m.target_device_id, m.sender_device_id, m.version, m.encrypted_payload);
+    shm::put_request rq;
+    rq.kind = shm::blob_kind::device_sync;
+    rq.recipient = client_id_;
+    rq.data = record;
+    rq.now = worker_services::now_unix();
+    auto const r = services_.store().put(rq);
+    bool const stored = r.status == shm::put_status::stored;
+    services_.count(stored ? counter::device_sync_stored_total : counter::store_failed_total);
+    reply_ack(e.message_id, stored ? ack_status::stored : ack_status::failed);
+}
+
+void connection_handler::handle(protocol::envelope const&, protocol::device_sync_ack const& m)
+{
+    // §7.7: only a connection that named its device can acknowledge for it.
+    random::uuid id{};
+    if (device_id_.empty() || !random::parse_uuid(m.message_id, id) || random::to_string(id) != m.message_id)
+        return;
+    services_.store().remove_device_sync(client_id_, device_id_, id);
+}
+
+bool connection_handler::take_recovery_token()
+{
+    // §10.3: a second bucket per routing id, charged on top of the general one.
+    if (services_.limiter().try_take(recovery_bucket, routing_id_, services_.cfg().recovery_rate_limit,
+                                     worker_services::now_ms()))
+        return true;
+    services_.count(counter::recovery_rate_limited_total);
+    return false;
+}
+
+void connection_handler::handle(protocol::envelope const& e, protocol::recovery_proof_store const& m)
+{
+    if (!take_recovery_token())
+        return;
+    std::string const key = normalized_key_hash(m.key_hash);
+    if (key.empty()) // §7.8 step 2: silent, the token is spent
+        return;
+    shm::put_request rq;
+    rq.kind = shm::blob_kind::recovery_proof;
+    rq.recipient = key;
+    rq.data = m.proof_data;
+    rq.now = worker_services::now_unix();
+    rq.replace_existing = true;
+    auto const r = services_.store().put(rq);
+    bool const stored = r.status == shm::put_status::stored;
+    services_.count(stored ? counter::recovery_proofs_stored_total : counter::store_failed_total);
+    reply_ack(e.message_id, stored ? ack_status::stored : ack_status::failed);
+}
+
+void connection_handler::handle(protocol::envelope const&, protocol::recovery_proof_query const& m)
+{
+    if (!take_recovery_token())
+        return;
+    services_.count(counter::recovery_queries_total);
+    std::uint64_t const now = worker_services::now_unix();
+    // Expired-but-not-swept proofs are never returned (§8.4).
+    std::uint64_t const created_after = now > shm::recovery_proof_ttl_secs ? now - shm::recovery_proof_ttl_secs : 0;
+    std::vector<std::string> keys;
+    for (auto const& text : m.key_hashes) {
+        std::string key = normalized_key_hash(text);
+        if (!key.empty() && std::find(keys.begin(), keys.end(), key) == keys.end()) // duplicates collapse
+            keys.push_back(std::move(key));
+    }
+    protocol::recovery_proof_response body;
+    for (auto& key : keys) {
+        if (auto proof = services_.store().find_recovery_proof(key, created_after))
+            body.proofs.push_back({std::move(key), std::move(*proof)});
+    }
+    protocol::envelope reply;
+    reply.message_id = random::new_uuid_string(); // §7.9: a fresh id, not the query's
+    reply.timestamp = now;
+    reply.body = std::move(body);
+    sink_.send_frame(protocol::encode_frame(reply));
+}
+
+std::optional<std::string> connection_handler::load_device_sync(shm::blob_ref const& ref)
+{
+    auto d = services_.store().fetch(ref, shm::blob_kind::device_sync, client_id_, false);
+    shm::device_sync_record::view record;
+    if (!d || !shm::device_sync_record::unpack(d->data, record))
+        return std::nullopt;
+    protocol::envelope e;
+    e.message_id = random::to_string(d->blob_id);
+    e.timestamp = worker_services::now_unix();
+    protocol::device_sync_message body;
+    body.identity_id = client_id_;
+    body.target_device_id = record.target_device_id;
+    body.sender_device_id = record.sender_device_id;
+    body.encrypted_payload.assign(record.payload.begin(), record.payload.end());
+    body.version = record.version;
+    e.body = std::move(body);
+    services_.count(counter::device_sync_delivered_total);
+    return protocol::encode_frame(e);
+}
+
 std::optional<std::string> connection_handler::load_delivery(shm::blob_ref const& ref)
 {
+    if (ref.kind == shm::blob_kind::device_sync)
+        return load_device_sync(ref);
     auto d = services_.store().fetch(ref, routing_id_, !suppress_presence_);
     if (!d)
         return std::nullopt;
@@ -206,7 +365,7 @@ void connection_handler::on_notification(shm::notify_entry const& entry)
     switch (static_cast<shm::notify_kind>(entry.kind)) {
     case shm::notify_kind::push_blob:
         if (entry.blob_seq > listed_up_to_seq_)
-            sink_.queue_blob({entry.shard, entry.blob_offset, entry.blob_seq});
+            sink_.queue_blob({entry.shard, shm::blob_kind::update, entry.blob_offset, entry.blob_seq});
         break;
     case shm::notify_kind::delivered:
     case shm::notify_kind::received_by_recipient: {

@@ -31,8 +31,9 @@ public:
     /// Every later binary message (§4.5 pipeline). Never closes the connection.
     void on_message(std::string_view frame);
     /// Reads a queued blob from the store and encodes its delivery, emitting the
-    /// sender's Delivered ack on first hand-over (D-6, D-7). nullopt if the blob
-    /// is gone (acknowledged or expired meanwhile).
+    /// sender's Delivered ack on first hand-over (D-6, D-7); a device-sync
+    /// reference becomes a DeviceSyncMessage (§7.6). nullopt if the record is
+    /// gone (acknowledged or expired meanwhile).
     std::optional<std::string> load_delivery(shm::blob_ref const& ref);
     /// A notification routed to this connection's routing id.
     void on_notification(shm::notify_entry const& entry);
@@ -45,6 +46,12 @@ private:
     void handle(protocol::envelope const& e, protocol::acknowledgment const& m);
     void handle(protocol::envelope const& e, protocol::account_revoked const& m);
     void handle(protocol::envelope const& e, protocol::purge_request const& m);
+    void handle(protocol::envelope const& e, protocol::device_sync_message const& m);
+    void handle(protocol::envelope const& e, protocol::device_sync_ack const& m);
+    void handle(protocol::envelope const& e, protocol::recovery_proof_store const& m);
+    void handle(protocol::envelope const& e, protocol::recovery_proof_query const& m);
+    bool take_recovery_token();
+    std::optional<std::string> load_device_sync(shm::blob_ref const& ref);
     void reply_ack(std::string_view acked_message_id, protocol::ack_status status);
     void after_store(shm::put_result const& r, std::string_view recipient);
 

@@ -57,7 +57,8 @@ bool ed25519_verify(std::vector<std::uint8_t> const& key, std::span<std::uint8_t
 
 } // namespace
 
-auth_result check_handshake_auth(protocol::handshake const& h, std::uint64_t now_unix)
+auth_result check_handshake_auth(protocol::handshake const& h, std::uint64_t now_unix,
+                                 std::array<std::uint8_t, 32>* verified_nonce)
 {
     int const present = h.identity_public_key.has_value() + h.nonce.has_value() + h.signature.has_value() +
                         h.timestamp.has_value();
@@ -81,6 +82,8 @@ auth_result check_handshake_auth(protocol::handshake const& h, std::uint64_t now
         return auth_result::rejected;
     if (lower_hex(*key) != h.client_id)
         return auth_result::rejected;
+    if (verified_nonce)
+        std::copy(nonce->begin(), nonce->end(), verified_nonce->begin());
     return auth_result::verified;
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/config.hpp"
+#include "shm/nonce_window.hpp"
 #include "shm/notify_ring.hpp"
 #include "shm/rate_limiter.hpp"
 #include "shm/store.hpp"
@@ -29,6 +30,7 @@ public:
     shm::store& store() noexcept { return store_; }
     shm::notify_rings& rings() noexcept { return rings_; }
     shm::rate_limiter& limiter() noexcept { return limiter_; }
+    shm::nonce_window& nonces() noexcept { return nonces_; }
     std::uint32_t slot() const noexcept { return slot_; }
     std::uint64_t relay_start_unix() const noexcept { return relay_start_unix_; }
     shm::worker_slot& slot_state() noexcept { return store_.slot(slot_); }
@@ -63,6 +65,7 @@ private:
     shm::store store_;
     shm::notify_rings rings_;
     shm::rate_limiter limiter_;
+    shm::nonce_window nonces_;
     std::uint32_t slot_;
     std::vector<int> event_fds_;
     std::uint64_t relay_start_unix_;

@@ -21,6 +21,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <type_traits>
 
 #include "shm/robust_mutex.hpp"
@@ -188,12 +189,20 @@ enum class counter : std::uint32_t {
 };
 inline constexpr std::size_t counter_count = static_cast<std::size_t>(counter::count_);
 
+/// relay_message_duration_seconds uses Prometheus' default buckets (PROTOCOL §11.3).
+inline constexpr double duration_bucket_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0};
+inline constexpr std::size_t duration_bucket_count = std::size(duration_bucket_bounds);
+
 struct alignas(64) worker_slot {
     std::atomic<std::int32_t> pid;         ///< 0 when the slot has no live process
     std::atomic<std::uint32_t> generation; ///< bumped at each (re)spawn
     std::atomic<std::uint64_t> heartbeat_ms;
     std::atomic<std::uint64_t> connections; ///< admitted TCP connections now open in this worker
     std::atomic<std::uint64_t> counters[counter_count];
+    /// Handling time of post-handshake messages: per bucket (not cumulative;
+    /// the last entry is +Inf), and the sum in nanoseconds.
+    std::atomic<std::uint64_t> duration_buckets[duration_bucket_count + 1];
+    std::atomic<std::uint64_t> duration_sum_ns;
 };
 
 /// One remembered handshake nonce (PROTOCOL §5, D-10, D-11): 44 bits of a
@@ -284,7 +293,7 @@ constexpr std::uint64_t layout_fingerprint()
     mix(sizeof(notify_entry)); mix(sizeof(notify_ring));
     mix(sizeof(store_header)); mix(sizeof(robust_mutex));
     mix(max_worker_slots); mix(page_size); mix(class_count); mix(min_chunk_shift);
-    mix(notify_ring_capacity); mix(counter_count);
+    mix(notify_ring_capacity); mix(counter_count); mix(duration_bucket_count);
     return h;
 }
 

@@ -16,7 +16,7 @@ namespace {
 /// Connections the kernel queues per slot while its worker is busy or respawning.
 constexpr int listen_backlog = 4096;
 
-int open_one(listen_address const& a, std::uint16_t port)
+int open_one(listen_address const& a, std::uint16_t port, bool reuse_port, char const* setting)
 {
     bool const v6 = a.host.find(':') != std::string::npos;
     int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -24,7 +24,8 @@ int open_one(listen_address const& a, std::uint16_t port)
         throw std::runtime_error(std::string("socket(): ") + std::strerror(errno));
     int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (reuse_port)
+        ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     int rc;
     if (v6) {
         sockaddr_in6 sa{};
@@ -43,9 +44,8 @@ int open_one(listen_address const& a, std::uint16_t port)
         int const err = errno;
         ::close(fd);
         throw std::runtime_error("cannot listen on " + a.host + ":" + std::to_string(port) + ": " + std::strerror(err) +
-                                 (err == EADDRINUSE ? " (another process holds the port: stop it or change "
-                                                      "RELAY_LISTEN_ADDR / --listen)"
-                                                    : ""));
+                                 (err == EADDRINUSE ? std::string(" (another process holds the port: stop it or change ") + setting + ")"
+                                                    : std::string()));
     }
     return fd;
 }
@@ -67,10 +67,17 @@ std::vector<int> open_listen_sockets(listen_address const& address, unsigned cou
     std::vector<int> fds;
     std::uint16_t port = address.port;
     for (unsigned i = 0; i < count; ++i) {
-        fds.push_back(open_one(address, port));
+        fds.push_back(open_one(address, port, true, "RELAY_LISTEN_ADDR / --listen"));
         port = bound_port(fds.front());
     }
     return fds;
+}
+
+int open_metrics_socket(listen_address const& address)
+{
+    // Not SO_REUSEPORT: a second relay on the same metrics port must fail
+    // loudly instead of silently answering half of the scrapes.
+    return open_one(address, address.port, false, "RELAY_METRICS_ADDR");
 }
 
 } // namespace relay::supervisor

@@ -14,6 +14,8 @@ namespace relay::supervisor {
 /// Opens `count` sockets bound to `address`. With port 0 the first socket picks
 /// a free port and the others join it. Throws std::runtime_error with advice.
 std::vector<int> open_listen_sockets(listen_address const& address, unsigned count);
+/// The one metrics socket every worker accepts on (PROTOCOL §11.2).
+int open_metrics_socket(listen_address const& address);
 /// The port the sockets are bound to.
 std::uint16_t bound_port(int fd);
 

@@ -23,6 +23,8 @@
 #include "supervisor/listen_sockets.hpp"
 #include "supervisor/store_bootstrap.hpp"
 #include "supervisor/systemd_notify.hpp"
+#include "worker/noise/base64url.hpp"
+#include "worker/noise/static_key.hpp"
 #include "worker/worker_context.hpp"
 
 namespace relay::supervisor {
@@ -58,6 +60,8 @@ supervisor::~supervisor()
 {
     for (int fd : listen_fds_)
         ::close(fd);
+    if (metrics_fd_ >= 0)
+        ::close(metrics_fd_);
     for (int fd : event_fds_)
         ::close(fd);
     if (signal_fd_ >= 0)
@@ -72,6 +76,9 @@ int supervisor::run()
     shm::set_unprovable_repair_fatal(false); // children re-enable it after fork
     RELAY_LOG_INFO("vauchi-relay %s starting: %s", VAUCHI_RELAY_VERSION, describe(cfg_).c_str());
     start_unix_ = static_cast<std::uint64_t>(std::time(nullptr));
+    if (cfg_.metrics_token.empty() && cfg_.metrics.host != "127.0.0.1" && cfg_.metrics.host != "::1")
+        RELAY_LOG_WARN("RELAY_METRICS_ADDR %s is not loopback and RELAY_METRICS_TOKEN is unset: anyone who can reach "
+                       "it reads the metrics; set a token or bind it to 127.0.0.1", cfg_.metrics.host.c_str());
 
     // Signals first, so a SIGTERM during a long store recovery is not lost.
     sigset_t mask;
@@ -89,8 +96,26 @@ int supervisor::run()
         RELAY_LOG_ERROR("cannot open the store: %s", e.message.c_str());
         return exit_code::fatal;
     }
+    // §9.3: Noise is always available; the key is loaded (or created) once,
+    // here, and inherited by every worker.
+    auto loaded = noise::load_static_key_from_environment(cfg_.data_dir);
+    for (auto const& w : loaded.warnings)
+        RELAY_LOG_WARN("%s", w.c_str());
+    if (!loaded.keys) {
+        RELAY_LOG_ERROR("cannot load the Noise static key: %s", loaded.error.c_str());
+        close_store(segment_, cfg_);
+        return exit_code::config_error;
+    }
+    noise_keys_ = *loaded.keys;
+    noise_public_key_b64_ = noise::base64url_encode(noise_keys_.public_key);
+    RELAY_LOG_INFO("noise public key (%s): %s%s",
+                   loaded.source == noise::key_source::environment ? "from RELAY_NOISE_STATIC_KEY"
+                   : loaded.source == noise::key_source::file      ? "from relay_noise_key.bin"
+                                                                   : "new, saved to relay_noise_key.bin",
+                   noise_public_key_b64_.c_str(), cfg_.require_noise ? "; Noise required" : "");
     try {
         listen_fds_ = open_listen_sockets(cfg_.listen, cfg_.workers);
+        metrics_fd_ = open_metrics_socket(cfg_.metrics);
     } catch (std::exception const& e) {
         RELAY_LOG_ERROR("%s", e.what());
         close_store(segment_, cfg_);
@@ -209,6 +234,9 @@ void supervisor::become_child(child const& c)
         ctx.store_base = segment_.base();
         ctx.slot = c.slot;
         ctx.listen_fd = listen_fds_[c.slot];
+        ctx.metrics_fd = metrics_fd_;
+        ctx.noise_public_key_b64 = noise_public_key_b64_;
+        ctx.noise_keys = noise_keys_;
         ctx.event_fds = event_fds_;
         ctx.relay_start_unix = start_unix_;
         code = worker::run_worker(ctx);
@@ -216,6 +244,7 @@ void supervisor::become_child(child const& c)
         log::set_role("cleanup");
         for (int fd : listen_fds_)
             ::close(fd);
+        ::close(metrics_fd_);
         // SIGTERM/SIGINT stay blocked: the cleanup loop waits for them with
         // sigtimedwait so that a stop never lands inside a critical section.
         code = run_cleanup(cfg_, segment_.base());
@@ -343,8 +372,8 @@ void supervisor::check_ready()
         if (c.kind == role::worker && (c.pid == 0 || st.slot(c.slot).heartbeat_ms.load() == 0))
             return;
     ready_ = true;
-    RELAY_LOG_INFO("relay ready: listening on %s:%u with %u workers", cfg_.listen.host.c_str(),
-                   bound_port(listen_fds_.front()), cfg_.workers);
+    RELAY_LOG_INFO("relay ready: listening on %s:%u with %u workers; metrics on %s:%u", cfg_.listen.host.c_str(),
+                   bound_port(listen_fds_.front()), cfg_.workers, cfg_.metrics.host.c_str(), bound_port(metrics_fd_));
     notify_systemd("READY=1");
 }
 

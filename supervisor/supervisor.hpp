@@ -11,6 +11,7 @@
 
 #include "common/config.hpp"
 #include "shm/segment.hpp"
+#include "worker/noise/types.hpp"
 #include "supervisor/process_table.hpp"
 
 namespace relay::supervisor {
@@ -60,6 +61,9 @@ private:
     bool reloading_ = false;
     shm::segment segment_;
     std::vector<int> listen_fds_;
+    int metrics_fd_ = -1;
+    std::string noise_public_key_b64_;
+    noise::key_pair noise_keys_{};
     std::vector<int> event_fds_;
     std::vector<child> children_;
     std::deque<clock::time_point> early_deaths_;

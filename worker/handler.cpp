@@ -1,6 +1,7 @@
 #include "worker/handler.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 #include "common/hex.hpp"
 #include "common/log.hpp"
@@ -47,7 +48,7 @@ connection_handler::~connection_handler()
     }
 }
 
-connection_handler::verdict connection_handler::on_handshake(std::string_view frame)
+connection_handler::verdict connection_handler::on_handshake(std::string_view frame, bool noise)
 {
     auto decoded = protocol::decode_frame(frame);
     if (!decoded)
@@ -83,7 +84,7 @@ connection_handler::verdict connection_handler::on_handshake(std::string_view fr
     suppress_presence_ = hs->suppress_presence;
     handshaken_ = true;
 
-    sink_.send_frame(protocol::encode_handshake_ack(random::new_uuid_string(), worker_services::now_unix(), false));
+    sink_.send_frame(protocol::encode_handshake_ack(random::new_uuid_string(), worker_services::now_unix(), noise));
     // Local registration first, then the store: a push that races the attach
     // finds this handler, and attach() lists everything stored before it under
     // the same shard lock, so no blob is missed or sent twice.
@@ -104,6 +105,13 @@ connection_handler::verdict connection_handler::on_handshake(std::string_view fr
 }
 
 void connection_handler::on_message(std::string_view frame)
+{
+    auto const started = std::chrono::steady_clock::now();
+    handle_message(frame);
+    services_.record_duration(std::chrono::steady_clock::now() - started);
+}
+
+void connection_handler::handle_message(std::string_view frame)
 {
     config const& cfg = services_.cfg();
     if (frame.size() > cfg.max_message_size) {

@@ -26,8 +26,9 @@ public:
 
     /// The first binary message (§4.3–4.4). `close` means [CLOSE]: drop the
     /// connection without a reply. On `proceed` the HandshakeAck and the pending
-    /// blobs are already queued on the sink.
-    verdict on_handshake(std::string_view frame);
+    /// blobs are already queued on the sink. `noise`: the session completed the
+    /// Noise NK handshake, so HandshakeAck lists `noise_nk` (§9.2 step 6).
+    verdict on_handshake(std::string_view frame, bool noise = false);
     /// Every later binary message (§4.5 pipeline). Never closes the connection.
     void on_message(std::string_view frame);
     /// Reads a queued blob from the store and encodes its delivery, emitting the
@@ -42,6 +43,7 @@ public:
     std::string const& routing_id() const noexcept { return routing_id_; }
 
 private:
+    void handle_message(std::string_view frame);
     void handle(protocol::envelope const& e, protocol::encrypted_update const& m);
     void handle(protocol::envelope const& e, protocol::acknowledgment const& m);
     void handle(protocol::envelope const& e, protocol::account_revoked const& m);

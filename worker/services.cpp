@@ -10,7 +10,8 @@
 namespace relay::worker {
 
 worker_services::worker_services(config const& cfg, std::uint8_t* store_base, std::uint32_t slot,
-                                 std::vector<int> event_fds, std::uint64_t relay_start_unix)
+                                 std::vector<int> event_fds, std::uint64_t relay_start_unix,
+                                 std::optional<noise::dh_key> noise_key)
     : cfg_(cfg),
       store_(store_base),
       rings_(store_base, store_.header()),
@@ -18,13 +19,25 @@ worker_services::worker_services(config const& cfg, std::uint8_t* store_base, st
       nonces_(store_base, store_.header()),
       slot_(slot),
       event_fds_(std::move(event_fds)),
-      relay_start_unix_(relay_start_unix)
+      relay_start_unix_(relay_start_unix),
+      noise_key_(std::move(noise_key))
 {
 }
 
 void worker_services::count(shm::counter c, std::uint64_t n) noexcept
 {
     slot_state().counters[static_cast<std::size_t>(c)].fetch_add(n, std::memory_order_relaxed);
+}
+
+void worker_services::record_duration(std::chrono::nanoseconds spent) noexcept
+{
+    double const seconds = std::chrono::duration<double>(spent).count();
+    std::size_t bucket = 0;
+    while (bucket < shm::duration_bucket_count && seconds > shm::duration_bucket_bounds[bucket])
+        ++bucket;
+    shm::worker_slot& slot = slot_state();
+    slot.duration_buckets[bucket].fetch_add(1, std::memory_order_relaxed);
+    slot.duration_sum_ns.fetch_add(static_cast<std::uint64_t>(spent.count()), std::memory_order_relaxed);
 }
 
 std::uint64_t worker_services::now_unix()

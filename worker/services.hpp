@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -16,6 +17,7 @@
 #include "shm/notify_ring.hpp"
 #include "shm/rate_limiter.hpp"
 #include "shm/store.hpp"
+#include "worker/noise/dh.hpp"
 
 namespace relay::worker {
 
@@ -24,7 +26,7 @@ class connection_handler;
 class worker_services {
 public:
     worker_services(config const& cfg, std::uint8_t* store_base, std::uint32_t slot, std::vector<int> event_fds,
-                    std::uint64_t relay_start_unix);
+                    std::uint64_t relay_start_unix, std::optional<noise::dh_key> noise_key = std::nullopt);
 
     config const& cfg() const noexcept { return cfg_; }
     shm::store& store() noexcept { return store_; }
@@ -32,9 +34,13 @@ public:
     shm::rate_limiter& limiter() noexcept { return limiter_; }
     shm::nonce_window& nonces() noexcept { return nonces_; }
     std::uint32_t slot() const noexcept { return slot_; }
+    /// The relay's static Noise key; absent only in tests that do not need it.
+    std::optional<noise::dh_key> const& noise_key() const noexcept { return noise_key_; }
     std::uint64_t relay_start_unix() const noexcept { return relay_start_unix_; }
     shm::worker_slot& slot_state() noexcept { return store_.slot(slot_); }
     void count(shm::counter c, std::uint64_t n = 1) noexcept;
+    /// One message handled (relay_message_duration_seconds).
+    void record_duration(std::chrono::nanoseconds spent) noexcept;
 
     /// Set on SIGTERM: new sessions go away at once instead of starting.
     void start_draining() noexcept { draining_ = true; }
@@ -69,6 +75,7 @@ private:
     std::uint32_t slot_;
     std::vector<int> event_fds_;
     std::uint64_t relay_start_unix_;
+    std::optional<noise::dh_key> noise_key_;
     /// Transparent hashing, so lookups by string_view (every notification) do
     /// not build a std::string.
     struct key_hash {

@@ -13,6 +13,7 @@
 #include "shm/fault_injection.hpp"
 #include "worker/asio_fwd.hpp"
 #include "worker/http_front.hpp"
+#include "worker/metrics_front.hpp"
 #include "worker/services.hpp"
 #include "worker/ws_session.hpp"
 
@@ -58,6 +59,48 @@ net::awaitable<void> accept_loop(worker_services& services, session_registry& re
     }
 }
 
+/// Metrics connections open in this worker; scrapers need a handful.
+constexpr std::uint32_t max_metrics_connections = 32;
+
+net::awaitable<void> metrics_accept_loop(worker_services& services, tcp::acceptor& acceptor, std::string public_key)
+{
+    auto executor = co_await net::this_coro::executor;
+    auto open = std::make_shared<std::uint32_t>(0);
+    net::steady_timer backoff(executor);
+    for (;;) {
+        auto [ec, socket] = co_await acceptor.async_accept(use_nothrow);
+        if (ec == net::error::operation_aborted || !acceptor.is_open())
+            co_return;
+        if (ec) {
+            backoff.expires_after(std::chrono::milliseconds(100));
+            co_await backoff.async_wait(use_nothrow);
+            continue;
+        }
+        if (*open >= max_metrics_connections)
+            continue; // closed at once; the scraper retries
+        ++*open;
+        net::co_spawn(executor, serve_metrics_connection(services, std::move(socket), public_key),
+                      [open](std::exception_ptr) { --*open; });
+    }
+}
+
+/// Wraps an inherited listening socket in an acceptor (the fd is dup'ed).
+bool adopt_listener(tcp::acceptor& acceptor, int inherited_fd, char const* what)
+{
+    boost::system::error_code ec;
+    int const fd = ::dup(inherited_fd);
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    acceptor.assign(addr.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
+    if (ec) {
+        RELAY_LOG_ERROR("cannot use the %s socket: %s", what, ec.message().c_str());
+        ::close(fd);
+        return false;
+    }
+    return true;
+}
+
 net::awaitable<void> notification_loop(worker_services& services)
 {
     auto executor = co_await net::this_coro::executor;
@@ -93,21 +136,22 @@ int run_worker(worker_context const& ctx)
     // Declared before the io_context so they outlive it: destroying the
     // io_context destroys suspended coroutine frames, whose sessions and
     // handlers unregister themselves from these on the way out.
-    worker_services services(*ctx.cfg, ctx.store_base, ctx.slot, ctx.event_fds, ctx.relay_start_unix);
+    auto noise_key = noise::dh_key::from_pair(ctx.noise_keys);
+    if (!noise_key) {
+        RELAY_LOG_ERROR("the Noise static key could not be imported into OpenSSL");
+        return exit_code::fatal;
+    }
+    worker_services services(*ctx.cfg, ctx.store_base, ctx.slot, ctx.event_fds, ctx.relay_start_unix,
+                             std::move(noise_key));
     session_registry registry;
     net::io_context ioc(1);
 
     tcp::acceptor acceptor(ioc);
-    boost::system::error_code ec;
-    int const fd = ::dup(ctx.listen_fd);
-    sockaddr_storage addr{};
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    acceptor.assign(addr.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
-    if (ec) {
-        RELAY_LOG_ERROR("cannot use the listening socket: %s", ec.message().c_str());
+    if (!adopt_listener(acceptor, ctx.listen_fd, "listening"))
         return exit_code::fatal;
-    }
+    tcp::acceptor metrics_acceptor(ioc);
+    if (ctx.metrics_fd >= 0 && !adopt_listener(metrics_acceptor, ctx.metrics_fd, "metrics"))
+        return exit_code::fatal;
 
     net::signal_set signals(ioc, SIGTERM, SIGINT);
     net::steady_timer drain_timer(ioc);
@@ -117,6 +161,7 @@ int run_worker(worker_context const& ctx)
         services.start_draining();
         RELAY_LOG_INFO("draining %zu sessions", registry.all().size());
         acceptor.close();
+        metrics_acceptor.close();
         for (ws_session* s : std::vector<ws_session*>(registry.all()))
             s->go_away();
         drain_timer.expires_after(drain_deadline);
@@ -136,6 +181,8 @@ int run_worker(worker_context const& ctx)
     });
 
     net::co_spawn(ioc, accept_loop(services, registry, acceptor), net::detached);
+    if (metrics_acceptor.is_open())
+        net::co_spawn(ioc, metrics_accept_loop(services, metrics_acceptor, ctx.noise_public_key_b64), net::detached);
     net::co_spawn(ioc, notification_loop(services), net::detached);
     net::co_spawn(ioc, heartbeat_loop(services), net::detached);
     RELAY_LOG_INFO("listening");

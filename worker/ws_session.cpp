@@ -4,10 +4,27 @@
 
 #include "common/log.hpp"
 #include "common/random.hpp"
+#include "worker/noise/responder.hpp"
 
 namespace relay::worker {
 
 namespace websocket = beast::websocket;
+
+namespace {
+
+/// PROTOCOL §4.2: a binary first message of at least 51 bytes starting with
+/// NUL 'V' '2' opens a Noise session.
+constexpr std::string_view noise_magic{"\0V2", 3};
+constexpr std::size_t noise_opening_min = 51;
+
+bool is_noise_opening(std::string_view first) { return first.size() >= noise_opening_min && first.starts_with(noise_magic); }
+
+std::span<std::uint8_t const> as_bytes(std::string_view s)
+{
+    return {reinterpret_cast<std::uint8_t const*>(s.data()), s.size()};
+}
+
+} // namespace
 
 ws_session::ws_session(worker_services& services, session_registry& registry, stream_type ws, connection_slot slot,
                        std::chrono::steady_clock::time_point handshake_deadline)
@@ -72,9 +89,31 @@ net::awaitable<void> ws_session::reader()
         }
         touch();
         auto const data = buffer_.cdata();
-        std::string_view const frame(static_cast<char const*>(data.data()), data.size());
+        std::string_view frame(static_cast<char const*>(data.data()), data.size());
         if (!handler_.handshaken()) {
-            if (!ws_.got_binary() || handler_.on_handshake(frame) == connection_handler::verdict::close) {
+            if (!ws_.got_binary()) {
+                abort();
+                co_return;
+            }
+            if (!noise_ && is_noise_opening(frame)) {
+                if (!co_await noise_handshake(frame)) {
+                    abort();
+                    co_return;
+                }
+                continue; // the next message is the encrypted Handshake (§9.2 step 4)
+            }
+            if (!noise_ && services_.cfg().require_noise) {
+                abort(); // RELAY_REQUIRE_NOISE_ENCRYPTION drops every v1 opening (§9.2)
+                co_return;
+            }
+            if (noise_) {
+                if (!noise_->decrypt(as_bytes(frame), noise_in_)) {
+                    abort(); // §9.2 step 4: decryption failure is [CLOSE]
+                    co_return;
+                }
+                frame = std::string_view(reinterpret_cast<char const*>(noise_in_.data()), noise_in_.size());
+            }
+            if (handler_.on_handshake(frame, noise_.has_value()) == connection_handler::verdict::close) {
                 abort();
                 co_return;
             }
@@ -84,9 +123,18 @@ net::awaitable<void> ws_session::reader()
                 go_away();
             continue;
         }
-        if (ws_.got_binary())
-            handler_.on_message(frame);
-        // Text frames are ignored after the handshake (§4.5).
+        if (!ws_.got_binary())
+            continue; // text frames are ignored after the handshake (§4.5)
+        if (noise_) {
+            // §4.5 step 1: a message that does not decrypt is [SILENT] and does
+            // not advance the receive counter.
+            if (!noise_->decrypt(as_bytes(frame), noise_in_)) {
+                services_.count(shm::counter::noise_decrypt_failures_total);
+                continue;
+            }
+            frame = std::string_view(reinterpret_cast<char const*>(noise_in_.data()), noise_in_.size());
+        }
+        handler_.on_message(frame);
     }
 }
 
@@ -114,6 +162,8 @@ net::awaitable<void> ws_session::writer()
             co_await wake_.async_wait(use_nothrow);
             continue;
         }
+        if (!seal(frame))
+            continue;
         auto [ec, n] = co_await ws_.async_write(net::buffer(frame), use_nothrow);
         if (ec) {
             abort();
@@ -121,6 +171,43 @@ net::awaitable<void> ws_session::writer()
         }
         services_.count(shm::counter::messages_sent_total);
     }
+}
+
+net::awaitable<bool> ws_session::noise_handshake(std::string_view opening)
+{
+    if (!services_.noise_key())
+        co_return false;
+    noise::responder responder(*services_.noise_key());
+    if (!responder.read_message_1(as_bytes(opening.substr(noise_magic.size()))))
+        co_return false; // §9.2 step 2: e.g. the client used another relay's key
+    auto reply = responder.write_message_2();
+    auto session = responder.split();
+    if (!reply || !session)
+        co_return false;
+    std::string message(noise_magic);
+    message.append(reinterpret_cast<char const*>(reply->data()), reply->size());
+    // Nothing else is queued before the Handshake, so the writer is idle and
+    // this is the only write in flight.
+    auto [ec, n] = co_await ws_.async_write(net::buffer(message), use_nothrow);
+    if (ec)
+        co_return false;
+    noise_.emplace(std::move(*session));
+    services_.count(shm::counter::noise_sessions_total);
+    co_return true;
+}
+
+bool ws_session::seal(std::string& frame)
+{
+    if (!noise_)
+        return true;
+    if (!noise_->encrypt(as_bytes(frame), noise_out_)) {
+        services_.count(shm::counter::noise_frames_skipped_total);
+        RELAY_LOG_WARN("session %s: a %zu-byte frame exceeds the Noise message limit and was not sent (it stays "
+                       "stored; the client can fetch it over a v1 connection)", label_.c_str(), frame.size());
+        return false;
+    }
+    frame.assign(reinterpret_cast<char const*>(noise_out_.data()), noise_out_.size());
+    return true;
 }
 
 net::awaitable<void> ws_session::watchdog()

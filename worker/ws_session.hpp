@@ -8,11 +8,14 @@
 
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "worker/asio_fwd.hpp"
 #include "worker/connection_slot.hpp"
 #include "worker/handler.hpp"
+#include "worker/noise/transport.hpp"
 #include "worker/session_sink.hpp"
 
 namespace relay::worker {
@@ -48,6 +51,11 @@ private:
     net::awaitable<void> reader();
     net::awaitable<void> writer();
     net::awaitable<void> watchdog();
+    /// §9.2 steps 1–3 for a v2 opening; false means [CLOSE].
+    net::awaitable<bool> noise_handshake(std::string_view opening);
+    /// The frame as it goes on the wire: encrypted under Noise. False if it is
+    /// too large for a Noise message: it is skipped.
+    bool seal(std::string& frame);
     /// [CLOSE]: drop the TCP connection without a Close frame.
     void abort();
     void wake_writer();
@@ -61,6 +69,9 @@ private:
     std::deque<std::string> frames_;
     std::size_t queued_bytes_ = 0;
     std::deque<shm::blob_ref> blobs_;
+    std::optional<noise::transport> noise_;  ///< set once the Noise handshake is done
+    std::vector<std::uint8_t> noise_in_;     ///< decrypted incoming frame, reused
+    std::vector<std::uint8_t> noise_out_;    ///< encrypted outgoing frame, reused
     net::steady_timer wake_;
     net::steady_timer deadline_;
     std::chrono::steady_clock::time_point handshake_deadline_;

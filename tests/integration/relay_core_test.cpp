@@ -16,28 +16,6 @@ using namespace relay::testing;
 using relay::protocol::ack_status;
 namespace net = boost::asio;
 
-namespace {
-
-/// Sends raw bytes and returns everything the server writes until it closes.
-std::string raw_exchange(std::uint16_t port, std::string const& request)
-{
-    net::io_context ioc;
-    net::ip::tcp::socket s(ioc);
-    s.connect({net::ip::make_address("127.0.0.1"), port});
-    net::write(s, net::buffer(request));
-    std::string out;
-    boost::system::error_code ec;
-    std::array<char, 4096> buf{};
-    for (;;) {
-        auto n = s.read_some(net::buffer(buf), ec);
-        out.append(buf.data(), n);
-        if (ec)
-            break;
-    }
-    return out;
-}
-
-} // namespace
 
 BOOST_AUTO_TEST_SUITE(relay_core)
 

@@ -75,6 +75,8 @@ void relay_process::start()
         ::dup2(fd, 2);
         // A small store keeps each test's start-up cheap; tests that care set it.
         ::setenv("RELAY_MAX_STORAGE_BYTES", "67108864", 1);
+        // Tests run relays side by side: a free metrics port each.
+        ::setenv("RELAY_METRICS_ADDR", "127.0.0.1:0", 1);
         for (auto const& [k, v] : options_.env)
             ::setenv(k.c_str(), v.c_str(), 1);
         std::vector<char*> argv;
@@ -94,6 +96,11 @@ void relay_process::start()
         std::string const text = log();
         if (auto at = text.find(marker); at != std::string::npos) {
             port_ = static_cast<std::uint16_t>(std::stoi(text.substr(at + marker.size())));
+            std::string const metrics_marker = "metrics on ";
+            if (auto m = text.find(metrics_marker, at); m != std::string::npos) {
+                auto const colon = text.find(':', m + metrics_marker.size());
+                metrics_port_ = static_cast<std::uint16_t>(std::stoi(text.substr(colon + 1)));
+            }
             return;
         }
         int status = 0;

@@ -28,6 +28,7 @@ public:
     relay_process& operator=(relay_process const&) = delete;
 
     std::uint16_t port() const { return port_; }
+    std::uint16_t metrics_port() const { return metrics_port_; }
     pid_t pid() const { return pid_; }
     std::string const& data_dir() const { return options_.data_dir; }
     std::string log() const;
@@ -55,6 +56,7 @@ private:
     std::size_t log_offset_ = 0;
     pid_t pid_ = -1;
     std::uint16_t port_ = 0;
+    std::uint16_t metrics_port_ = 0;
     bool own_dir_ = false;
 };
 

@@ -1,7 +1,12 @@
 #pragma once
 // Shared assertions for the integration suites.
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/test/unit_test.hpp>
+
+#include <array>
 
 #include "relay_process.hpp"
 #include "ws_client.hpp"
@@ -29,6 +34,26 @@ inline void expect_ack(ws_client& c, std::string const& message_id, protocol::ac
     auto const& ack = expect_payload<protocol::acknowledgment>(e);
     BOOST_CHECK_EQUAL(ack.message_id, message_id);
     BOOST_CHECK_EQUAL(protocol::to_string(ack.status), protocol::to_string(status));
+}
+
+/// Sends raw bytes and returns everything the server writes until it closes.
+inline std::string raw_exchange(std::uint16_t port, std::string const& request)
+{
+    namespace net = boost::asio;
+    net::io_context ioc;
+    net::ip::tcp::socket s(ioc);
+    s.connect({net::ip::make_address("127.0.0.1"), port});
+    net::write(s, net::buffer(request));
+    std::string out;
+    boost::system::error_code ec;
+    std::array<char, 4096> buf{};
+    for (;;) {
+        auto n = s.read_some(net::buffer(buf), ec);
+        out.append(buf.data(), n);
+        if (ec)
+            break;
+    }
+    return out;
 }
 
 } // namespace relay::testing

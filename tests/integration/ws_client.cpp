@@ -8,6 +8,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "common/random.hpp"
+#include "worker/noise/initiator.hpp"
 
 namespace relay::testing {
 
@@ -24,6 +25,7 @@ struct ws_client::impl {
     bool reading = false; ///< an async_read is outstanding (survives a timeout)
     bool done = false;
     beast::error_code result;
+    std::optional<noise::transport> noise;
 
     enum class outcome { message, timeout, closed };
 
@@ -83,10 +85,41 @@ ws_client::~ws_client()
     beast::get_lowest_layer(impl_->ws).socket().close(ec);
 }
 
-void ws_client::send_binary(std::string const& bytes)
+void ws_client::send_raw(std::string const& bytes)
 {
     impl_->ws.binary(true);
     impl_->ws.write(net::buffer(bytes));
+}
+
+void ws_client::send_binary(std::string const& bytes)
+{
+    if (!impl_->noise) {
+        send_raw(bytes);
+        return;
+    }
+    std::vector<std::uint8_t> sealed;
+    BOOST_REQUIRE(impl_->noise->encrypt({reinterpret_cast<std::uint8_t const*>(bytes.data()), bytes.size()}, sealed));
+    send_raw(std::string(reinterpret_cast<char const*>(sealed.data()), sealed.size()));
+}
+
+bool ws_client::noise_handshake(std::array<std::uint8_t, 32> const& relay_public_key)
+{
+    noise::initiator initiator(relay_public_key);
+    auto const m1 = initiator.write_message_1();
+    BOOST_REQUIRE(m1.has_value());
+    std::string opening("\0V2", 3);
+    opening.append(reinterpret_cast<char const*>(m1->data()), m1->size());
+    send_raw(opening);
+    auto const reply = receive();
+    if (!reply || reply->size() != 51 || reply->compare(0, 3, std::string("\0V2", 3)) != 0)
+        return false;
+    if (!initiator.read_message_2({reinterpret_cast<std::uint8_t const*>(reply->data()) + 3, reply->size() - 3}))
+        return false;
+    auto session = initiator.split();
+    if (!session)
+        return false;
+    impl_->noise.emplace(std::move(*session));
+    return true;
 }
 
 void ws_client::send_text(std::string const& text)
@@ -114,8 +147,15 @@ std::optional<std::string> ws_client::receive(std::chrono::milliseconds timeout)
         auto const r = impl_->read_one(left, out, binary);
         if (r != impl::outcome::message)
             return std::nullopt;
-        if (binary)
-            return out;
+        if (!binary)
+            continue;
+        if (impl_->noise) {
+            std::vector<std::uint8_t> plain;
+            bool const ok = impl_->noise->decrypt({reinterpret_cast<std::uint8_t const*>(out.data()), out.size()}, plain);
+            BOOST_REQUIRE_MESSAGE(ok, "relay sent a Noise message that does not decrypt");
+            out.assign(reinterpret_cast<char const*>(plain.data()), plain.size());
+        }
+        return out;
     }
 }
 
@@ -164,6 +204,10 @@ std::string handshake_frame(std::string const& client_id, handshake_options cons
     h.routing_token = o.routing_token;
     h.device_id = o.device_id;
     h.suppress_presence = o.suppress_presence;
+    h.identity_public_key = o.identity_public_key;
+    h.nonce = o.nonce;
+    h.signature = o.signature;
+    h.timestamp = o.timestamp;
     return frame_of(h, random::new_uuid_string());
 }
 
@@ -211,6 +255,20 @@ std::unique_ptr<ws_client> connect_as(std::uint16_t port, std::string const& cli
     auto ack = c->receive_envelope();
     BOOST_REQUIRE_MESSAGE(ack.has_value(), "no HandshakeAck");
     BOOST_REQUIRE(std::holds_alternative<protocol::handshake_ack>(ack->body));
+    return c;
+}
+
+std::unique_ptr<ws_client> connect_noise_as(std::uint16_t port, std::array<std::uint8_t, 32> const& relay_public_key,
+                                            std::string const& client_id, handshake_options const& o)
+{
+    auto c = std::make_unique<ws_client>(port, "/ws");
+    BOOST_REQUIRE_MESSAGE(c->noise_handshake(relay_public_key), "Noise handshake failed");
+    c->send_binary(handshake_frame(client_id, o));
+    auto ack = c->receive_envelope();
+    BOOST_REQUIRE_MESSAGE(ack.has_value(), "no HandshakeAck");
+    auto const* hs = std::get_if<protocol::handshake_ack>(&ack->body);
+    BOOST_REQUIRE(hs != nullptr);
+    BOOST_REQUIRE(std::find(hs->features.begin(), hs->features.end(), "noise_nk") != hs->features.end());
     return c;
 }
 

@@ -2,6 +2,7 @@
 // A real WebSocket client for integration tests (Beast, synchronous API with
 // timeouts), plus builders for the protocol frames tests send.
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -23,10 +24,18 @@ public:
     ws_client(ws_client const&) = delete;
     ws_client& operator=(ws_client const&) = delete;
 
+    /// Sends one binary message; encrypted once noise_handshake() succeeded.
     void send_binary(std::string const& bytes);
+    /// Sends bytes as they are, even in a Noise session (forgeries, raw openings).
+    void send_raw(std::string const& bytes);
+    /// PROTOCOL §9.2 steps 1–3 as a v2 client: the magic and Noise message 1,
+    /// then message 2 from the relay. From then on every message is encrypted.
+    /// False if the relay did not answer with a valid message 2.
+    bool noise_handshake(std::array<std::uint8_t, 32> const& relay_public_key);
     void send_text(std::string const& text);
     void ping();
-    /// Next binary message, or nullopt on timeout or close.
+    /// Next binary message (decrypted in a Noise session), or nullopt on
+    /// timeout or close.
     std::optional<std::string> receive(std::chrono::milliseconds timeout = 3000ms);
     /// Next message decoded; nullopt on timeout/close; fails the test if undecodable.
     std::optional<protocol::envelope> receive_envelope(std::chrono::milliseconds timeout = 3000ms);
@@ -49,6 +58,9 @@ struct handshake_options {
     std::optional<std::string> routing_token;
     std::optional<std::string> device_id;
     bool suppress_presence = false;
+    /// §5 auth fields, all four or none (hex strings and the signing time).
+    std::optional<std::string> identity_public_key, nonce, signature;
+    std::optional<std::uint64_t> timestamp;
 };
 inline handshake_options with_token(std::string token)
 {
@@ -80,5 +92,8 @@ std::vector<std::uint8_t> random_bytes(std::size_t n);
 
 /// Connects, handshakes and consumes the HandshakeAck (checked).
 std::unique_ptr<ws_client> connect_as(std::uint16_t port, std::string const& client_id, handshake_options const& o = {});
+/// The same over Noise NK with the relay key `relay_public_key`.
+std::unique_ptr<ws_client> connect_noise_as(std::uint16_t port, std::array<std::uint8_t, 32> const& relay_public_key,
+                                            std::string const& client_id, handshake_options const& o = {});
 
 } // namespace relay::testing

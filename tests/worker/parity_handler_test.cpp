@@ -2,10 +2,9 @@
 // proofs and their rate limit (§7.8–7.9, §10.3), purge of every kind (§7.10)
 // and the shared nonce window of signed handshakes (§5 step 3, D-10, D-11).
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 
+#include "../common/ed25519_identity.hpp"
 #include "handler_fixture.hpp"
 
 using namespace handler_testing;
@@ -66,57 +65,23 @@ T const& body_of(protocol::envelope const& e)
     return *b;
 }
 
-/// A fresh Ed25519 identity that signs handshakes at the relay's current time.
+/// A fresh identity signing handshakes at the relay's current time.
 class identity {
 public:
-    identity() : key_(nullptr, &EVP_PKEY_free)
-    {
-        EVP_PKEY* k = nullptr;
-        std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, nullptr),
-                                                                        &EVP_PKEY_CTX_free);
-        BOOST_TEST_REQUIRE((ctx && EVP_PKEY_keygen_init(ctx.get()) == 1 && EVP_PKEY_keygen(ctx.get(), &k) == 1));
-        key_.reset(k);
-        std::size_t n = public_key_.size();
-        BOOST_TEST_REQUIRE(EVP_PKEY_get_raw_public_key(key_.get(), public_key_.data(), &n) == 1);
-    }
-
-    std::string client_id() const { return hex(public_key_); }
-
+    std::string client_id() const { return id_.client_id(); }
     protocol::handshake hello_signed(std::array<std::uint8_t, 32> const& nonce) const
     {
-        std::uint64_t const ts = worker_services::now_unix();
-        std::array<std::uint8_t, 40> message{};
-        std::copy(nonce.begin(), nonce.end(), message.begin());
-        for (int i = 0; i < 8; ++i)
-            message[32 + i] = static_cast<std::uint8_t>(ts >> (56 - 8 * i));
-        std::array<std::uint8_t, 64> signature{};
-        std::size_t sig_len = signature.size();
-        std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-        BOOST_TEST_REQUIRE(EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key_.get()) == 1);
-        BOOST_TEST_REQUIRE(EVP_DigestSign(ctx.get(), signature.data(), &sig_len, message.data(), message.size()) == 1);
+        auto const auth = id_.sign(nonce, worker_services::now_unix());
         auto h = hello(client_id());
-        h.identity_public_key = client_id();
-        h.nonce = hex(nonce);
-        h.signature = hex(signature);
-        h.timestamp = ts;
+        h.identity_public_key = auth.identity_public_key;
+        h.nonce = auth.nonce;
+        h.signature = auth.signature;
+        h.timestamp = auth.timestamp;
         return h;
     }
 
 private:
-    template <std::size_t N>
-    static std::string hex(std::array<std::uint8_t, N> const& bytes)
-    {
-        static constexpr char digits[] = "0123456789abcdef";
-        std::string out;
-        for (auto b : bytes) {
-            out.push_back(digits[b >> 4]);
-            out.push_back(digits[b & 15]);
-        }
-        return out;
-    }
-
-    std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key_;
-    std::array<std::uint8_t, 32> public_key_{};
+    relay::testing::ed25519_identity id_;
 };
 
 std::array<std::uint8_t, 32> random_nonce()

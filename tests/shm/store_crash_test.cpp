@@ -49,6 +49,18 @@ struct acked {
             st.put(request(key('y'), bytes_of(rng() % 3000, 1)));
             st.purge(key('y'));
         }
+        if (rng() % 4 == 0) {
+            // The other kinds share the shards and their locks: device sync
+            // under the same key as an update mailbox, and a recovery proof
+            // whose put deletes the one it replaces.
+            auto const other = bytes_of(200 + rng() % 2000, 3);
+            auto rq = request(key(r), other);
+            rq.kind = rng() % 2 ? blob_kind::device_sync : blob_kind::recovery_proof;
+            rq.replace_existing = rq.kind == blob_kind::recovery_proof;
+            st.put(rq);
+            if (rng() % 3 == 0)
+                st.purge(blob_kind::device_sync, key(r));
+        }
     }
 }
 

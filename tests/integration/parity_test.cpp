@@ -3,6 +3,8 @@
 // recovery proofs (§7.8–7.9), purge (§7.10), Noise NK (§9), the metrics
 // listener (§11.2–11.3); each durable across restarts where the Rust relay's is.
 
+#include <sys/wait.h>
+
 #include <algorithm>
 #include <thread>
 
@@ -313,6 +315,18 @@ BOOST_AUTO_TEST_CASE(metrics_listener_serves_summed_counters_pubkey_and_index)
     BOOST_TEST(http_get(relay.metrics_port(), "/health").starts_with("HTTP/1.1 404"));
     BOOST_TEST(raw_exchange(relay.metrics_port(), "POST /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
                    .starts_with("HTTP/1.1 405"));
+}
+
+BOOST_AUTO_TEST_CASE(non_loopback_listen_address_without_tls_verified_refuses_to_start)
+{
+    relay_options options;
+    options.listen = "0.0.0.0:0"; // §12.3; nothing is bound: the check comes before any socket
+    options.expect_ready = false;
+    relay_process relay(options);
+    int const status = relay.wait_exit();
+    BOOST_TEST(WIFEXITED(status));
+    BOOST_TEST(WEXITSTATUS(status) == 1);
+    BOOST_TEST(relay.log().find("RELAY_TLS_VERIFIED") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -62,7 +62,7 @@ void relay_process::start()
         std::ifstream in(log_path_, std::ios::ate);
         log_offset_ = in ? static_cast<std::size_t>(in.tellg()) : 0;
     }
-    std::vector<std::string> args{relay_binary(), "--listen", "127.0.0.1:0", "--data-dir", options_.data_dir + "/data"};
+    std::vector<std::string> args{relay_binary(), "--listen", options_.listen, "--data-dir", options_.data_dir + "/data"};
     if (options_.workers != 0) {
         args.push_back("--workers");
         args.push_back(std::to_string(options_.workers));

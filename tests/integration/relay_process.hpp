@@ -18,6 +18,7 @@ struct relay_options {
     std::vector<std::string> extra_args;
     std::string data_dir;                   ///< empty: a fresh temporary directory
     bool expect_ready = true;
+    std::string listen = "127.0.0.1:0";     ///< --listen
 };
 
 class relay_process {

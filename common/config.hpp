@@ -22,6 +22,8 @@ struct config {
     std::string metrics_token;                   ///< RELAY_METRICS_TOKEN
     bool tls_verified = false;                   ///< RELAY_TLS_VERIFIED
     std::uint64_t max_connections = 1000;        ///< RELAY_MAX_CONNECTIONS, whole relay (D-11)
+    std::uint64_t max_connections_per_ip = 64;   ///< RELAY_MAX_CONNECTIONS_PER_IP, whole relay, 0 = unlimited (ours)
+    bool per_ip_exempt_loopback = true;          ///< RELAY_PER_IP_EXEMPT_LOOPBACK: a local TLS proxy is not one client
     std::uint64_t max_message_size = 1048576;    ///< RELAY_MAX_MESSAGE_SIZE, frame bytes incl. prefix
     std::uint64_t blob_ttl_secs = 2592000;       ///< RELAY_BLOB_TTL_SECS (30 days)
     std::uint64_t rate_limit = 60;               ///< RELAY_RATE_LIMIT, messages/minute/routing id

@@ -10,6 +10,8 @@
 //   worker_slot[max_worker_slots]        per worker process: pid, connections, counters
 //   rate_entry[rate_table_entries]       lock-free token buckets (D-11)
 //   nonce_entry[nonce_table_entries]     lock-free handshake nonce window (§5, D-10)
+//   address_entry[max_worker_slots][address_table_entries]
+//                                        connections per source address, per worker
 //   notify_ring[max_worker_slots]        cross-worker notifications (DESIGN §3)
 //   shard 0 .. shard_count-1             each: shard_header, page table, mailbox
 //                                        table, presence table, arena of pages
@@ -164,6 +166,7 @@ enum class counter : std::uint32_t {
     connections_total,
     connection_errors_total,
     connections_rejected_limit,
+    connections_rejected_per_ip,
     messages_received_total,
     messages_sent_total,
     messages_rejected_total,
@@ -213,6 +216,17 @@ struct nonce_entry {
     std::atomic<std::uint64_t> word;
 };
 inline constexpr std::uint32_t nonce_table_entries = 1u << 20; // 8 MiB
+
+/// Open connections from one source address in one worker (the per-address
+/// cap, RELAY_MAX_CONNECTIONS_PER_IP). Each worker writes only its own table, so
+/// no locks: the others read it to sum a relay-wide count (D-11). key = keyed
+/// hash of the address, 0 = empty.
+struct address_entry {
+    std::atomic<std::uint64_t> key;
+    std::atomic<std::uint32_t> count;
+    std::uint32_t reserved;
+};
+inline constexpr std::uint32_t address_table_entries = 16384; // 256 KiB per worker slot
 
 /// One token bucket: key = keyed 64-bit hash of the routing id (0 = empty),
 /// state = tokens (1/256 units, high 28 bits) | time (1/64 s since store epoch, low 36 bits).
@@ -266,6 +280,7 @@ struct store_header {
     std::uint64_t rate_offset;
     std::uint64_t rings_offset;
     std::uint64_t nonces_offset;   ///< nonce_entry[nonce_table_entries]
+    std::uint64_t addresses_offset; ///< address_entry[max_worker_slots][address_table_entries]
     std::uint64_t shards_offset;   ///< shard_header[shard_count], then each shard's tables
     std::atomic<std::uint32_t> clean_shutdown; ///< 1 while no process has it open for writing
     std::atomic<std::uint64_t> opened_count;
@@ -289,7 +304,8 @@ constexpr std::uint64_t layout_fingerprint()
     mix(sizeof(blob_meta)); mix(sizeof(mailbox_entry)); mix(sizeof(presence_entry));
     mix(sizeof(shard_header)); mix(alignof(shard_header));
     mix(sizeof(worker_slot)); mix(alignof(worker_slot));
-    mix(sizeof(rate_entry)); mix(sizeof(nonce_entry)); mix(nonce_table_entries); mix(blob_kind_count);
+    mix(sizeof(rate_entry)); mix(sizeof(nonce_entry)); mix(nonce_table_entries);
+    mix(sizeof(address_entry)); mix(address_table_entries); mix(blob_kind_count);
     mix(sizeof(notify_entry)); mix(sizeof(notify_ring));
     mix(sizeof(store_header)); mix(sizeof(robust_mutex));
     mix(max_worker_slots); mix(page_size); mix(class_count); mix(min_chunk_shift);

@@ -22,7 +22,7 @@ namespace {
 constexpr std::uint64_t align_up(std::uint64_t v, std::uint64_t a) { return (v + a - 1) / a * a; }
 
 struct offsets {
-    std::uint64_t slots, rate, nonces, rings, shards, per_shard_tables, total;
+    std::uint64_t slots, rate, nonces, addresses, rings, shards, per_shard_tables, total;
 };
 
 std::uint64_t shard_tables_size(geometry const& g, std::uint32_t pages)
@@ -41,7 +41,8 @@ offsets compute(geometry const& g)
     o.slots = align_up(sizeof(store_header), 4096);
     o.rate = align_up(o.slots + sizeof(worker_slot) * max_worker_slots, 4096);
     o.nonces = align_up(o.rate + sizeof(rate_entry) * g.rate_table_entries, 4096);
-    o.rings = align_up(o.nonces + sizeof(nonce_entry) * nonce_table_entries, 4096);
+    o.addresses = align_up(o.nonces + sizeof(nonce_entry) * nonce_table_entries, 4096);
+    o.rings = align_up(o.addresses + sizeof(address_entry) * address_table_entries * max_worker_slots, 4096);
     o.shards = align_up(o.rings + sizeof(notify_ring) * max_worker_slots, 4096);
     std::uint64_t const headers = align_up(sizeof(shard_header) * g.shard_count, page_size);
     o.per_shard_tables = shard_tables_size(g, pages_per_shard(g));
@@ -70,6 +71,7 @@ void format(std::uint8_t* base, std::uint64_t size, geometry const& g)
     h->slots_offset = o.slots;
     h->rate_offset = o.rate;
     h->nonces_offset = o.nonces;
+    h->addresses_offset = o.addresses;
     h->rings_offset = o.rings;
     h->shards_offset = o.shards;
     std::uint32_t const pages = pages_per_shard(g);

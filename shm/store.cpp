@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "shm/address_counts.hpp"
 #include "shm/fault_injection.hpp"
 
 namespace relay::shm {
@@ -366,6 +367,7 @@ void store::reset_slot(std::uint32_t slot_index)
         }
     }
     slot(slot_index).connections.store(0, std::memory_order_relaxed);
+    address_counts::reset_slot(base_, header(), slot_index);
 }
 
 store::rebuild_stats store::rebuild_all(std::function<void(std::uint32_t, std::uint32_t)> const& progress)

@@ -143,7 +143,8 @@ public:
     /// Takes and releases every shard lock: a shard whose lock a dead process
     /// held is repaired now (by the caller) instead of at its next use.
     void recover_shards();
-    /// Resets every trace of a dead worker: presence counts and connection count.
+    /// Resets every trace of a dead worker: presence counts, connection count
+    /// and its per-address connection counts.
     void reset_slot(std::uint32_t slot);
     struct rebuild_stats {
         std::uint64_t kept = 0;    ///< committed blobs found intact

@@ -107,7 +107,7 @@ bool known_setting(std::string const& key)
 {
     static constexpr char const* names[] = {
         "RELAY_LISTEN_ADDR", "RELAY_METRICS_ADDR", "RELAY_METRICS_TOKEN", "RELAY_TLS_VERIFIED",
-        "RELAY_MAX_CONNECTIONS", "RELAY_MAX_MESSAGE_SIZE", "RELAY_BLOB_TTL_SECS", "RELAY_RATE_LIMIT",
+        "RELAY_MAX_CONNECTIONS", "RELAY_MAX_CONNECTIONS_PER_IP", "RELAY_PER_IP_EXEMPT_LOOPBACK", "RELAY_MAX_MESSAGE_SIZE", "RELAY_BLOB_TTL_SECS", "RELAY_RATE_LIMIT",
         "RELAY_RECOVERY_RATE_LIMIT", "RELAY_CLEANUP_INTERVAL", "RELAY_IDLE_TIMEOUT", "RELAY_HANDSHAKE_TIMEOUT",
         "RELAY_MAX_BLOBS_PER_USER", "RELAY_MAX_STORAGE_PER_USER", "RELAY_MAX_STORAGE_BYTES", "RELAY_STORAGE_BACKEND",
         "RELAY_DATA_DIR", "RELAY_REQUIRE_NOISE_ENCRYPTION", "RELAY_NOISE_STATIC_KEY", "RELAY_LOG_LEVEL",
@@ -212,8 +212,11 @@ load_result load_config(int argc, char const* const* argv, env_lookup const& pro
         cfg.metrics_token = *v;
     if (auto v = env("RELAY_TLS_VERIFIED"))
         cfg.tls_verified = parse_bool("RELAY_TLS_VERIFIED", *v);
+    if (auto v = env("RELAY_PER_IP_EXEMPT_LOOPBACK"))
+        cfg.per_ip_exempt_loopback = parse_bool("RELAY_PER_IP_EXEMPT_LOOPBACK", *v);
     constexpr std::uint64_t u32max = 0xffffffffu;
     r.u64("RELAY_MAX_CONNECTIONS", cfg.max_connections, 0, 1000000);
+    r.u64("RELAY_MAX_CONNECTIONS_PER_IP", cfg.max_connections_per_ip, 0, 1000000);
     r.u64("RELAY_MAX_MESSAGE_SIZE", cfg.max_message_size, 64, 64u << 20);
     r.u64("RELAY_BLOB_TTL_SECS", cfg.blob_ttl_secs, 0, u32max * 100);
     r.u64("RELAY_RATE_LIMIT", cfg.rate_limit, 0, shm::rate_limiter::max_per_minute);
@@ -296,7 +299,9 @@ std::string describe(config const& c)
     o << "listen=" << addr(c.listen) << " workers=" << c.workers
       << " storage=" << (c.backend == storage_backend::file ? "file" : "memory") << " data_dir=" << c.data_dir
       << " max_storage_bytes=" << c.max_storage_bytes << " shards(new store)=" << c.shards
-      << " max_connections=" << c.max_connections << " max_message_size=" << c.max_message_size
+      << " max_connections=" << c.max_connections << " max_connections_per_ip=" << c.max_connections_per_ip
+      << (c.per_ip_exempt_loopback ? " (loopback exempt)" : " (loopback included)")
+      << " max_message_size=" << c.max_message_size
       << " blob_ttl_secs=" << c.blob_ttl_secs << " rate_limit=" << c.rate_limit
       << " recovery_rate_limit=" << c.recovery_rate_limit << " cleanup_interval=" << c.cleanup_interval_secs
       << " idle_timeout=" << c.idle_timeout_secs << " handshake_timeout=" << c.handshake_timeout_secs

@@ -141,6 +141,8 @@ std::string render_metrics(shm::store& st)
              count(counter::nonce_replays_total));
     m.single("relay_connections_rejected_limit_total", "counter", "Connections refused by RELAY_MAX_CONNECTIONS.",
              count(counter::connections_rejected_limit));
+    m.single("relay_connections_rejected_per_ip_total", "counter",
+             "Connections refused by RELAY_MAX_CONNECTIONS_PER_IP.", count(counter::connections_rejected_per_ip));
     m.single("relay_notifications_dropped_total", "counter", "Delivered/receipt notifications lost to full queues.",
              count(counter::notifications_dropped_total));
     m.single("relay_slow_consumers_closed_total", "counter", "Connections closed because they did not read.",

@@ -17,6 +17,7 @@ worker_services::worker_services(config const& cfg, std::uint8_t* store_base, st
       rings_(store_base, store_.header()),
       limiter_(store_base, store_.header()),
       nonces_(store_base, store_.header()),
+      addresses_(store_base, store_.header(), slot),
       slot_(slot),
       event_fds_(std::move(event_fds)),
       relay_start_unix_(relay_start_unix),

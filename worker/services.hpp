@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/config.hpp"
+#include "shm/address_counts.hpp"
 #include "shm/nonce_window.hpp"
 #include "shm/notify_ring.hpp"
 #include "shm/rate_limiter.hpp"
@@ -33,6 +34,7 @@ public:
     shm::notify_rings& rings() noexcept { return rings_; }
     shm::rate_limiter& limiter() noexcept { return limiter_; }
     shm::nonce_window& nonces() noexcept { return nonces_; }
+    shm::address_counts& addresses() noexcept { return addresses_; }
     std::uint32_t slot() const noexcept { return slot_; }
     /// The relay's static Noise key; absent only in tests that do not need it.
     std::optional<noise::dh_key> const& noise_key() const noexcept { return noise_key_; }
@@ -72,6 +74,7 @@ private:
     shm::notify_rings rings_;
     shm::rate_limiter limiter_;
     shm::nonce_window nonces_;
+    shm::address_counts addresses_;
     std::uint32_t slot_;
     std::vector<int> event_fds_;
     std::uint64_t relay_start_unix_;

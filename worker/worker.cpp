@@ -31,6 +31,28 @@ std::uint64_t relay_connections(worker_services& services)
     return total;
 }
 
+/// The per-address cap's key of the peer; 0 when the cap does not apply to it
+/// (a loopback peer is normally the local TLS proxy, i.e. every client at once).
+std::uint64_t address_key_of(worker_services& services, tcp::socket const& socket)
+{
+    boost::system::error_code ec;
+    auto const endpoint = socket.remote_endpoint(ec);
+    if (ec)
+        return 0;
+    auto address = endpoint.address();
+    // An IPv4 client on a dual-stack socket is the same client as over IPv4.
+    if (address.is_v6() && address.to_v6().is_v4_mapped())
+        address = net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6());
+    if (address.is_loopback() && services.cfg().per_ip_exempt_loopback)
+        return 0;
+    if (address.is_v4()) {
+        auto const bytes = address.to_v4().to_bytes();
+        return services.addresses().key_of(bytes);
+    }
+    auto const bytes = address.to_v6().to_bytes();
+    return services.addresses().key_of(bytes);
+}
+
 net::awaitable<void> accept_loop(worker_services& services, session_registry& registry, tcp::acceptor& acceptor)
 {
     auto executor = co_await net::this_coro::executor;
@@ -53,7 +75,17 @@ net::awaitable<void> accept_loop(worker_services& services, session_registry& re
             services.count(shm::counter::connection_errors_total);
             continue; // the socket closes as it goes out of scope, no bytes written
         }
-        connection_slot slot(services);
+        // Our addition: one source address cannot take the whole relay.
+        std::uint64_t const address_key = address_key_of(services, socket);
+        auto const admission = address_key == 0 ? shm::address_counts::admission::uncounted
+                                                 : services.addresses().try_acquire(address_key,
+                                                                                    services.cfg().max_connections_per_ip);
+        if (admission == shm::address_counts::admission::refused) {
+            services.count(shm::counter::connections_rejected_per_ip);
+            services.count(shm::counter::connection_errors_total);
+            continue;
+        }
+        connection_slot slot(services, admission == shm::address_counts::admission::counted ? address_key : 0);
         net::co_spawn(executor, serve_connection(services, registry, std::move(socket), std::move(slot)),
                       net::detached);
     }

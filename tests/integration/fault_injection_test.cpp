@@ -236,7 +236,7 @@ BOOST_AUTO_TEST_CASE(a_shard_damaged_from_outside_makes_the_supervisor_rebuild_t
         auto shard = store.shard(0);
         {
             relay::shm::shard_guard guard(shard);
-            auto const* box = shard.find_mailbox_locked(victim);
+            auto const* box = shard.find_mailbox_locked(relay::shm::blob_kind::update, victim);
             BOOST_REQUIRE(box != nullptr);
             auto* continuation = shard.chunk(shard.chunk(box->head)->next);
             continuation->seq += 1000;

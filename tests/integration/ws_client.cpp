@@ -64,10 +64,15 @@ struct ws_client::impl {
     }
 };
 
-ws_client::ws_client(std::uint16_t port, std::string const& path) : impl_(std::make_unique<impl>())
+ws_client::ws_client(std::uint16_t port, std::string const& path, std::string const& source)
+    : impl_(std::make_unique<impl>())
 {
     auto& s = beast::get_lowest_layer(impl_->ws);
     s.expires_after(5s);
+    if (!source.empty()) {
+        s.socket().open(net::ip::tcp::v4());
+        s.socket().bind({net::ip::make_address(source), 0});
+    }
     s.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
     impl_->ws.handshake("127.0.0.1:" + std::to_string(port), path);
     s.expires_never();

@@ -18,8 +18,9 @@ using namespace std::chrono_literals;
 
 class ws_client {
 public:
-    /// Connects and upgrades on `path`; throws on failure.
-    ws_client(std::uint16_t port, std::string const& path = "/");
+    /// Connects and upgrades on `path`; throws on failure. `source`: the local
+    /// address to connect from (another 127.x.y.z acts as another client).
+    ws_client(std::uint16_t port, std::string const& path = "/", std::string const& source = {});
     ~ws_client();
     ws_client(ws_client const&) = delete;
     ws_client& operator=(ws_client const&) = delete;

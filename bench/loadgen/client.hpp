@@ -1,0 +1,24 @@
+#pragma once
+// Opening a protocol session: TCP connect, WebSocket upgrade, Handshake, and
+// the HandshakeAck, as a client of PROTOCOL §4.1 does (v1, unauthenticated).
+
+#include <string_view>
+
+#include "bench/bench_net.hpp"
+
+namespace bench::loadgen {
+
+/// Client-side stream settings: one unfragmented frame per message (as real
+/// clients send), a cheap mask generator, no Nagle delay on our side.
+void configure_client(ws_stream& ws);
+
+/// Connects `ws` to `endpoint`, upgrades on `path`, sends `handshake` and reads
+/// until the HandshakeAck. Every step is bounded by one deadline. False on any
+/// failure (the caller counts it).
+net::awaitable<bool> open_session(ws_stream& ws, beast::flat_buffer& buffer, tcp::endpoint endpoint,
+                                  std::string_view path, std::string_view handshake);
+
+/// Sends a Close frame and waits (bounded) for the server's; errors are ignored.
+net::awaitable<void> close_session(ws_stream& ws);
+
+} // namespace bench::loadgen

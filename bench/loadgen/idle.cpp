@@ -63,7 +63,8 @@ boost::json::object run_idle(runner& r)
         net::co_spawn(r.context(t), opener(r, t, k, openers, o.connections, held[t], group), net::detached);
     }
     r.wait("connecting", 600, [&] { return group->ready + group->failed >= o.connections; });
-    window const w = r.end_window(); // ops stay 0: the CPU of opening C connections
+    window w = r.end_window();
+    w.ops = group->ready; // server CPU per connection opened and handshaken
     r.set(phase::warmup);
     r.wait("settling", o.settle);
     memory_sample const after = tree_memory(o.server_pid);

@@ -50,6 +50,18 @@ relay_process::~relay_process()
     for (char const* marker : {"runtime error:", "ERROR: AddressSanitizer", "ERROR: LeakSanitizer"})
         BOOST_CHECK_MESSAGE(all.find(marker) == std::string::npos,
                             "sanitizer report in the relay log " << log_path_ << ":\n" << all);
+    // Privacy (PROTOCOL §12.5, issue 5): client ids, routing tokens, device ids
+    // and key hashes are 64 hex characters; no run of 32 or more hex
+    // characters may appear in a log, whatever the test did.
+    std::size_t run = 0;
+    for (char c : all) {
+        bool const hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+        run = hex ? run + 1 : 0;
+        if (run == 32) {
+            BOOST_ERROR("an id-like hex string appears in the relay log " << log_path_);
+            break;
+        }
+    }
     if (own_dir_ && !std::getenv("VAUCHI_KEEP_TEST_DIRS")) {
         std::error_code ec;
         std::filesystem::remove_all(options_.data_dir, ec);

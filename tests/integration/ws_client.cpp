@@ -134,6 +134,17 @@ void ws_client::send_text(std::string const& text)
     impl_->ws.binary(true);
 }
 
+void ws_client::send_fragmented(std::string const& bytes, std::size_t fragment)
+{
+    impl_->ws.binary(true);
+    std::size_t at = 0;
+    while (bytes.size() - at > fragment) {
+        impl_->ws.write_some(false, net::buffer(bytes.data() + at, fragment));
+        at += fragment;
+    }
+    impl_->ws.write_some(true, net::buffer(bytes.data() + at, bytes.size() - at));
+}
+
 void ws_client::ping() { impl_->ws.ping({}); }
 
 bool ws_client::pong_received() const { return impl_->pong; }

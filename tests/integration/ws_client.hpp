@@ -34,6 +34,8 @@ public:
     /// False if the relay did not answer with a valid message 2.
     bool noise_handshake(std::array<std::uint8_t, 32> const& relay_public_key);
     void send_text(std::string const& text);
+    /// One binary message sent as WebSocket fragments of `fragment` bytes.
+    void send_fragmented(std::string const& bytes, std::size_t fragment);
     void ping();
     /// Next binary message (decrypted in a Noise session), or nullopt on
     /// timeout or close.

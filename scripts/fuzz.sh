@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (fuzz/) with clang, ASan and UBSan, and runs each
+# for a bounded time from its seed corpus (issue 5).
+#   scripts/fuzz.sh              60 s per target (what CI runs)
+#   FUZZ_SECONDS=3600 scripts/fuzz.sh   longer runs
+#   scripts/fuzz.sh codec_fuzzer        one target
+# New inputs found are kept in build-fuzz/corpus-*/ (not in the repository);
+# a crash leaves build-fuzz/crash-* and fails the script: turn it into a
+# regression test (tests/protocol or tests/worker) and fix it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+seconds=${FUZZ_SECONDS:-60}
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=(codec_fuzzer handler_fuzzer)
+
+if ! command -v clang++-14 >/dev/null || [ ! -e /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq clang-14 libclang-rt-14-dev >/dev/null
+fi
+
+if [ ! -d build-fuzz ]; then
+  CXX=clang++-14 CC=clang-14 meson setup build-fuzz --buildtype=debugoptimized -Dfuzzing=true -Dtests=false \
+    -Dsystemd=disabled -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=false
+fi
+echo "=== building fuzz targets"
+meson compile -C build-fuzz -j2 "${targets[@]}"
+
+export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+for t in "${targets[@]}"; do
+  seeds=fuzz/corpus/${t%_fuzzer}
+  work=build-fuzz/corpus-${t%_fuzzer}
+  mkdir -p "$work"
+  echo "=== fuzzing $t for ${seconds} s (seeds: $seeds)"
+  # -max_len: frames beyond 64 KiB add nothing the codec has not seen at 64 KiB.
+  ./build-fuzz/fuzz/"$t" "$work" "$seeds" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 \
+    -artifact_prefix=build-fuzz/ -print_final_stats=1 2>&1 | grep -E "^(#[0-9]+ *DONE|Done|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==ERROR|SUMMARY)" || true
+  if ls build-fuzz/crash-* build-fuzz/leak-* build-fuzz/timeout-* >/dev/null 2>&1; then
+    echo "=== $t found a failing input: $(ls build-fuzz/crash-* build-fuzz/leak-* build-fuzz/timeout-* 2>/dev/null)"
+    exit 1
+  fi
+done
+echo "=== fuzzing passed"

@@ -1,6 +1,7 @@
 #include "supervisor/supervisor.hpp"
 
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/prctl.h>
@@ -51,6 +52,24 @@ std::string child_name(child const& c)
 
 } // namespace
 
+void supervisor::raise_open_file_limit() const
+{
+    // Every connection is a descriptor: take the hard limit (systemd's
+    // LimitNOFILE, or the shell's), and say when it cannot carry the configured
+    // connection limit.
+    rlimit r{};
+    if (::getrlimit(RLIMIT_NOFILE, &r) != 0)
+        return;
+    r.rlim_cur = r.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &r);
+    std::uint64_t const per_worker = cfg_.max_connections / std::max(1u, cfg_.workers) + 256;
+    if (r.rlim_cur != RLIM_INFINITY && r.rlim_cur < per_worker)
+        RELAY_LOG_WARN("open file limit %llu is below what RELAY_MAX_CONNECTIONS=%llu needs per worker (~%llu): raise "
+                       "LimitNOFILE (systemd) or ulimit -n", static_cast<unsigned long long>(r.rlim_cur),
+                       static_cast<unsigned long long>(cfg_.max_connections),
+                       static_cast<unsigned long long>(per_worker));
+}
+
 supervisor::supervisor(config cfg, std::vector<std::string> args)
     : cfg_(std::move(cfg)), args_(std::move(args)), self_(::getpid())
 {
@@ -76,6 +95,7 @@ int supervisor::run()
     shm::set_unprovable_repair_fatal(false); // children re-enable it after fork
     RELAY_LOG_INFO("vauchi-relay %s starting: %s", VAUCHI_RELAY_VERSION, describe(cfg_).c_str());
     start_unix_ = static_cast<std::uint64_t>(std::time(nullptr));
+    raise_open_file_limit();
     if (cfg_.metrics_token.empty() && cfg_.metrics.host != "127.0.0.1" && cfg_.metrics.host != "::1")
         RELAY_LOG_WARN("RELAY_METRICS_ADDR %s is not loopback and RELAY_METRICS_TOKEN is unset: anyone who can reach "
                        "it reads the metrics; set a token or bind it to 127.0.0.1", cfg_.metrics.host.c_str());

@@ -49,6 +49,7 @@ private:
     void reload();
     void advance_roll();
     bool all_stopped() const;
+    void raise_open_file_limit() const;
     int finish();
 
     config cfg_;

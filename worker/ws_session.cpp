@@ -16,6 +16,8 @@ namespace {
 /// NUL 'V' '2' opens a Noise session.
 constexpr std::string_view noise_magic{"\0V2", 3};
 constexpr std::size_t noise_opening_min = 51;
+/// A Noise message is at most 65 535 bytes; a Handshake frame is a few hundred.
+constexpr std::size_t pre_handshake_message_max = 3 + 65535;
 
 bool is_noise_opening(std::string_view first) { return first.size() >= noise_opening_min && first.starts_with(noise_magic); }
 
@@ -60,9 +62,9 @@ void ws_session::start()
     limits.idle_timeout = websocket::stream_base::none();
     limits.keep_alive_pings = false;
     ws_.set_option(limits);
-    // Beyond this a message ends the connection (1009). Up to it, a message
-    // over RELAY_MAX_MESSAGE_SIZE is dropped silently as PROTOCOL §10.1 says.
-    ws_.read_message_max(std::max<std::uint64_t>(services_.cfg().max_message_size * 2, 64 * 1024));
+    // Before the handshake only a Noise opening or a Handshake frame may come,
+    // both far below 64 KiB: a stranger cannot make us buffer more (issue 5).
+    ws_.read_message_max(pre_handshake_message_max);
     ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
         // PROTOCOL §4.2: a control frame before the handshake is [CLOSE]; after
         // it, Beast answers pings itself and every frame restarts the idle timer.
@@ -117,6 +119,9 @@ net::awaitable<void> ws_session::reader()
                 abort();
                 co_return;
             }
+            // Beyond this a message ends the connection (1009). Up to it, a message
+            // over RELAY_MAX_MESSAGE_SIZE is dropped silently as PROTOCOL §10.1 says.
+            ws_.read_message_max(std::max<std::uint64_t>(services_.cfg().max_message_size * 2, 64 * 1024));
             // Accepted just before a drain: the client still gets its
             // HandshakeAck and pending blobs, then 1001, rather than a reset.
             if (going_away_ || services_.draining())

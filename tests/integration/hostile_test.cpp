@@ -174,6 +174,15 @@ BOOST_AUTO_TEST_CASE(malformed_and_oversized_input_is_dropped_and_the_connection
     BOOST_TEST(delivered == 4);
 }
 
+BOOST_AUTO_TEST_CASE(a_stranger_cannot_make_the_relay_buffer_a_large_first_message)
+{
+    relay_process relay;
+    ws_client c(relay.port(), "/ws");
+    c.send_binary(std::string(256 * 1024, 'x')); // far beyond any Handshake or Noise opening
+    BOOST_TEST(c.closed_within(3000ms));
+    auto ok = connect_as(relay.port(), random_id());
+}
+
 BOOST_AUTO_TEST_CASE(a_flood_at_a_hundred_times_the_rate_limit_only_costs_the_flooder)
 {
     relay_process relay(with_env({{"RELAY_RATE_LIMIT", "60"}}));

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The benchmark of issue 6 in one command: builds the release binaries (the
+# relay, the floor server and the load generator), runs every scenario against
+# the floor and the relay with --workers 1 and 2, and writes
+# bench/results/RESULTS.md and the plots. bench/README.md explains it.
+#
+#   bench/run.sh            full run (about 10 minutes on 2 cores)
+#   bench/run.sh --quick    smoke run, a few seconds per scenario
+#   bench/run.sh --help     every option of bench/run.py
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# The plots need matplotlib; Debian packages it.
+if ! python3 -c 'import matplotlib' 2>/dev/null; then
+  echo "bench: installing python3-matplotlib for the plots"
+  as_root apt-get install -y python3-matplotlib || { as_root apt-get update && as_root apt-get install -y python3-matplotlib; }
+fi
+
+if [ ! -f build-release/build.ninja ]; then
+  echo "bench: configuring build-release"
+  nice -n 10 meson setup build-release --buildtype=release -Dtests=false
+fi
+echo "bench: building the relay, the floor and the load generator (release)"
+nice -n 10 meson compile -C build-release -j2 vauchi-relay echo_floor loadgen
+
+exec python3 bench/run.py --build build-release "$@"

@@ -38,6 +38,30 @@ class Results:
         return None if r is None or "error" in r else r
 
 
+def size_text(n):
+    return f"{n // 1024} KiB" if n >= 1024 and n % 1024 == 0 else f"{n} B"
+
+
+def describe(res, name):
+    """A row label from the parameters the scenario actually ran with."""
+    r = next((x for x in res.by_key.values() if x.get("name") == name and "params" in x), None)
+    if r is None:
+        return name
+    p = r["params"]
+    kind = r["scenario"]
+    if kind == "store":
+        return f"store {size_text(p['size'])}, {num(p['connections'])} conns, W={p['window']}"
+    if kind == "deliver":
+        return f"deliver {size_text(p['size'])}, {p['connections']} recipients × {p['blobs']} blobs"
+    if kind == "connect":
+        return f"connect+upgrade+handshake+close, {p['connections']} loops"
+    if kind == "idle":
+        return f"idle, {num(p['connections'])} handshaken conns"
+    if kind == "push":
+        return f"live push {size_text(p['size'])}, {p['connections']} pairs, {num(p['rate'])}/s offered"
+    return name
+
+
 def ops(r):
     return r["window"]["ops_per_s"] if r else None
 
@@ -80,35 +104,34 @@ def main_rows(res):
             rows.append([label, w, num(a / 1000 if a else None, 2) + " ms", num(b / 1000 if b else None, 2) + " ms",
                          ratio(a, b), "", "", "", target_text or "—", verdict(ok)])
 
-    throughput_row("store-256", "store 256 B, 100 conns, W=1", "acked updates/s",
+    throughput_row("store-256", describe(res, "store-256"), "acked updates/s",
                    f"CPU/op ≤ {T['cpu_store_256']}× floor", T["cpu_store_256"])
-    latency_row("store-256", "store 256 B, 100 conns, W=1: p99 ack latency", "p99_us",
+    latency_row("store-256", describe(res, "store-256") + ": p99 ack latency", "p99_us",
                 f"p99 ≤ {T['p99_store_256_ms']:g} ms", T["p99_store_256_ms"] * 1000)
-    throughput_row("store-4k", "store 4 KiB, 100 conns, W=1", "acked updates/s",
+    throughput_row("store-4k", describe(res, "store-4k"), "acked updates/s",
                    f"CPU/op ≤ {T['cpu_store_4k']}× floor", T["cpu_store_4k"])
-    throughput_row("store-4k-overload", "store 4 KiB, 1000 conns, W=16", "acked updates/s")
+    throughput_row("store-4k-overload", describe(res, "store-4k-overload"), "acked updates/s")
     for w in res.workers:
         rel, flo = res.get("store-4k-overload", w, "relay"), res.get("store-4k-overload", w, "floor")
         if not rel and not flo:
             continue
         tail = [lat(r, "p99_us") / lat(r, "p50_us") if lat(r, "p50_us") else None for r in (rel, flo)]
-        rows.append(["store 4 KiB, 1000 conns, W=16: p99/p50 of ack latency", w, num(tail[0], 1), num(tail[1], 1),
+        rows.append([describe(res, "store-4k-overload") + ": p99/p50 of ack latency", w, num(tail[0], 1), num(tail[1], 1),
                      ratio(tail[0], tail[1]), "", "", "", f"p99/p50 ≤ {T['tail_overload']:g}",
                      verdict(tail[0] <= T["tail_overload"] if tail[0] is not None else None)])
-    throughput_row("deliver-256", "deliver 256 B, 100 recipients × 100 blobs", "blobs/s",
+    throughput_row("deliver-256", describe(res, "deliver-256"), "blobs/s",
                    f"CPU/blob ≤ {T['cpu_deliver']}× floor", T["cpu_deliver"])
-    throughput_row("connect", "connect+upgrade+handshake+close, 32 loops", "cycles/s",
+    throughput_row("connect", describe(res, "connect"), "cycles/s",
                    f"CPU/cycle ≤ {T['cpu_connect']}× floor", T["cpu_connect"])
     for w in res.workers:
         rel, flo = res.get("idle", w, "relay"), res.get("idle", w, "floor")
         if not rel and not flo:
             continue
         kib = [r["per_connection"]["pss"] / 1024 if r else None for r in (rel, flo)]
-        n = (rel or flo)["open_connections"]
-        rows.append([f"idle, {num(n)} handshaken conns: server KiB/conn (Pss)", w, num(kib[0], 2), num(kib[1], 2),
+        rows.append([describe(res, "idle") + ": server KiB/conn (Pss)", w, num(kib[0], 2), num(kib[1], 2),
                      ratio(kib[0], kib[1]), num(cpu(rel), 1), num(cpu(flo), 1), ratio(cpu(rel), cpu(flo)),
                      f"≤ {T['idle_kib']:g} KiB/conn", verdict(kib[0] <= T["idle_kib"] if kib[0] is not None else None)])
-    throughput_row("push-256", "live push 256 B, 50 pairs, 2000/s offered", "pushes/s")
+    throughput_row("push-256", describe(res, "push-256"), "pushes/s")
     latency_row("push-256", "live push: p99 end-to-end latency", "p99_us")
     for w in res.workers:
         rel = res.get("overhead", w, "relay")
@@ -220,9 +243,14 @@ def write_markdown(res, data, out_dir):
     idle = [r for r in data["results"] if r.get("name") == "idle" and "per_connection" in r]
     if idle:
         lines += ["## Idle memory per connection (bytes)", "",
-                  table(["Workers", "Server", "connections", "Pss", "Private", "Rss", "processes"],
+                  "Differences between the sample before the first connect and the one after the last handshake,",
+                  "divided by the connections, summed over the server's processes. **Pss** (the target's measure)",
+                  "counts every page once, including the shared store's pages the connections touched (presence",
+                  "entries); **Anonymous** is heap and stacks only, i.e. without the store; Rss counts a shared",
+                  "page once per process mapping it.", "",
+                  table(["Workers", "Server", "connections", "Pss", "Anonymous", "Rss", "processes"],
                         [[r["workers"], r["target"], num(r["open_connections"]), num(r["per_connection"]["pss"]),
-                          num(r["per_connection"]["private"]), num(r["per_connection"]["rss"]),
+                          num(r["per_connection"].get("anonymous")), num(r["per_connection"]["rss"]),
                           r["memory_after"]["processes"]] for r in idle]), ""]
     lines += ["![throughput vs workers](throughput_vs_workers.png)", "", "![latency CDF](latency_cdf.png)", ""]
     with open(os.path.join(out_dir, "RESULTS.md"), "w") as f:
@@ -233,6 +261,7 @@ def write_plots(res, out_dir):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FixedFormatter, FixedLocator, NullFormatter
 
     colors = {"relay": "tab:red", "floor": "tab:blue"}
     names = [("store-256", "store 256 B, W=1"), ("store-4k", "store 4 KiB, W=1"),
@@ -245,7 +274,7 @@ def write_plots(res, out_dir):
             if pts:
                 ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", color=colors[kind], label=kind)
         ax.set_title(title)
-        ax.set_xlabel("--workers")
+        ax.set_xlabel("workers (relay processes, floor threads)")
         ax.set_ylabel("operations / s")
         ax.set_xticks(res.workers)
         ax.set_ylim(bottom=0)
@@ -259,7 +288,7 @@ def write_plots(res, out_dir):
             ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=title)
     ax.axhline(1.5, color="grey", ls="--", lw=1)
     ax.set_title("server CPU per operation, relay ÷ floor")
-    ax.set_xlabel("--workers")
+    ax.set_xlabel("workers (relay processes, floor threads)")
     ax.set_xticks(res.workers)
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
@@ -284,13 +313,17 @@ def write_plots(res, out_dir):
                 us = [p[1] for p in r["cdf"]]
                 ax.plot(us, q, styles.get(w, ":"), color=colors[kind], label=f"{kind}, {w} worker(s)")
         if limit:
-            ax.axvline(limit, color="grey", ls=":", lw=1)
+            ax.axvline(limit, color="grey", ls=":", lw=1, label=f"target p99 {limit / 1000:g} ms")
         ax.set_xscale("log")
         ax.set_yscale("logit")
         ax.set_ylim(0.01, 0.9999)
+        quantiles = [0.01, 0.1, 0.5, 0.9, 0.99, 0.999, 0.9999]
+        ax.yaxis.set_major_locator(FixedLocator(quantiles))
+        ax.yaxis.set_major_formatter(FixedFormatter(["1 %", "10 %", "50 %", "90 %", "99 %", "99.9 %", "99.99 %"]))
+        ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_title(title)
         ax.set_xlabel("latency (µs, log scale)")
-        ax.set_ylabel("fraction of operations at or below")
+        ax.set_ylabel("operations at or below (percentile)")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
     fig.suptitle("Latency CDF (the y axis stretches the tail: 0.99 and 0.999 are the p99 and p99.9)")

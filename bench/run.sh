@@ -12,8 +12,13 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
+# Debian's interpreter, which sees Debian's packages (a pyenv or venv python3
+# earlier in PATH would not see python3-matplotlib).
+PY=python3
+if [ -x /usr/bin/python3 ]; then PY=/usr/bin/python3; fi
+
 # The plots need matplotlib; Debian packages it.
-if ! python3 -c 'import matplotlib' 2>/dev/null; then
+if ! "$PY" -c 'import matplotlib' 2>/dev/null; then
   echo "bench: installing python3-matplotlib for the plots"
   as_root apt-get install -y python3-matplotlib || { as_root apt-get update && as_root apt-get install -y python3-matplotlib; }
 fi
@@ -25,4 +30,4 @@ fi
 echo "bench: building the relay, the floor and the load generator (release)"
 nice -n 10 meson compile -C build-release -j2 vauchi-relay echo_floor loadgen
 
-exec python3 bench/run.py --build build-release "$@"
+exec "$PY" bench/run.py --build build-release "$@"

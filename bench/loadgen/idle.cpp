@@ -43,7 +43,11 @@ net::awaitable<void> opener(runner& r, unsigned t, unsigned first, unsigned step
 
 boost::json::object memory_report(memory_sample const& m)
 {
-    return {{"rss", m.rss}, {"pss", m.pss}, {"private", m.private_bytes}, {"processes", m.processes}};
+    return {{"rss", m.rss},
+            {"pss", m.pss},
+            {"private", m.private_bytes},
+            {"anonymous", m.anonymous},
+            {"processes", m.processes}};
 }
 
 } // namespace
@@ -81,6 +85,7 @@ boost::json::object run_idle(runner& r)
     report["memory_after"] = memory_report(after);
     report["per_connection"] = {{"pss", per(before.pss, after.pss)},
                                 {"private", per(before.private_bytes, after.private_bytes)},
+                                {"anonymous", per(before.anonymous, after.anonymous)},
                                 {"rss", per(before.rss, after.rss)}};
     report["counters"] = counters_report(r);
     return report;

@@ -83,7 +83,6 @@ memory_sample tree_memory(pid_t root)
         ++m.processes;
         std::string key;
         std::uint64_t kib = 0;
-        std::string unit;
         std::string line;
         while (std::getline(in, line)) {
             std::istringstream fields(line);
@@ -95,6 +94,8 @@ memory_sample tree_memory(pid_t root)
                 m.pss += kib * 1024;
             else if (key == "Private_Clean:" || key == "Private_Dirty:")
                 m.private_bytes += kib * 1024;
+            else if (key == "Anonymous:")
+                m.anonymous += kib * 1024;
         }
     }
     return m;

@@ -21,11 +21,15 @@ cpu_sample tree_cpu(pid_t root);
 
 /// Sums of /proc/PID/smaps_rollup over the tree, in bytes. Pss divides each
 /// shared page among the processes mapping it, so its sum counts the shared
-/// store once; Private counts only pages no other process maps.
+/// store once. Anonymous is heap and stacks only: it leaves out the store
+/// (a shared file or POSIX shm mapping) whoever touched it. Private is not a
+/// per-connection measure for the relay: store pages first touched by the
+/// supervisor count as its private pages until a worker touches them too.
 struct memory_sample {
     std::uint64_t rss = 0;
     std::uint64_t pss = 0;
     std::uint64_t private_bytes = 0;
+    std::uint64_t anonymous = 0;
     unsigned processes = 0;
 };
 memory_sample tree_memory(pid_t root);

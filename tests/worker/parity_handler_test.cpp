@@ -292,11 +292,11 @@ BOOST_FIXTURE_TEST_CASE(purge_deletes_each_kind_only_when_asked, relay_fixture)
     BOOST_TEST(r1.blobs_deleted == 1u);
     BOOST_TEST(r1.device_sync_deleted == 0u);
     BOOST_TEST(r1.recovery_proofs_deleted == 0u);
-    auto const& r2 = body_of<protocol::purge_response>(decoded(c->sink.frames[1]));
+    auto const r2 = body_of<protocol::purge_response>(decoded(c->sink.frames[1])); // a copy: the envelope is a temporary
     BOOST_TEST(r2.blobs_deleted == 0u);
     BOOST_TEST(r2.device_sync_deleted == 2u); // every device of the identity
     BOOST_TEST(r2.recovery_proofs_deleted == 1u);
-    auto const& r3 = body_of<protocol::purge_response>(decoded(c->sink.frames[2]));
+    auto const r3 = body_of<protocol::purge_response>(decoded(c->sink.frames[2]));
     BOOST_TEST(r3.recovery_proofs_deleted == 0u);
     BOOST_TEST(store().totals().blobs == 0u);
 }

@@ -2,7 +2,8 @@
 # One command for every test: install what is missing, build, and run all unit
 # and integration suites twice: a normal build, then an ASan+UBSan build.
 # The sanitizer build also compiles the kill points and runs the fault-injection
-# suite. --quick skips the sanitizer pass.
+# suite. Then each libFuzzer target runs for 60 s (scripts/fuzz.sh).
+# --quick skips the sanitizer pass and the fuzzing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,5 +28,6 @@ if ! $quick; then
   # Leak checking stays off: workers leave by _exit() on purpose after fork.
   ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_suite build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false -Dfault_injection=true
+  scripts/fuzz.sh
 fi
 echo "=== all tests passed"

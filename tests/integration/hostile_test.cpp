@@ -178,8 +178,13 @@ BOOST_AUTO_TEST_CASE(a_stranger_cannot_make_the_relay_buffer_a_large_first_messa
 {
     relay_process relay;
     ws_client c(relay.port(), "/ws");
-    c.send_binary(std::string(256 * 1024, 'x')); // far beyond any Handshake or Noise opening
-    BOOST_TEST(c.closed_within(3000ms));
+    bool closed = false;
+    try {
+        c.send_binary(std::string(256 * 1024, 'x')); // far beyond any Handshake or Noise opening
+    } catch (std::exception const&) {
+        closed = true; // the relay closed while the message was still being written
+    }
+    BOOST_TEST((closed || c.closed_within(3000ms)));
     auto ok = connect_as(relay.port(), random_id());
 }
 

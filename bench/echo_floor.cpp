@@ -14,6 +14,8 @@
 
 #include <sys/socket.h>
 
+#include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
@@ -113,8 +115,17 @@ int main(int argc, char** argv)
                 inline_echo ? " (inline echo)" : "");
     std::fflush(stdout);
 
-    timespec limit{static_cast<std::time_t>(max_seconds), 0};
-    ::sigtimedwait(&stop_signals, nullptr, &limit);
+    // EINTR (a debugger or strace attaching) is not a reason to stop: wait again
+    // for whatever is left of --max-seconds.
+    auto const deadline = std::chrono::steady_clock::now() + std::chrono::seconds(max_seconds);
+    for (;;) {
+        auto const left = std::chrono::duration_cast<std::chrono::seconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0)
+            break;
+        timespec limit{static_cast<std::time_t>(left.count()), 0};
+        if (::sigtimedwait(&stop_signals, nullptr, &limit) >= 0 || errno != EINTR)
+            break;
+    }
     for (auto& w : pool)
         w->ioc.stop();
     for (auto& t : threads)

@@ -106,6 +106,7 @@ int main(int argc, char** argv)
         }
         port = w->acceptor.local_endpoint().port(); // the port 0 resolved to, for the other workers
         net::co_spawn(w->ioc, floor::accept_loop(*w), net::detached);
+        net::co_spawn(w->ioc, floor::heartbeat_loop(*w), net::detached);
         pool.push_back(std::move(w));
     }
     std::vector<std::thread> threads;

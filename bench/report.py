@@ -272,10 +272,17 @@ def write_plots(res, out_dir):
              ("connect", "connect cycles")]
     fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
     for ax, (name, title) in zip(axes.flat, names):
+        bound = []
         for kind in ("floor", "relay"):
             pts = [(w, ops(res.get(name, w, kind))) for w in res.workers if res.get(name, w, kind)]
             if pts:
                 ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", color=colors[kind], label=kind)
+            bound += [(w, ops(res.get(name, w, kind))) for w in res.workers if res.get(name, w, kind)
+                      and res.get(name, w, kind)["window"]["generator_cpu_pct"] >= GENERATOR_BOUND_PCT]
+        if bound:
+            # Circled points: the generator, not the server, set this rate.
+            ax.plot([p[0] for p in bound], [p[1] for p in bound], "o", ms=13, mfc="none", mec="black",
+                    label="generator-bound")
         ax.set_title(title)
         ax.set_xlabel("workers (relay processes, floor threads)")
         ax.set_ylabel("operations / s")

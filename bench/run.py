@@ -125,8 +125,11 @@ def main():
         "commit": subprocess.run(["git", "-C", HERE, "rev-parse", "--short", "HEAD"], capture_output=True,
                                  text=True).stdout.strip(),
     }
+    # One run per line: a new run of the benchmark changes lines, not the whole file's layout.
     with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump({"meta": meta, "results": results}, f, indent=1)
+        f.write('{"meta": ' + json.dumps(meta) + ',\n "results": [\n')
+        f.write(",\n".join(json.dumps(r, separators=(",", ":")) for r in results))
+        f.write("\n]}\n")
     report.write_all(args.out)
     failed = any("error" in r for r in results)
     if args.keep or failed:

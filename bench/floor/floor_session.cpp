@@ -242,4 +242,15 @@ net::awaitable<void> accept_loop(floor_worker& worker)
     }
 }
 
+net::awaitable<void> heartbeat_loop(floor_worker& worker)
+{
+    net::steady_timer timer(worker.ioc);
+    while (worker.acceptor.is_open()) {
+        timer.expires_after(std::chrono::seconds(1));
+        auto [ec] = co_await timer.async_wait(use_nothrow);
+        if (ec)
+            co_return;
+    }
+}
+
 } // namespace bench::floor

@@ -89,4 +89,9 @@ net::awaitable<void> serve_connection(floor_worker& worker, tcp::socket socket);
 /// Accepts on the worker's socket until it is closed.
 net::awaitable<void> accept_loop(floor_worker& worker);
 
+/// A 1 s periodic timer, as the relay's worker heartbeat: it keeps Asio's
+/// timerfd armed for the nearest second, so arming a connection's upgrade
+/// deadline costs no timerfd_settime syscall on either server.
+net::awaitable<void> heartbeat_loop(floor_worker& worker);
+
 } // namespace bench::floor

@@ -86,6 +86,10 @@ net::awaitable<void> accept_loop(worker_services& services, session_registry& re
             continue;
         }
         connection_slot slot(services, admission == shm::address_counts::admission::counted ? address_key : 0);
+        // Every reply is one small frame that should leave now: without this,
+        // Nagle plus the peer's delayed ACK holds an ack back up to 40 ms.
+        boost::system::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
         net::co_spawn(executor, serve_connection(services, registry, std::move(socket), std::move(slot)),
                       net::detached);
     }

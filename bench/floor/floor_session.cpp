@@ -238,6 +238,8 @@ net::awaitable<void> accept_loop(floor_worker& worker)
             co_await backoff.async_wait(use_nothrow);
             continue;
         }
+        boost::system::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored); // as the relay does
         net::co_spawn(worker.ioc, serve_connection(worker, std::move(socket)), net::detached);
     }
 }

@@ -1,19 +1,32 @@
-// libFuzzer target: the frame/JSON codec (issue 5). Any input must decode or
-// fail cleanly; whatever decodes must re-encode to a frame that decodes to the
-// same envelope (the codec is its own oracle).
+// libFuzzer target: the frame/JSON codec (issues 5 and 6). Any input must
+// decode or fail cleanly; the byte-array fast path must give exactly what the
+// general parser gives; whatever decodes must re-encode to a frame that
+// decodes to the same envelope (the codec is its own oracle).
 
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
+#include "worker/protocol/byte_array_scan.hpp"
 #include "worker/protocol/codec.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size)
 {
+    namespace detail = relay::protocol::detail;
     std::string_view const frame(reinterpret_cast<char const*>(data), size);
+    detail::set_byte_array_prescan(false);
+    auto const general = relay::protocol::decode_frame(frame);
+    detail::set_byte_array_prescan(true);
     auto decoded = relay::protocol::decode_frame(frame);
-    if (!decoded)
+    if (general.has_value() != decoded.has_value())
+        std::abort(); // the fast path accepted or refused what the general parser did not
+    if (!decoded) {
+        if (general.error() != decoded.error())
+            std::abort();
         return 0;
+    }
+    if (!(*general == *decoded))
+        std::abort();
     std::string const again = relay::protocol::encode_frame(*decoded);
     auto redecoded = relay::protocol::decode_frame(again);
     if (!redecoded || !(*redecoded == *decoded))

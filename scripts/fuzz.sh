@@ -35,10 +35,14 @@ for t in "${targets[@]}"; do
   mkdir -p "$work"
   echo "=== fuzzing $t for ${seconds} s (seeds: $seeds)"
   # -max_len: frames beyond 64 KiB add nothing the codec has not seen at 64 KiB.
+  log=build-fuzz/$t.log
+  status=0
   ./build-fuzz/fuzz/"$t" "$work" "$seeds" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 \
-    -artifact_prefix=build-fuzz/ -print_final_stats=1 2>&1 | grep -E "^(#[0-9]+ *DONE|Done|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==ERROR|SUMMARY)" || true
-  if ls build-fuzz/crash-* build-fuzz/leak-* build-fuzz/timeout-* >/dev/null 2>&1; then
-    echo "=== $t found a failing input: $(ls build-fuzz/crash-* build-fuzz/leak-* build-fuzz/timeout-* 2>/dev/null)"
+    -artifact_prefix=build-fuzz/ -print_final_stats=1 >"$log" 2>&1 || status=$?
+  grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss_mb|SUMMARY)" "$log" || true
+  if [ "$status" -ne 0 ]; then
+    echo "=== $t failed (exit $status); the input is in build-fuzz/ (crash-*, leak-*, timeout-*, oom-*):"
+    grep -E "ERROR|SUMMARY|^    #[0-9]+ " "$log" | head -40
     exit 1
   fi
 done

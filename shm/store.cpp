@@ -62,6 +62,11 @@ put_result store::put(put_request const& rq)
     std::uint64_t in_head = std::min<std::uint64_t>(len, chunk_size_of_class(head_class) - head_fixed);
     std::uint64_t const per_continuation = page_size - sizeof(chunk_header);
     std::uint64_t const continuations = (len - in_head + per_continuation - 1) / per_continuation;
+    // The last continuation only needs to hold what is left: a blob just over
+    // one page would otherwise take two full pages (store overhead, issue 6).
+    std::uint64_t const last_part = continuations == 0 ? 0 : len - in_head - (continuations - 1) * per_continuation;
+    std::uint32_t const last_class = class_for(last_part + sizeof(chunk_header));
+    auto class_of_part = [&](std::uint64_t i) { return i + 1 == continuations ? last_class : class_count - 1; };
 
     result.blob_id = random::new_uuid();
     shard_guard guard(s);
@@ -86,7 +91,7 @@ put_result store::put(put_request const& rq)
         head = s.alloc_chunk_locked(head_class);
         bool full = head == 0;
         for (std::uint64_t i = 0; !full && i < continuations; ++i) {
-            std::uint64_t const off = s.alloc_chunk_locked(class_count - 1);
+            std::uint64_t const off = s.alloc_chunk_locked(class_of_part(i));
             full = off == 0;
             if (!full)
                 parts.push_back(off);
@@ -132,7 +137,7 @@ put_result store::put(put_request const& rq)
         c->next = i + 1 < parts.size() ? parts[i + 1] : 0;
         c->state.store(static_cast<std::uint32_t>(chunk_state::continuation), std::memory_order_relaxed);
         written += n;
-        chunk_bytes += page_size;
+        chunk_bytes += chunk_size_of_class(class_of_part(i));
     }
     RELAY_KILL_POINT("put.after_continuations");
     chunk_header* c = s.chunk(head);

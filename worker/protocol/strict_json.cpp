@@ -1,5 +1,6 @@
 #include "worker/protocol/strict_json.hpp"
 
+#include "worker/protocol/byte_array_scan.hpp"
 #include "worker/protocol/codec.hpp"
 
 #include <boost/json/basic_parser_impl.hpp>
@@ -42,6 +43,9 @@ public:
     json::value_stack& stack() noexcept { return stack_; }
     std::size_t pairs_in_text() const noexcept { return pairs_in_text_; }
     std::vector<bytes> take_byte_arrays() noexcept { return std::move(byte_arrays_); }
+    /// Byte arrays the fast path took out of the text (byte_array_scan.hpp);
+    /// each placeholder literal in the text stands for the next one.
+    void use_prescanned(std::vector<bytes>* arrays) noexcept { prescanned_ = arrays; }
 
     bool on_document_begin(json::error_code&) { return true; }
     bool on_document_end(json::error_code&) { return true; }
@@ -110,8 +114,14 @@ public:
         }
         return true;
     }
-    bool on_uint64(std::uint64_t u, json::string_view, json::error_code&) {
+    bool on_uint64(std::uint64_t u, json::string_view text, json::error_code&) {
         stop_collecting();
+        if (prescanned_ && next_prescanned_ < prescanned_->size() &&
+            std::string_view(text.data(), text.size()) == byte_array_placeholder) {
+            stack_.push_uint64(byte_arrays_.size());
+            byte_arrays_.push_back(std::move((*prescanned_)[next_prescanned_++]));
+            return true;
+        }
         stack_.push_uint64(u);
         return true;
     }
@@ -149,6 +159,8 @@ private:
     bool collecting_ = false;
     bytes pending_;
     std::vector<bytes> byte_arrays_;
+    std::vector<bytes>* prescanned_ = nullptr;
+    std::size_t next_prescanned_ = 0;
 };
 
 // Depth is bounded by max_json_depth, so the recursion is too.
@@ -185,6 +197,11 @@ boost::system::result<strict_document> parse_strict(std::string_view text,
     unsigned char temp[1024];
     json::basic_parser<tree_builder> parser(strict_options(), temp, sizeof temp);
     parser.handler().stack().reset(std::move(storage));
+    auto prescanned = extract_byte_arrays(text, static_cast<unsigned>(max_json_depth));
+    if (prescanned) {
+        parser.handler().use_prescanned(&prescanned->byte_arrays);
+        text = prescanned->text;
+    }
 
     json::error_code ec;
     std::size_t consumed = 0;

@@ -1,0 +1,42 @@
+#pragma once
+// Internal: the fast path for binary fields (issue 6). Ciphertexts arrive as
+// JSON arrays of decimal numbers, a 4 KiB blob being ~15 KB of digits; running
+// each number through Boost.JSON's general number parser cost ~120
+// instructions per byte. This scan finds arrays made only of integers 0..255
+// (outside strings, below the depth limit), converts them with a loop that
+// knows they are small unsigned integers, and hands the parser a copy of the
+// text where each such array is replaced by a placeholder literal; the tree
+// builder (strict_json.cpp) swaps the bytes back in. Anything unusual (a
+// leading zero, a sign, a fraction, a value above 255, a trailing comma,
+// whitespace) leaves that array in the text for the general parser, which then
+// accepts or rejects it exactly as before. Measured with callgrind, decoding an
+// EncryptedUpdate went from 618k to 148k instructions at 4 KiB and from 49k to
+// 21k at 256 B.
+
+#include "worker/protocol/messages.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace relay::protocol::detail {
+
+/// UINT64_MAX: Boost.JSON reports it through on_uint64 with this exact text.
+inline constexpr std::string_view byte_array_placeholder = "18446744073709551615";
+
+struct prescanned_text {
+    std::string text;                ///< the document with byte arrays replaced
+    std::vector<bytes> byte_arrays;  ///< in text order
+};
+
+/// nullopt when no array was extracted (parse the original text), or when the
+/// text outside the extracted arrays contains the placeholder literal (the
+/// tree builder could not tell them apart, so the fast path stays out of the way).
+std::optional<prescanned_text> extract_byte_arrays(std::string_view text, unsigned max_depth);
+
+/// Tests and the fuzzer compare decoding with and without the fast path.
+void set_byte_array_prescan(bool enabled) noexcept;
+bool byte_array_prescan_enabled() noexcept;
+
+} // namespace relay::protocol::detail

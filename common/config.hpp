@@ -36,7 +36,8 @@ struct config {
     std::uint64_t max_storage_bytes = 1073741824;  ///< RELAY_MAX_STORAGE_BYTES: store capacity
     storage_backend backend = storage_backend::file; ///< RELAY_STORAGE_BACKEND
     std::string data_dir = "./data";             ///< RELAY_DATA_DIR / --data-dir
-    bool require_noise = false;                  ///< RELAY_REQUIRE_NOISE_ENCRYPTION (parsed; Noise is issue 4)
+    bool require_noise = false;                  ///< RELAY_REQUIRE_NOISE_ENCRYPTION
+    std::string noise_static_key;                ///< RELAY_NOISE_STATIC_KEY (base64url), empty = the key file
     unsigned workers = 0;                        ///< --workers, 0 = number of CPUs (resolved at load)
     unsigned shards = 32;                        ///< --shards; only used when the store is created
     std::string log_level = "info";              ///< RELAY_LOG_LEVEL / --log-level

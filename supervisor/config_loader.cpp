@@ -236,6 +236,10 @@ load_result load_config(int argc, char const* const* argv, env_lookup const& pro
     }
     if (auto v = env("RELAY_DATA_DIR"); v && !v->empty())
         cfg.data_dir = *v;
+    // Read here, not by the key loader from the process environment, so that
+    // the --config file can set it like every other variable.
+    if (auto v = env("RELAY_NOISE_STATIC_KEY"))
+        cfg.noise_static_key = *v;
     if (auto v = env("RELAY_REQUIRE_NOISE_ENCRYPTION"))
         cfg.require_noise = parse_bool("RELAY_REQUIRE_NOISE_ENCRYPTION", *v);
     if (auto v = env("RELAY_LOG_LEVEL"); v && !vm.count("log-level"))
@@ -308,7 +312,8 @@ std::string describe(config const& c)
       << " max_blobs_per_user=" << c.max_blobs_per_user << " max_storage_per_user=" << c.max_storage_per_user
       << " metrics=" << addr(c.metrics) << " metrics_token=" << (c.metrics_token.empty() ? "unset" : "set")
       << " tls_verified=" << (c.tls_verified ? "true" : "false")
-      << " require_noise=" << (c.require_noise ? "true" : "false") << " log_level=" << c.log_level;
+      << " require_noise=" << (c.require_noise ? "true" : "false")
+      << " noise_static_key=" << (c.noise_static_key.empty() ? "unset" : "set") << " log_level=" << c.log_level;
     return o.str();
 }
 

@@ -118,7 +118,9 @@ int supervisor::run()
     }
     // §9.3: Noise is always available; the key is loaded (or created) once,
     // here, and inherited by every worker.
-    auto loaded = noise::load_static_key_from_environment(cfg_.data_dir);
+    auto loaded = noise::load_static_key(cfg_.noise_static_key.empty() ? std::nullopt
+                                                                         : std::optional<std::string_view>(cfg_.noise_static_key),
+                                         cfg_.data_dir);
     for (auto const& w : loaded.warnings)
         RELAY_LOG_WARN("%s", w.c_str());
     if (!loaded.keys) {
@@ -468,10 +470,14 @@ void supervisor::reload()
     keep(next.data_dir != cfg_.data_dir, "the data directory");
     keep(next.backend != cfg_.backend, "the storage backend");
     keep(next.max_storage_bytes != cfg_.max_storage_bytes, "RELAY_MAX_STORAGE_BYTES");
+    keep(next.metrics.host != cfg_.metrics.host || next.metrics.port != cfg_.metrics.port, "RELAY_METRICS_ADDR");
+    keep(next.noise_static_key != cfg_.noise_static_key, "RELAY_NOISE_STATIC_KEY");
     next.listen = cfg_.listen;
     next.data_dir = cfg_.data_dir;
     next.backend = cfg_.backend;
     next.max_storage_bytes = cfg_.max_storage_bytes;
+    next.metrics = cfg_.metrics;
+    next.noise_static_key = cfg_.noise_static_key;
     next.shards = cfg_.shards;
     next.shm_name = cfg_.shm_name;
     unsigned const before = cfg_.workers;

@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "../common/ed25519_identity.hpp"
@@ -253,6 +255,26 @@ BOOST_AUTO_TEST_CASE(noise_client_stores_receives_live_push_and_acks_entirely_en
     auto const e = a2->receive_envelope();
     BOOST_TEST(expect_payload<protocol::encrypted_update>(e).ciphertext == std::vector<std::uint8_t>{7},
                boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_noise_key_set_in_the_config_file_is_the_one_used)
+{
+    // The systemd unit passes its settings with --config: the key set there
+    // must win over the key file, like the variable does (§9.3).
+    std::vector<std::uint8_t> pair = random_bytes(64);
+    std::array<std::uint8_t, 32> expected{};
+    std::copy(pair.begin() + 32, pair.end(), expected.begin()); // the public half is taken as is
+    std::string const path = std::filesystem::temp_directory_path() / ("vauchi-noise-" + random_id().substr(0, 8) + ".env");
+    {
+        std::ofstream out(path);
+        out << "RELAY_NOISE_STATIC_KEY=" << relay::noise::base64url_encode(pair) << "\n";
+    }
+    relay_options options;
+    options.extra_args = {"--config", path};
+    relay_process relay(options);
+    BOOST_TEST((logged_noise_key(relay) == expected));
+    BOOST_TEST(relay.log().find("from RELAY_NOISE_STATIC_KEY") != std::string::npos);
+    std::filesystem::remove(path);
 }
 
 BOOST_AUTO_TEST_CASE(noise_opening_with_the_wrong_key_or_a_plaintext_handshake_after_it_closes)

@@ -3,21 +3,16 @@
 #include <algorithm>
 #include <cstring>
 
+#include <boost/container/small_vector.hpp>
+
 #include "shm/address_counts.hpp"
+#include "shm/chunk_plan.hpp"
 #include "shm/fault_injection.hpp"
 
 namespace relay::shm {
 namespace {
 
 constexpr std::uint64_t quota_overhead = 36 + 8; // PROTOCOL §10.4: blob id length + 8
-
-std::uint32_t class_for(std::uint64_t bytes)
-{
-    std::uint32_t cls = 0;
-    while (cls + 1 < class_count && chunk_size_of_class(cls) < bytes)
-        ++cls;
-    return cls;
-}
 
 std::string_view key_view(char const (&key)[key_size]) { return {key, key_size}; }
 
@@ -54,19 +49,8 @@ put_result store::put(put_request const& rq)
     bool const has_sender = rq.sender.size() == key_size && rq.sender_message_id.size() <= max_sender_message_id;
     std::string_view const sender_id = has_sender ? rq.sender_message_id : std::string_view{};
 
-    // Chunk plan: one head chunk if everything fits the largest class, else a
-    // head of the largest class followed by continuation chunks.
-    std::uint64_t const head_fixed = head_overhead + sender_id.size();
     std::uint64_t const len = rq.data.size();
-    std::uint32_t head_class = class_for(head_fixed + len);
-    std::uint64_t in_head = std::min<std::uint64_t>(len, chunk_size_of_class(head_class) - head_fixed);
-    std::uint64_t const per_continuation = page_size - sizeof(chunk_header);
-    std::uint64_t const continuations = (len - in_head + per_continuation - 1) / per_continuation;
-    // The last continuation only needs to hold what is left: a blob just over
-    // one page would otherwise take two full pages (store overhead, issue 6).
-    std::uint64_t const last_part = continuations == 0 ? 0 : len - in_head - (continuations - 1) * per_continuation;
-    std::uint32_t const last_class = class_for(last_part + sizeof(chunk_header));
-    auto class_of_part = [&](std::uint64_t i) { return i + 1 == continuations ? last_class : class_count - 1; };
+    chunk_plan const plan = plan_chunks(head_overhead + sender_id.size(), len);
 
     result.blob_id = random::new_uuid();
     shard_guard guard(s);
@@ -86,12 +70,12 @@ put_result store::put(put_request const& rq)
     // If a size class has run dry, pages left empty in other classes are
     // reclaimed once (a rebuild) and the whole plan is tried again.
     std::uint64_t head = 0;
-    std::vector<std::uint64_t> parts;
+    boost::container::small_vector<std::uint64_t, 8> parts; // continuation chunks, in chain order
     for (int attempt = 0; attempt < 2; ++attempt) {
-        head = s.alloc_chunk_locked(head_class);
+        head = s.alloc_chunk_locked(plan.front().size_class);
         bool full = head == 0;
-        for (std::uint64_t i = 0; !full && i < continuations; ++i) {
-            std::uint64_t const off = s.alloc_chunk_locked(class_of_part(i));
+        for (std::size_t i = 1; !full && i < plan.size(); ++i) {
+            std::uint64_t const off = s.alloc_chunk_locked(plan[i].size_class);
             full = off == 0;
             if (!full)
                 parts.push_back(off);
@@ -123,11 +107,11 @@ put_result store::put(put_request const& rq)
     RELAY_KILL_POINT("put.after_alloc");
     std::uint64_t const seq = h.next_seq++;
     // Continuation chunks first (invisible until the head commits).
+    std::uint64_t const in_head = plan.front().data_bytes;
     std::uint64_t written = in_head;
-    std::uint64_t chunk_bytes = chunk_size_of_class(head_class);
     for (std::size_t i = 0; i < parts.size(); ++i) {
         chunk_header* c = s.chunk(parts[i]);
-        std::uint64_t const n = std::min(per_continuation, len - written);
+        std::uint64_t const n = plan[i + 1].data_bytes;
         std::memcpy(reinterpret_cast<std::uint8_t*>(c) + sizeof(chunk_header), rq.data.data() + written, n);
         c->bytes_here = static_cast<std::uint32_t>(n);
         c->seq = seq;
@@ -137,8 +121,8 @@ put_result store::put(put_request const& rq)
         c->next = i + 1 < parts.size() ? parts[i + 1] : 0;
         c->state.store(static_cast<std::uint32_t>(chunk_state::continuation), std::memory_order_relaxed);
         written += n;
-        chunk_bytes += chunk_size_of_class(class_of_part(i));
     }
+    std::uint64_t const chunk_bytes = chunk_bytes_of(plan);
     RELAY_KILL_POINT("put.after_continuations");
     chunk_header* c = s.chunk(head);
     c->state.store(static_cast<std::uint32_t>(chunk_state::writing), std::memory_order_relaxed);

@@ -6,13 +6,17 @@
 #include <algorithm>
 #include <cstring>
 
+#include "shm/chunk_plan.hpp"
 #include "shm/device_sync_record.hpp"
 #include "shm/store.hpp"
 
 namespace relay::shm {
 namespace {
 
-/// The first bytes of a blob's data, which are always in its head chunk.
+static_assert(device_sync_record::prefix_size <= head_data_min, "the prefix must be in the head chunk");
+
+/// The first bytes of a blob's data, which are always in its head chunk
+/// (up to head_data_min of them: chunk_plan.hpp).
 std::uint8_t const* head_data(shard_view const& s, std::uint64_t head)
 {
     return reinterpret_cast<std::uint8_t const*>(s.meta(head) + 1) + s.chunk(head)->sender_message_id_len;

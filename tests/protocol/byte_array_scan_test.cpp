@@ -96,4 +96,65 @@ BOOST_AUTO_TEST_CASE(a_replaced_array_never_merges_with_a_neighbouring_token)
     }
 }
 
+/// A compact array of `count` elements cycling through 1-, 2- and 3-digit
+/// values, so that element boundaries fall at every offset of a 64-byte block.
+std::vector<std::string> cycling_elements(std::size_t count)
+{
+    static constexpr char const* values[] = {"7", "42", "255", "100", "9", "10", "0", "199", "56"};
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < count; ++i)
+        out.emplace_back(values[i % std::size(values)]);
+    return out;
+}
+
+std::string join(std::vector<std::string> const& elements)
+{
+    std::string s = "[";
+    for (std::size_t i = 0; i < elements.size(); ++i)
+        s += (i ? "," : "") + elements[i];
+    return s + "]";
+}
+
+BOOST_AUTO_TEST_CASE(compact_arrays_of_every_length_take_the_fast_path_with_the_right_bytes)
+{
+    // The scanner classifies 64-byte blocks; lengths 1..300 put the closing
+    // bracket and every element boundary at every offset of a block.
+    for (std::size_t count = 1; count <= 300; ++count) {
+        auto const elements = cycling_elements(count);
+        // Nested like the ciphertext of an envelope: text follows the array.
+        std::string const text = R"({"p":{"c":)" + join(elements) + "}}";
+        auto const scanned = detail::extract_byte_arrays(text, 32);
+        BOOST_TEST_CONTEXT("count " << count)
+        {
+            BOOST_REQUIRE(scanned.has_value());
+            BOOST_REQUIRE(scanned->byte_arrays.size() == 1u);
+            bytes expected;
+            for (auto const& e : elements)
+                expected.push_back(static_cast<std::uint8_t>(std::stoi(e)));
+            BOOST_TEST(scanned->byte_arrays[0] == expected, boost::test_tools::per_element());
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(defects_at_every_offset_of_a_block_get_the_general_parsers_verdict)
+{
+    // Each defect is checked on bit masks of 64-byte blocks, with carries from
+    // one block to the next: place it at every element of a 150-element array
+    // so that it straddles block boundaries too.
+    for (std::string defect : {"1000", "05", "00", "256", "999", "", "-1", "1.5", " 7", "7 "}) {
+        for (std::size_t at = 0; at < 150; ++at) {
+            auto elements = cycling_elements(150);
+            elements[at] = defect;
+            std::string const c = join(elements);
+            BOOST_TEST_CONTEXT("defect '" << defect << "' at element " << at)
+            {
+                auto const r = decode_both(update_json(c));
+                BOOST_TEST(r.has_value() == (defect == " 7" || defect == "7 "));
+            }
+        }
+    }
+    for (std::string tail : {"[1,2,]", "[1,,2]", "[,1]"})
+        BOOST_TEST_CONTEXT(tail) { BOOST_TEST(!decode_both(update_json(tail)).has_value()); }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

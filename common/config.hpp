@@ -35,6 +35,7 @@ struct config {
     std::uint64_t max_storage_per_user = 50000000; ///< RELAY_MAX_STORAGE_PER_USER, 0 = unlimited
     std::uint64_t max_storage_bytes = 1073741824;  ///< RELAY_MAX_STORAGE_BYTES: store capacity
     storage_backend backend = storage_backend::file; ///< RELAY_STORAGE_BACKEND
+    bool store_prefault = false;                 ///< RELAY_STORE_PREFAULT: fault the whole store in at start (ours)
     std::string data_dir = "./data";             ///< RELAY_DATA_DIR / --data-dir
     bool require_noise = false;                  ///< RELAY_REQUIRE_NOISE_ENCRYPTION
     std::string noise_static_key;                ///< RELAY_NOISE_STATIC_KEY (base64url), empty = the key file

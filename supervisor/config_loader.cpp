@@ -109,7 +109,7 @@ bool known_setting(std::string const& key)
         "RELAY_LISTEN_ADDR", "RELAY_METRICS_ADDR", "RELAY_METRICS_TOKEN", "RELAY_TLS_VERIFIED",
         "RELAY_MAX_CONNECTIONS", "RELAY_MAX_CONNECTIONS_PER_IP", "RELAY_PER_IP_EXEMPT_LOOPBACK", "RELAY_MAX_MESSAGE_SIZE", "RELAY_BLOB_TTL_SECS", "RELAY_RATE_LIMIT",
         "RELAY_RECOVERY_RATE_LIMIT", "RELAY_CLEANUP_INTERVAL", "RELAY_IDLE_TIMEOUT", "RELAY_HANDSHAKE_TIMEOUT",
-        "RELAY_MAX_BLOBS_PER_USER", "RELAY_MAX_STORAGE_PER_USER", "RELAY_MAX_STORAGE_BYTES", "RELAY_STORAGE_BACKEND",
+        "RELAY_MAX_BLOBS_PER_USER", "RELAY_MAX_STORAGE_PER_USER", "RELAY_MAX_STORAGE_BYTES", "RELAY_STORAGE_BACKEND", "RELAY_STORE_PREFAULT",
         "RELAY_DATA_DIR", "RELAY_REQUIRE_NOISE_ENCRYPTION", "RELAY_NOISE_STATIC_KEY", "RELAY_LOG_LEVEL",
         "RELAY_WORKERS", "RELAY_FEDERATION_ENABLED", "RELAY_FEDERATION_PEERS", "RELAY_FEDERATION_RELAY_ID",
         "RELAY_FEDERATION_OFFLOAD_THRESHOLD", "RELAY_FEDERATION_OFFLOAD_REFUSE", "RELAY_FEDERATION_DRAIN_TIMEOUT",
@@ -212,6 +212,8 @@ load_result load_config(int argc, char const* const* argv, env_lookup const& pro
         cfg.metrics_token = *v;
     if (auto v = env("RELAY_TLS_VERIFIED"))
         cfg.tls_verified = parse_bool("RELAY_TLS_VERIFIED", *v);
+    if (auto v = env("RELAY_STORE_PREFAULT"))
+        cfg.store_prefault = parse_bool("RELAY_STORE_PREFAULT", *v);
     if (auto v = env("RELAY_PER_IP_EXEMPT_LOOPBACK"))
         cfg.per_ip_exempt_loopback = parse_bool("RELAY_PER_IP_EXEMPT_LOOPBACK", *v);
     constexpr std::uint64_t u32max = 0xffffffffu;
@@ -303,6 +305,7 @@ std::string describe(config const& c)
     o << "listen=" << addr(c.listen) << " workers=" << c.workers
       << " storage=" << (c.backend == storage_backend::file ? "file" : "memory") << " data_dir=" << c.data_dir
       << " max_storage_bytes=" << c.max_storage_bytes << " shards(new store)=" << c.shards
+      << " store_prefault=" << (c.store_prefault ? "true" : "false")
       << " max_connections=" << c.max_connections << " max_connections_per_ip=" << c.max_connections_per_ip
       << (c.per_ip_exempt_loopback ? " (loopback exempt)" : " (loopback included)")
       << " max_message_size=" << c.max_message_size

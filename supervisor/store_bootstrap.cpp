@@ -15,6 +15,8 @@
 #include "common/exit_codes.hpp"
 #include "common/log.hpp"
 #include "shm/notify_ring.hpp"
+#include "shm/prefault.hpp"
+#include "supervisor/systemd_notify.hpp"
 #include "shm/store.hpp"
 
 namespace relay::supervisor {
@@ -56,6 +58,42 @@ int lock_data_dir(config const& cfg)
     }
     return fd;
 }
+
+namespace {
+
+/// RELAY_STORE_PREFAULT: every page of the store faulted in before the first
+/// worker starts (shm/prefault.hpp says why), with progress every 2 s.
+void prefault_store(shm::segment const& seg, bool for_writing)
+{
+    auto const started = std::chrono::steady_clock::now();
+    auto last_report = started;
+    constexpr std::uint64_t mib = 1 << 20;
+    RELAY_LOG_INFO("store prefault (RELAY_STORE_PREFAULT=true): faulting in %llu MiB",
+                   static_cast<unsigned long long>(seg.size() / mib));
+    bool const ok = shm::prefault(seg.base(), seg.size(), for_writing, [&](std::uint64_t done, std::uint64_t total) {
+        auto const now = std::chrono::steady_clock::now();
+        if (now - last_report > std::chrono::seconds(2)) {
+            RELAY_LOG_INFO("store prefault: %llu/%llu MiB", static_cast<unsigned long long>(done / mib),
+                           static_cast<unsigned long long>(total / mib));
+            // Long work is not a hung start: systemd's start timeout moves on.
+            notify_systemd("EXTEND_TIMEOUT_USEC=30000000\nSTATUS=store prefault: " + std::to_string(done / mib) +
+                           "/" + std::to_string(total / mib) + " MiB");
+            last_report = now;
+        }
+    });
+    auto const ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+    if (ok)
+        RELAY_LOG_INFO("store prefault done: %llu MiB in %lld ms", static_cast<unsigned long long>(seg.size() / mib),
+                       static_cast<long long>(ms));
+    else
+        RELAY_LOG_WARN("store prefault stopped after %lld ms (%s): the relay runs, and pages not yet faulted in "
+                       "are faulted in on first use; give the machine more RAM than RELAY_MAX_STORAGE_BYTES or "
+                       "set RELAY_STORE_PREFAULT=false",
+                       static_cast<long long>(ms), std::strerror(errno));
+}
+
+} // namespace
 
 shm::segment bootstrap_store(config const& cfg)
 {
@@ -121,6 +159,8 @@ shm::segment bootstrap_store(config const& cfg)
     RELAY_LOG_INFO("store ready: %llu blobs (%llu bytes) in %u shards, %llu bytes capacity, verified in %lld ms",
                    static_cast<unsigned long long>(rebuilt.kept), static_cast<unsigned long long>(totals.data_bytes),
                    h.shard_count, static_cast<unsigned long long>(h.arena_bytes), static_cast<long long>(ms));
+    if (cfg.store_prefault)
+        prefault_store(seg, cfg.backend == storage_backend::memory);
     return seg;
 }
 

@@ -472,12 +472,14 @@ void supervisor::reload()
     keep(next.max_storage_bytes != cfg_.max_storage_bytes, "RELAY_MAX_STORAGE_BYTES");
     keep(next.metrics.host != cfg_.metrics.host || next.metrics.port != cfg_.metrics.port, "RELAY_METRICS_ADDR");
     keep(next.noise_static_key != cfg_.noise_static_key, "RELAY_NOISE_STATIC_KEY");
+    keep(next.store_prefault != cfg_.store_prefault, "RELAY_STORE_PREFAULT");
     next.listen = cfg_.listen;
     next.data_dir = cfg_.data_dir;
     next.backend = cfg_.backend;
     next.max_storage_bytes = cfg_.max_storage_bytes;
     next.metrics = cfg_.metrics;
     next.noise_static_key = cfg_.noise_static_key;
+    next.store_prefault = cfg_.store_prefault;
     next.shards = cfg_.shards;
     next.shm_name = cfg_.shm_name;
     unsigned const before = cfg_.workers;

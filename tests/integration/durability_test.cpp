@@ -54,9 +54,56 @@ bool process_alive(pid_t pid)
     return close_paren != std::string::npos && close_paren + 2 < line.size() && line[close_paren + 2] != 'Z';
 }
 
+/// Resident and total KiB of the supervisor's mapping whose path contains
+/// `path_part` (the store), from /proc/PID/smaps.
+std::pair<std::uint64_t, std::uint64_t> mapping_rss_kib(pid_t pid, std::string const& path_part)
+{
+    std::ifstream smaps("/proc/" + std::to_string(pid) + "/smaps");
+    std::string line;
+    bool in_store = false;
+    std::uint64_t size = 0;
+    std::uint64_t rss = 0;
+    while (std::getline(smaps, line)) {
+        // A mapping starts with "start-end perms offset dev inode path"; its
+        // fields follow as "Name:   value kB".
+        std::string const first = line.substr(0, line.find(' '));
+        if (first.find('-') != std::string::npos && first.back() != ':')
+            in_store = line.find(path_part) != std::string::npos;
+        else if (in_store && first == "Size:")
+            size += std::stoull(line.substr(5));
+        else if (in_store && first == "Rss:")
+            rss += std::stoull(line.substr(4));
+    }
+    return {rss, size};
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(durability)
+
+BOOST_AUTO_TEST_CASE(a_prefaulted_store_is_resident_before_ready_and_keeps_working)
+{
+    // RELAY_STORE_PREFAULT (issue 6): every page of the store is faulted in
+    // before the relay reports ready, for both backends; nothing else changes.
+    for (std::string backend : {"file", "memory"}) {
+        BOOST_TEST_CONTEXT(backend)
+        {
+            relay_process relay(with_env({{"RELAY_STORE_PREFAULT", "true"}, {"RELAY_STORAGE_BACKEND", backend}}));
+            BOOST_TEST(relay.log().find("store prefault done: ") != std::string::npos);
+            BOOST_TEST(relay.log().find("store_prefault=true") != std::string::npos);
+            auto const [rss, size] = mapping_rss_kib(relay.pid(), backend == "file" ? "/store" : "/vauchi-relay-");
+            BOOST_TEST_MESSAGE(backend << " store mapping: " << rss << " of " << size << " KiB resident");
+            BOOST_TEST(size >= 64u * 1024);
+            BOOST_TEST(rss >= size * 95 / 100);
+            auto const blobs = store_some(relay.port(), 6);
+            expect_delivered(relay.port(), blobs);
+        }
+    }
+    // Without it, a fresh store is not resident.
+    relay_process lazy;
+    auto const [rss, size] = mapping_rss_kib(lazy.pid(), "/store");
+    BOOST_TEST(rss < size / 2);
+}
 
 BOOST_AUTO_TEST_CASE(sigterm_drains_with_going_away_and_exits_cleanly)
 {

@@ -1,9 +1,11 @@
 #include "worker/protocol/byte_array_scan.hpp"
+#include "worker/protocol/byte_groups.hpp"
 
 #include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -68,9 +70,10 @@ block_masks classify_block(char const* block) noexcept
 /// 1. each 64-byte block is classified at once (SSE2) into bit masks, and
 ///    every rule of the shape is checked on the masks: only digits and
 ///    commas, no empty element, at most three digits, no leading zero;
-/// 2. each element is then converted from one 4-byte load at its first
-///    digit, its length known from the separator mask; values above 255 are
-///    caught by or-ing all values together.
+/// 2. the elements are then converted four at a time with SSSE3
+///    (byte_groups.hpp), or one at a time from a 4-byte load at the first
+///    digit, the lengths known from the separator positions; values above
+///    255 are caught in either path.
 /// Checked against the general parser by the differential codec fuzzer.
 std::size_t parse_byte_array(std::string_view text, std::size_t at, bytes& out)
 {
@@ -98,6 +101,13 @@ std::size_t parse_byte_array(std::string_view text, std::size_t at, bytes& out)
     std::uint64_t previous_leading_zeros = 0;
     std::uint64_t bad = 0;
     unsigned all_values = 0;
+    // Offsets of separators whose elements are not converted yet: at most
+    // three waiting from earlier blocks plus this block's 64.
+    std::uint32_t separators[64 + 3];
+    std::size_t pending = 0;
+    bool const groups = byte_groups_supported();
+    if (n > std::numeric_limits<std::uint32_t>::max() - 64)
+        return 0; // offsets are 32-bit; no frame comes near this
     for (std::size_t base = 0; base <= n; base += 64) {
         std::size_t const left = n - base; // array bytes from base on; close is at base + left
         block_masks m;
@@ -133,8 +143,25 @@ std::size_t parse_byte_array(std::string_view text, std::size_t at, bytes& out)
         previous_leading_zeros = leading_zeros >> 63;
         if (bad != 0)
             return 0; // '-', '.', 'e', whitespace, a string...: the general parser decides
-        for (std::uint64_t sep = s; sep != 0; sep &= sep - 1) {
-            std::size_t const pos = base + static_cast<std::size_t>(std::countr_zero(sep));
+        for (std::uint64_t sep = s; sep != 0; sep &= sep - 1)
+            separators[pending++] = static_cast<std::uint32_t>(base) + static_cast<std::uint32_t>(std::countr_zero(sep));
+        // Elements ending at the pending separators: four at a time while 16
+        // bytes can be loaded, the rest one by one once the array ends (or
+        // near the end of the text); up to three wait for the next block.
+        std::size_t done = 0;
+        if (groups) {
+            while (pending - done >= 4 && end - (p + element_start) >= 16) {
+                if (!convert_four_elements(p, static_cast<std::uint32_t>(element_start), separators + done, dst))
+                    return 0; // a value above 255: the general parser reports it
+                dst += 4;
+                element_start = separators[done + 3] + 1;
+                done += 4;
+            }
+        }
+        bool const one_by_one = !groups || left < 64 || pending - done >= 4;
+        std::size_t const waiting = one_by_one ? 0 : pending - done;
+        for (; done < pending - waiting; ++done) {
+            std::size_t const pos = separators[done];
             std::size_t const length = pos - element_start;
             std::uint32_t word;
             std::memcpy(&word, p + element_start, 4);
@@ -149,6 +176,8 @@ std::size_t parse_byte_array(std::string_view text, std::size_t at, bytes& out)
             *dst++ = static_cast<std::uint8_t>(value);
             element_start = pos + 1;
         }
+        std::copy(separators + done, separators + pending, separators);
+        pending -= done;
         if (all_values > 255)
             return 0; // the general parser reports the out-of-range number
     }

@@ -148,12 +148,10 @@ net::awaitable<void> ws_session::writer()
     while (!closed_) {
         std::string frame;
         if (!frames_.empty()) {
-            frame = std::move(frames_.front());
-            frames_.pop_front();
+            frame = frames_.pop_front();
             queued_bytes_ -= frame.size();
         } else if (!blobs_.empty()) {
-            auto const ref = blobs_.front();
-            blobs_.pop_front();
+            auto const ref = blobs_.pop_front();
             auto loaded = handler_.load_delivery(ref);
             if (!loaded)
                 continue; // acknowledged or expired since it was queued

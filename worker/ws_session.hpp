@@ -6,7 +6,6 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,6 +16,7 @@
 #include "worker/handler.hpp"
 #include "worker/noise/transport.hpp"
 #include "worker/session_sink.hpp"
+#include "worker/small_fifo.hpp"
 
 namespace relay::worker {
 
@@ -66,9 +66,9 @@ private:
     connection_slot slot_;
     connection_handler handler_;
     beast::flat_buffer buffer_;
-    std::deque<std::string> frames_;
+    small_fifo<std::string> frames_;
     std::size_t queued_bytes_ = 0;
-    std::deque<shm::blob_ref> blobs_;
+    small_fifo<shm::blob_ref> blobs_;
     std::optional<noise::transport> noise_;  ///< set once the Noise handshake is done
     std::vector<std::uint8_t> noise_in_;     ///< decrypted incoming frame, reused
     std::vector<std::uint8_t> noise_out_;    ///< encrypted outgoing frame, reused

@@ -152,6 +152,21 @@ net::awaitable<void> notification_loop(worker_services& services)
     }
 }
 
+/// Closes sessions past their handshake or idle deadline, every 250 ms: one
+/// timer per worker instead of one per connection (issue 6). Deadlines are
+/// therefore enforced up to 250 ms late.
+net::awaitable<void> deadline_sweep(session_registry& registry)
+{
+    net::steady_timer timer(co_await net::this_coro::executor);
+    for (;;) {
+        timer.expires_after(std::chrono::milliseconds(250));
+        auto [ec] = co_await timer.async_wait(use_nothrow);
+        if (ec)
+            co_return;
+        registry.check_deadlines(std::chrono::steady_clock::now());
+    }
+}
+
 net::awaitable<void> heartbeat_loop(worker_services& services)
 {
     net::steady_timer timer(co_await net::this_coro::executor);
@@ -221,6 +236,7 @@ int run_worker(worker_context const& ctx)
         net::co_spawn(ioc, metrics_accept_loop(services, metrics_acceptor, ctx.noise_public_key_b64), net::detached);
     net::co_spawn(ioc, notification_loop(services), net::detached);
     net::co_spawn(ioc, heartbeat_loop(services), net::detached);
+    net::co_spawn(ioc, deadline_sweep(registry), net::detached);
     RELAY_LOG_INFO("listening");
     ioc.run();
     RELAY_LOG_INFO(services.draining() ? "drained" : "stopped");

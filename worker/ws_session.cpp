@@ -2,6 +2,8 @@
 
 #include <boost/beast/websocket.hpp>
 
+#include <tuple>
+
 #include "common/log.hpp"
 #include "common/random.hpp"
 #include "worker/noise/responder.hpp"
@@ -35,8 +37,6 @@ ws_session::ws_session(worker_services& services, session_registry& registry, st
       ws_(std::move(ws)),
       slot_(std::move(slot)),
       handler_(services, *this),
-      wake_(ws_.get_executor()),
-      deadline_(ws_.get_executor()),
       handshake_deadline_(handshake_deadline),
       idle_deadline_(std::chrono::steady_clock::now() + std::chrono::seconds(services.cfg().idle_timeout_secs)),
       label_(random::session_label())
@@ -75,16 +75,27 @@ void ws_session::start()
         touch();
     });
     auto self = shared_from_this();
+    // One coroutine per session, the reader. Writes are started by whoever
+    // queues a frame and chained from their completions (pump()); deadlines
+    // are checked by the worker's sweep (check_deadlines()). An idle session
+    // then holds no writer frame, no timer and no pending timer wait: about
+    // 2 KiB less per idle connection than a writer and a watchdog coroutine.
     net::co_spawn(ws_.get_executor(), [self]() { return self->reader(); }, net::detached);
-    net::co_spawn(ws_.get_executor(), [self]() { return self->writer(); }, net::detached);
-    net::co_spawn(ws_.get_executor(), [self]() { return self->watchdog(); }, net::detached);
 }
 
 net::awaitable<void> ws_session::reader()
 {
     while (!closed_) {
         buffer_.clear();
-        auto [ec, n] = co_await ws_.async_read(buffer_, use_nothrow);
+        // One large message must not stay allocated for the connection's life.
+        if (buffer_.capacity() > kept_read_capacity)
+            buffer_.shrink_to_fit();
+        // The first piece of a message is read with a small limit: that is
+        // all an idle connection's pending read holds (Beast's own read would
+        // prepare 1.5 KiB). The rest follows in pieces of Beast's size.
+        auto [ec, n] = co_await ws_.async_read_some(buffer_, first_read_limit, use_nothrow);
+        while (!ec && !ws_.is_message_done())
+            std::tie(ec, n) = co_await ws_.async_read_some(buffer_, 0, use_nothrow);
         if (ec) {
             abort();
             co_return;
@@ -126,6 +137,9 @@ net::awaitable<void> ws_session::reader()
             // HandshakeAck and pending blobs, then 1001, rather than a reset.
             if (going_away_ || services_.draining())
                 go_away();
+            // Many connections idle from here on: keep nothing of the handshake.
+            buffer_.clear();
+            buffer_.shrink_to_fit();
             continue;
         }
         if (!ws_.got_binary())
@@ -143,10 +157,15 @@ net::awaitable<void> ws_session::reader()
     }
 }
 
-net::awaitable<void> ws_session::writer()
+void ws_session::pump()
 {
-    while (!closed_) {
-        std::string frame;
+    if (writing_ || closed_)
+        return;
+    // Set before choosing, so that nothing reached from here (a delivery
+    // being loaded) can start a second write.
+    writing_ = true;
+    std::string frame;
+    for (;;) {
         if (!frames_.empty()) {
             frame = frames_.pop_front();
             queued_bytes_ -= frame.size();
@@ -157,23 +176,34 @@ net::awaitable<void> ws_session::writer()
                 continue; // acknowledged or expired since it was queued
             frame = std::move(*loaded);
         } else if (going_away_ && handler_.handshaken()) {
-            [[maybe_unused]] auto [ec] = co_await ws_.async_close(websocket::close_code::going_away, use_nothrow);
-            abort();
-            co_return;
+            ws_.async_close(websocket::close_code::going_away,
+                            [self = shared_from_this()](beast::error_code) { self->abort(); });
+            return; // writing_ stays set: nothing is written after the Close frame
         } else {
-            wake_.expires_at(std::chrono::steady_clock::time_point::max());
-            co_await wake_.async_wait(use_nothrow);
-            continue;
+            writing_ = false;
+            return;
         }
-        if (!seal(frame))
-            continue;
-        auto [ec, n] = co_await ws_.async_write(net::buffer(frame), use_nothrow);
-        if (ec) {
-            abort();
-            co_return;
-        }
-        services_.count(shm::counter::messages_sent_total);
+        if (seal(frame))
+            break;
     }
+    // The frame must outlive the write; it is released afterwards unless small.
+    in_flight_ = std::move(frame);
+    ws_.async_write(net::buffer(in_flight_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+        self->on_written(ec);
+    });
+}
+
+void ws_session::on_written(beast::error_code ec)
+{
+    writing_ = false;
+    if (in_flight_.capacity() > kept_frame_capacity)
+        std::string().swap(in_flight_);
+    if (ec) {
+        abort();
+        return;
+    }
+    services_.count(shm::counter::messages_sent_total);
+    pump();
 }
 
 net::awaitable<bool> ws_session::noise_handshake(std::string_view opening)
@@ -189,9 +219,11 @@ net::awaitable<bool> ws_session::noise_handshake(std::string_view opening)
         co_return false;
     std::string message(noise_magic);
     message.append(reinterpret_cast<char const*>(reply->data()), reply->size());
-    // Nothing else is queued before the Handshake, so the writer is idle and
-    // this is the only write in flight.
+    // Nothing else is queued before the Handshake, so no write is in flight;
+    // writing_ keeps pump() from starting one meanwhile.
+    writing_ = true;
     auto [ec, n] = co_await ws_.async_write(net::buffer(message), use_nothrow);
+    writing_ = false;
     if (ec)
         co_return false;
     noise_.emplace(std::move(*session));
@@ -213,20 +245,39 @@ bool ws_session::seal(std::string& frame)
     return true;
 }
 
-net::awaitable<void> ws_session::watchdog()
+void session_registry::add(ws_session* s)
 {
-    // One timer for both deadlines: the handshake must complete by its
-    // deadline (D-1), and afterwards the connection must not idle past
-    // RELAY_IDLE_TIMEOUT (§4.6). Either expiry is [CLOSE].
-    while (!closed_) {
-        auto const due = handler_.handshaken() ? idle_deadline_ : std::min(handshake_deadline_, idle_deadline_);
-        if (std::chrono::steady_clock::now() >= due) {
-            RELAY_LOG_DEBUG("session %s timed out", label_.c_str());
-            abort();
-            co_return;
-        }
-        deadline_.expires_at(due);
-        co_await deadline_.async_wait(use_nothrow);
+    s->registry_index_ = sessions_.size();
+    sessions_.push_back(s);
+}
+
+void session_registry::remove(ws_session* s)
+{
+    std::size_t const at = s->registry_index_;
+    sessions_[at] = sessions_.back();
+    sessions_[at]->registry_index_ = at;
+    sessions_.pop_back();
+}
+
+void session_registry::check_deadlines(std::chrono::steady_clock::time_point now)
+{
+    // abort() only closes the socket: no session leaves the registry before
+    // its coroutine resumes, so the vector does not change during the loop.
+    for (ws_session* s : sessions_)
+        s->check_deadlines(now);
+}
+
+void ws_session::check_deadlines(std::chrono::steady_clock::time_point now)
+{
+    // The handshake must complete by its deadline (D-1), and afterwards the
+    // connection must not idle past RELAY_IDLE_TIMEOUT (§4.6). Either expiry
+    // is [CLOSE].
+    if (closed_)
+        return;
+    auto const due = handler_.handshaken() ? idle_deadline_ : std::min(handshake_deadline_, idle_deadline_);
+    if (now >= due) {
+        RELAY_LOG_DEBUG("session %s timed out", label_.c_str());
+        abort();
     }
 }
 
@@ -238,11 +289,7 @@ void ws_session::abort()
     beast::error_code ec;
     beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ec);
     beast::get_lowest_layer(ws_).socket().close(ec);
-    wake_.cancel();
-    deadline_.cancel();
 }
-
-void ws_session::wake_writer() { wake_.cancel(); }
 
 void ws_session::send_frame(std::string frame)
 {
@@ -256,7 +303,7 @@ void ws_session::send_frame(std::string frame)
     }
     queued_bytes_ += frame.size();
     frames_.push_back(std::move(frame));
-    wake_writer();
+    pump();
 }
 
 void ws_session::queue_blob(shm::blob_ref const& ref)
@@ -268,7 +315,7 @@ void ws_session::queue_blob(shm::blob_ref const& ref)
         return;
     }
     blobs_.push_back(ref);
-    wake_writer();
+    pump();
 }
 
 void ws_session::touch()
@@ -281,7 +328,7 @@ void ws_session::go_away()
     // Before the handshake the reader finishes it first (or the handshake
     // deadline ends the session); the writer closes once it is done.
     going_away_ = true;
-    wake_writer();
+    pump();
 }
 
 } // namespace relay::worker

@@ -1,7 +1,8 @@
 #pragma once
-// One client WebSocket (STYLE G5): a reader, a writer, a bounded queue, and
-// timers for the handshake deadline (D-1) and the idle timeout (§4.6). It
-// moves frames between the socket and its connection_handler.
+// One client WebSocket (STYLE G5): a reader coroutine, writes chained from a
+// bounded queue, and the handshake deadline (D-1) and idle timeout (§4.6),
+// checked by the worker's sweep. It moves frames between the socket and its
+// connection_handler.
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket/stream.hpp>
@@ -30,7 +31,7 @@ public:
                std::chrono::steady_clock::time_point handshake_deadline);
     ~ws_session() override;
 
-    /// Starts the reader and writer; the session keeps itself alive while they run.
+    /// Starts the reader; the session keeps itself alive while it or a write runs.
     void start();
     /// Drain: close with 1001 "going away" after what is queued (issue 3 refines).
     void go_away();
@@ -38,6 +39,9 @@ public:
     void send_frame(std::string frame) override;
     void queue_blob(shm::blob_ref const& ref) override;
     void touch() override;
+    /// [CLOSE] if the handshake or idle deadline has passed; called by the
+    /// worker's sweep (session_registry::check_deadlines).
+    void check_deadlines(std::chrono::steady_clock::time_point now);
 
     /// Frames or bytes beyond these close the connection as a slow consumer
     /// instead of buffering without bound (STYLE G5).
@@ -49,8 +53,9 @@ public:
 
 private:
     net::awaitable<void> reader();
-    net::awaitable<void> writer();
-    net::awaitable<void> watchdog();
+    /// Starts writing the next queued frame unless a write is in flight.
+    void pump();
+    void on_written(beast::error_code ec);
     /// §9.2 steps 1–3 for a v2 opening; false means [CLOSE].
     net::awaitable<bool> noise_handshake(std::string_view opening);
     /// The frame as it goes on the wire: encrypted under Noise. False if it is
@@ -58,7 +63,14 @@ private:
     bool seal(std::string& frame);
     /// [CLOSE]: drop the TCP connection without a Close frame.
     void abort();
-    void wake_writer();
+
+    /// A sent frame's buffer above this is released after the write, so that
+    /// one large delivery does not stay allocated for the connection's life.
+    static constexpr std::size_t kept_frame_capacity = 4096;
+    /// The same for the read buffer, checked before each message.
+    static constexpr std::size_t kept_read_capacity = 16 * 1024;
+    /// Bytes the first read of a message may append (see reader()).
+    static constexpr std::size_t first_read_limit = 512;
 
     worker_services& services_;
     session_registry& registry_;
@@ -72,22 +84,28 @@ private:
     std::optional<noise::transport> noise_;  ///< set once the Noise handshake is done
     std::vector<std::uint8_t> noise_in_;     ///< decrypted incoming frame, reused
     std::vector<std::uint8_t> noise_out_;    ///< encrypted outgoing frame, reused
-    net::steady_timer wake_;
-    net::steady_timer deadline_;
+    std::string in_flight_;                  ///< the frame being written
     std::chrono::steady_clock::time_point handshake_deadline_;
     std::chrono::steady_clock::time_point idle_deadline_;
     bool closed_ = false;
+    bool writing_ = false;                   ///< a write (or the final Close) is in flight
     bool going_away_ = false;
     bool blobs_overflowed_ = false;
     std::string label_;
+    std::size_t registry_index_ = 0; ///< position in session_registry (maintained by it)
+    friend class session_registry;
 };
 
-/// The worker's live sessions, for drain.
+/// The worker's live sessions, for drain and the deadline sweep.
 class session_registry {
 public:
-    void add(ws_session* s) { sessions_.push_back(s); }
-    void remove(ws_session* s) { std::erase(sessions_, s); }
+    void add(ws_session* s);
+    /// Swaps the last session into the removed one's place: O(1) with 10 000s
+    /// of connections.
+    void remove(ws_session* s);
     std::vector<ws_session*> const& all() const { return sessions_; }
+    /// Closes every session past its handshake or idle deadline.
+    void check_deadlines(std::chrono::steady_clock::time_point now);
 
 private:
     std::vector<ws_session*> sessions_;

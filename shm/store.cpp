@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <map>
-#include <utility>
 
 #include <boost/container/small_vector.hpp>
 
@@ -19,33 +17,12 @@ constexpr std::uint64_t quota_overhead = 36 + 8; // PROTOCOL §10.4: blob id len
 std::string_view key_view(char const (&key)[key_size]) { return {key, key_size}; }
 
 /// Reclaiming pages for a size class that ran dry rebuilds the whole shard.
-/// In a shard that is really full, every store would pay that scan only to be
-/// refused: under a full store the benchmark saw 8% of a worker's CPU in it.
-/// So a reclaim is tried only if the shard's free bytes could hold the record
-/// at all, and not again until something was freed since a reclaim that made
-/// no room. The marks are per process (each worker learns on its own) and
-/// keyed by the store's random seed, so a new store never inherits them.
-class reclaim_marks {
-public:
-    bool worth_trying(std::uint64_t seed, shard_header const& h, std::uint64_t needed) const
-    {
-        std::uint64_t const capacity = std::uint64_t{h.page_count} * page_size;
-        if (h.chunk_bytes + needed > capacity)
-            return false;
-        auto const it = futile_.find({seed, h.index});
-        return it == futile_.end() || h.chunk_bytes < it->second;
-    }
-    void made_no_room(std::uint64_t seed, shard_header const& h) { futile_[{seed, h.index}] = h.chunk_bytes; }
-    void made_room(std::uint64_t seed, shard_header const& h) { futile_.erase({seed, h.index}); }
-
-private:
-    std::map<std::pair<std::uint64_t, std::uint32_t>, std::uint64_t> futile_; ///< chunk_bytes after a futile reclaim
-};
-
-reclaim_marks& marks()
+/// When the shard's live chunks plus the record exceed its capacity, no
+/// rearrangement can make room, so the store is refused without that scan
+/// (a full shard otherwise made every store into it pay a rebuild).
+bool reclaim_could_help(shard_header const& h, std::uint64_t needed)
 {
-    static reclaim_marks m; // a worker is single-threaded; tests use a store from one thread at a time
-    return m;
+    return h.chunk_bytes + needed <= std::uint64_t{h.page_count} * page_size;
 }
 
 } // namespace
@@ -112,21 +89,16 @@ put_result store::put(put_request const& rq)
             if (!full)
                 parts.push_back(off);
         }
-        if (!full) {
-            if (attempt == 1)
-                marks().made_room(header().hash_seed, h);
+        if (!full)
             break;
-        }
         for (std::uint64_t off : parts)
             s.free_chunk_locked(off);
         if (head != 0)
             s.free_chunk_locked(head);
         head = 0;
         parts.clear();
-        if (attempt == 1) {
-            marks().made_no_room(header().hash_seed, h);
-        } else {
-            if (!marks().worth_trying(header().hash_seed, h, chunk_bytes_of(plan)))
+        if (attempt == 0) {
+            if (!reclaim_could_help(h, chunk_bytes_of(plan)))
                 break; // full: refused without a scan
             std::uint64_t dropped = 0;
             s.rebuild_locked(true, dropped); // forgets the new, still empty mailbox

@@ -7,7 +7,9 @@
 // This is a vector read from a moving head: pushing appends, popping moves the
 // head, and when the head reaches the end the vector is emptied, and released
 // if it had grown past `keep_capacity` (a burst of queued replies does not stay
-// allocated for the rest of the connection's life).
+// allocated for the rest of the connection's life). Popped slots are dropped
+// once they are half the vector, so a queue that never empties stays bounded
+// by its live items.
 
 #include <cstddef>
 #include <utility>
@@ -33,6 +35,11 @@ public:
                 std::vector<T>().swap(items_);
             else
                 items_.clear();
+        } else if (head_ >= 32 && head_ * 2 >= items_.size()) {
+            // A queue that never quite empties must not keep its popped slots:
+            // dropping them once they are half of the vector costs O(1) per pop.
+            items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
+            head_ = 0;
         }
         return item;
     }

@@ -224,6 +224,7 @@ net::awaitable<bool> ws_session::noise_handshake(std::string_view opening)
     writing_ = true;
     auto [ec, n] = co_await ws_.async_write(net::buffer(message), use_nothrow);
     writing_ = false;
+    pump(); // nothing can be queued yet; kept so that nothing queued could ever stall
     if (ec)
         co_return false;
     noise_.emplace(std::move(*session));

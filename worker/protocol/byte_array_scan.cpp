@@ -19,6 +19,9 @@ bool prescan_enabled = true;
 constexpr bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
+// The scalar conversion reads four characters as one little-endian word.
+static_assert(std::endian::native == std::endian::little, "byte_array_scan assumes a little-endian CPU");
+
 /// Bits of a 64-byte block of array text, bit i for byte i: `separators`
 /// marks ',', `invalid` every byte that is neither ',' nor a digit, `zeros`
 /// the digit '0'.

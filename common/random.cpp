@@ -17,7 +17,7 @@ namespace {
 // in an older generation is thrown away. This replaced a getpid() check, which
 // cost a syscall per id (three per stored message; found by the benchmark).
 struct pool {
-    std::array<std::uint8_t, 256> bytes{};
+    std::array<std::uint8_t, 4096> bytes{}; // 256 UUIDs per getrandom(): ~1 syscall per 128 messages
     std::size_t used = sizeof(bytes);
     unsigned generation = 0;
 };

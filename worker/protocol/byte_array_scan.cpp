@@ -153,13 +153,12 @@ std::size_t parse_byte_array(std::string_view text, std::size_t at, bytes& out)
         // near the end of the text); up to three wait for the next block.
         std::size_t done = 0;
         if (groups) {
-            while (pending - done >= 4 && end - (p + element_start) >= 16) {
-                if (!convert_four_elements(p, static_cast<std::uint32_t>(element_start), separators + done, dst))
-                    return 0; // a value above 255: the general parser reports it
-                dst += 4;
-                element_start = separators[done + 3] + 1;
-                done += 4;
-            }
+            groups_done const g = convert_element_groups(p, end, element_start, separators, pending, dst);
+            if (!g.in_range)
+                return 0; // a value above 255: the general parser reports it
+            dst += g.separators;
+            done = g.separators;
+            element_start = g.element_start;
         }
         bool const one_by_one = !groups || left < 64 || pending - done >= 4;
         std::size_t const waiting = one_by_one ? 0 : pending - done;

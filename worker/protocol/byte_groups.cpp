@@ -47,10 +47,14 @@ bool byte_groups_supported() noexcept
     return supported;
 }
 
-__attribute__((target("ssse3"))) bool convert_four_elements(char const* text, std::uint32_t first_start,
-                                                            std::uint32_t const* separators, std::uint8_t* dst) noexcept
+namespace {
+
+__attribute__((target("ssse3"), always_inline)) inline bool convert_four(char const* text, std::size_t first_start,
+                                                                       std::uint32_t const* separators,
+                                                                       std::uint8_t* dst) noexcept
 {
-    unsigned const l0 = separators[0] - first_start;
+    auto const first = static_cast<std::uint32_t>(first_start);
+    unsigned const l0 = separators[0] - first;
     unsigned const l1 = separators[1] - separators[0] - 1;
     unsigned const l2 = separators[2] - separators[1] - 1;
     unsigned const l3 = separators[3] - separators[2] - 1;
@@ -70,11 +74,34 @@ __attribute__((target("ssse3"))) bool convert_four_elements(char const* text, st
     return in_range;
 }
 
+} // namespace
+
+__attribute__((target("ssse3"))) groups_done convert_element_groups(char const* text, char const* text_end,
+                                                                   std::size_t element_start,
+                                                                   std::uint32_t const* separators, std::size_t count,
+                                                                   std::uint8_t* dst) noexcept
+{
+    groups_done done{0, element_start, true};
+    while (count - done.separators >= 4 && text_end - (text + done.element_start) >= 16) {
+        if (!convert_four(text, done.element_start, separators + done.separators, dst + done.separators)) {
+            done.in_range = false;
+            return done;
+        }
+        done.element_start = separators[done.separators + 3] + 1;
+        done.separators += 4;
+    }
+    return done;
+}
+
 #else
 
 bool byte_groups_supported() noexcept { return false; }
 
-bool convert_four_elements(char const*, std::uint32_t, std::uint32_t const*, std::uint8_t*) noexcept { return false; }
+groups_done convert_element_groups(char const*, char const*, std::size_t element_start, std::uint32_t const*,
+                                   std::size_t, std::uint8_t*) noexcept
+{
+    return {0, element_start, true};
+}
 
 #endif
 

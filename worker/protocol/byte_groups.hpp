@@ -7,6 +7,7 @@
 // multiply-adds. The shuffle depends only on the four lengths (1 to 3 digits
 // each), so a table of 3^4 = 81 shuffles covers every case.
 
+#include <cstddef>
 #include <cstdint>
 
 namespace relay::protocol::detail {
@@ -15,11 +16,20 @@ namespace relay::protocol::detail {
 /// one element at a time.
 bool byte_groups_supported() noexcept;
 
-/// Converts the four elements that end at text[separators[0..3]], the first
-/// starting at text[first_start]; each is 1 to 3 digits (the caller checked).
-/// Reads text[first_start, first_start + 16) and writes dst[0..3]. Returns
-/// false if a value is above 255 (dst then holds garbage).
-bool convert_four_elements(char const* text, std::uint32_t first_start, std::uint32_t const* separators,
-                           std::uint8_t* dst) noexcept;
+/// Where a batch of group conversions stopped.
+struct groups_done {
+    std::size_t separators;    ///< separators consumed (a multiple of 4)
+    std::size_t element_start; ///< offset of the next element's first digit
+    bool in_range;             ///< false if some value was above 255 (then stop)
+};
+
+/// Converts elements four at a time: the elements end at text[separators[i]],
+/// the first starts at text[element_start]; each is 1 to 3 digits (the caller
+/// checked). Stops when fewer than four separators are left or fewer than 16
+/// bytes of text remain at the next element (`text_end`). Writes one byte per
+/// element to dst. One call per block of text, so that the loop over groups
+/// is compiled with SSSE3 and nothing is called per group.
+groups_done convert_element_groups(char const* text, char const* text_end, std::size_t element_start,
+                                   std::uint32_t const* separators, std::size_t count, std::uint8_t* dst) noexcept;
 
 } // namespace relay::protocol::detail

@@ -1,7 +1,11 @@
 #include "shm/store.hpp"
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <cstring>
+#include <map>
+#include <utility>
 
 #include <boost/container/small_vector.hpp>
 
@@ -16,18 +20,71 @@ constexpr std::uint64_t quota_overhead = 36 + 8; // PROTOCOL §10.4: blob id len
 
 std::string_view key_view(char const (&key)[key_size]) { return {key, key_size}; }
 
-/// Reclaiming pages for a size class that ran dry rebuilds the whole shard.
-/// When the shard's live chunks plus the record exceed its capacity, no
-/// rearrangement can make room, so the store is refused without that scan
-/// (a full shard otherwise made every store into it pay a rebuild).
-bool reclaim_could_help(shard_header const& h, std::uint64_t needed)
+/// True if every chunk of `plan` can be allocated now: from the free lists,
+/// then from unassigned pages. Checked before allocating anything, so that a
+/// plan that cannot complete never assigns a page it then leaves empty (an
+/// empty assigned page is lost to other classes until a rebuild).
+bool plan_fits(shard_view const& s, chunk_plan const& plan)
 {
-    return h.chunk_bytes + needed <= std::uint64_t{h.page_count} * page_size;
+    std::array<std::uint32_t, class_count> wanted{};
+    for (chunk_part const& part : plan)
+        ++wanted[part.size_class];
+    std::uint64_t new_pages = 0;
+    for (std::uint32_t cls = 0; cls < class_count; ++cls) {
+        std::uint32_t have = 0;
+        for (std::uint64_t off = s.header().free_head[cls]; off != 0 && have < wanted[cls]; off = s.chunk(off)->next)
+            ++have;
+        std::uint64_t const per_page = page_size / chunk_size_of_class(cls);
+        new_pages += (wanted[cls] - have + per_page - 1) / per_page;
+    }
+    std::uint8_t const* table = s.page_table();
+    for (std::uint32_t p = 0; p < s.header().page_count && new_pages > 0; ++p)
+        new_pages -= table[p] == page_unassigned;
+    return new_pages == 0;
 }
+
+/// Records removed from a shard since it was created: every put adds one to
+/// next_seq and blob_count, every removal takes one from blob_count, and a
+/// rebuild never lowers next_seq. Only a removal can leave a page empty.
+std::uint64_t removals(shard_header const& h) { return h.next_seq - h.blob_count; }
+
+/// When a plan does not fit, a rebuild may reclaim pages left empty in other
+/// size classes, but it scans the whole shard under its lock. It is skipped
+/// when it cannot help: the shard's live chunks plus the record exceed its
+/// capacity, or nothing was removed since a rebuild in this process found no
+/// room (a full store otherwise made every store request into it pay a scan).
+/// The marks are per process and keyed by the store's random seed.
+class reclaim_gate {
+public:
+    bool worth_a_rebuild(std::uint64_t seed, shard_header const& h, std::uint64_t needed) const
+    {
+        if (h.chunk_bytes + needed > std::uint64_t{h.page_count} * page_size)
+            return false;
+        auto const it = futile_.find({seed, h.index});
+        return it == futile_.end() || it->second != removals(h);
+    }
+    void futile(std::uint64_t seed, shard_header const& h) { futile_[{seed, h.index}] = removals(h); }
+
+private:
+    std::map<std::pair<std::uint64_t, std::uint32_t>, std::uint64_t> futile_; ///< removals() after a futile rebuild
+};
+
+reclaim_gate& gate()
+{
+    static reclaim_gate g; // a worker is single-threaded; tests use a store from one thread at a time
+    return g;
+}
+
+std::atomic<std::uint64_t> reclaim_rebuilds{0};
 
 } // namespace
 
 store::store(std::uint8_t* base) noexcept : base_(base) {}
+
+std::uint64_t store::reclaim_rebuilds_in_this_process() noexcept
+{
+    return reclaim_rebuilds.load(std::memory_order_relaxed);
+}
 
 std::uint32_t store::shard_of(std::string_view routing_id) const noexcept
 {
@@ -75,34 +132,38 @@ put_result store::put(put_request const& rq)
         return result;
     }
 
-    // Allocate everything before writing anything, so "full" changes nothing.
-    // If a size class has run dry, pages left empty in other classes are
-    // reclaimed once (a rebuild) and the whole plan is tried again.
+    // Allocate everything before writing anything, so "full" changes nothing,
+    // and only once the whole plan is known to fit. If it does not, pages left
+    // empty in other classes are reclaimed once (a rebuild, when it can help)
+    // and the plan is tried again.
     std::uint64_t head = 0;
     boost::container::small_vector<std::uint64_t, 8> parts; // continuation chunks, in chain order
     for (int attempt = 0; attempt < 2; ++attempt) {
-        head = s.alloc_chunk_locked(plan.front().size_class);
-        bool full = head == 0;
-        for (std::size_t i = 1; !full && i < plan.size(); ++i) {
-            std::uint64_t const off = s.alloc_chunk_locked(plan[i].size_class);
-            full = off == 0;
-            if (!full)
+        if (plan_fits(s, plan)) {
+            head = s.alloc_chunk_locked(plan.front().size_class);
+            for (std::size_t i = 1; head != 0 && i < plan.size(); ++i) {
+                std::uint64_t const off = s.alloc_chunk_locked(plan[i].size_class);
+                if (off == 0) { // cannot happen after plan_fits; handled all the same
+                    for (std::uint64_t part : parts)
+                        s.free_chunk_locked(part);
+                    s.free_chunk_locked(head);
+                    head = 0;
+                    parts.clear();
+                    break;
+                }
                 parts.push_back(off);
-        }
-        if (!full)
+            }
             break;
-        for (std::uint64_t off : parts)
-            s.free_chunk_locked(off);
-        if (head != 0)
-            s.free_chunk_locked(head);
-        head = 0;
-        parts.clear();
-        if (attempt == 0) {
-            if (!reclaim_could_help(h, chunk_bytes_of(plan)))
-                break; // full: refused without a scan
-            std::uint64_t dropped = 0;
-            s.rebuild_locked(true, dropped); // forgets the new, still empty mailbox
         }
+        if (attempt == 1) {
+            gate().futile(header().hash_seed, h);
+            break;
+        }
+        if (!gate().worth_a_rebuild(header().hash_seed, h, chunk_bytes_of(plan)))
+            break; // full: refused without a scan
+        std::uint64_t dropped = 0;
+        s.rebuild_locked(true, dropped); // forgets the new, still empty mailbox
+        reclaim_rebuilds.fetch_add(1, std::memory_order_relaxed);
     }
     box = s.find_or_add_mailbox_locked(rq.kind, rq.recipient);
     if (head == 0 || box == nullptr) {

@@ -157,6 +157,9 @@ public:
     /// Re-initialises every lock: only while no other process has the store open.
     void reinit_locks();
     store_totals totals() const;
+    /// Shard rebuilds this process ran to make room for a store (statistics
+    /// and tests: a full shard must not cost a rebuild per request).
+    static std::uint64_t reclaim_rebuilds_in_this_process() noexcept;
 
 private:
     std::uint8_t* base_;

@@ -2,6 +2,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <array>
 #include <cmath>
 #include <random>
 
@@ -108,6 +109,59 @@ BOOST_AUTO_TEST_CASE(full_store_answers_store_full_and_keeps_what_it_has)
     for (int i = 0; i < 50; ++i)
         BOOST_TEST(static_cast<int>(s.st.put(request(key('g'), bytes_of(100, 1))).status) ==
                    static_cast<int>(put_status::stored));
+    BOOST_TEST(s.st.check_all(why), why);
+}
+
+BOOST_AUTO_TEST_CASE(a_full_shard_refuses_stores_without_a_rebuild_per_request)
+{
+    // Four pages, filled with 512-byte chunks, then every other record removed:
+    // half the bytes are free, but no page is empty, so no rebuild can make a
+    // page-size chunk. One rebuild finds that out; later requests are refused
+    // without one until a record is removed again.
+    scratch_store s(small_geometry(4 * page_size * 4, 4));
+    std::vector<std::array<std::uint8_t, 16>> ids;
+    auto const small = bytes_of(200, 3);
+    for (;;) {
+        auto const r = s.st.put(request(key('h'), small));
+        if (r.status != put_status::stored)
+            break;
+        ids.push_back(r.blob_id);
+    }
+    BOOST_TEST_REQUIRE(ids.size() == 4u * 128u);
+    for (std::size_t i = 0; i < ids.size(); i += 2)
+        BOOST_TEST_REQUIRE(s.st.remove(key('h'), ids[i]).removed);
+    auto const big = bytes_of(60000, 4);
+    auto const before = store::reclaim_rebuilds_in_this_process();
+    for (int i = 0; i < 20; ++i)
+        BOOST_TEST(static_cast<int>(s.st.put(request(key('h'), big)).status) == static_cast<int>(put_status::store_full));
+    BOOST_TEST(store::reclaim_rebuilds_in_this_process() - before == 1u);
+    BOOST_TEST_REQUIRE(s.st.remove(key('h'), ids[1]).removed);
+    for (int i = 0; i < 5; ++i)
+        BOOST_TEST(static_cast<int>(s.st.put(request(key('h'), big)).status) == static_cast<int>(put_status::store_full));
+    BOOST_TEST(store::reclaim_rebuilds_in_this_process() - before == 2u);
+    // Small records still fit in the freed 512-byte chunks.
+    BOOST_TEST(static_cast<int>(s.st.put(request(key('h'), small)).status) == static_cast<int>(put_status::stored));
+    std::string why;
+    BOOST_TEST(s.st.check_all(why), why);
+}
+
+BOOST_AUTO_TEST_CASE(a_refused_plan_leaves_no_page_it_could_not_use)
+{
+    // Three pages hold page-size records, one page is left. A record needing
+    // two more pages is refused; it must not take the last page with it, so a
+    // small record of another class still gets it.
+    scratch_store s(small_geometry(4 * page_size * 4, 4));
+    auto const page_record = bytes_of(60000, 5);
+    for (int i = 0; i < 3; ++i)
+        BOOST_TEST_REQUIRE(static_cast<int>(s.st.put(request(key('i'), page_record)).status) ==
+                           static_cast<int>(put_status::stored));
+    auto const two_pages = bytes_of(page_size + 5000, 6);
+    auto const before = store::reclaim_rebuilds_in_this_process();
+    BOOST_TEST(static_cast<int>(s.st.put(request(key('i'), two_pages)).status) == static_cast<int>(put_status::store_full));
+    BOOST_TEST(static_cast<int>(s.st.put(request(key('i'), bytes_of(100, 7))).status) ==
+               static_cast<int>(put_status::stored));
+    BOOST_TEST(store::reclaim_rebuilds_in_this_process() == before); // the page was never taken, so no rebuild
+    std::string why;
     BOOST_TEST(s.st.check_all(why), why);
 }
 

@@ -16,9 +16,6 @@ namespace {
 
 bool prescan_enabled = true;
 
-constexpr bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
 // The scalar conversion reads four characters as one little-endian word.
 static_assert(std::endian::native == std::endian::little, "byte_array_scan assumes a little-endian CPU");
 

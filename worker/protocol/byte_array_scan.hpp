@@ -10,12 +10,11 @@
 // a trailing comma, whitespace) leaves that array in the text for the general
 // parser, which then accepts or rejects it exactly as before.
 //
-// The conversion classifies 64 bytes at a time into bit masks (SSE2) and
-// converts four elements at a time (SSSE3, byte_groups.hpp): nothing branches
-// on the digits, which are random. Measured: callgrind, decoding an
-// EncryptedUpdate went from 618k to 148k instructions at 4 KiB with the first,
-// branchy loop; bench/codec_bench (wall time, 64 different frames) then
-// measured that loop against this one: see the closing note of issue 6.
+// The conversion validates and converts 64 bytes of array text at a time
+// without branching on the digits (array_digits.hpp). Measured: callgrind,
+// decoding an EncryptedUpdate went from 618k to 148k instructions at 4 KiB
+// with the first, branchy loop; bench/codec_bench (wall time, 64 different
+// frames) measured each later version: see the closing notes of issue 6.
 
 #include "worker/protocol/messages.hpp"
 

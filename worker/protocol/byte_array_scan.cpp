@@ -8,17 +8,17 @@ namespace {
 
 bool prescan_enabled = true;
 
-/// Parses `[n,n,...]` of JSON integers 0..255 starting at text[at] == '['.
-/// On success returns the index just past ']' and fills `out`; otherwise 0.
-/// Hot: a 4 KiB ciphertext is ~15 KB of digits. Clients write compact JSON
-/// (serde), so this path takes exactly that shape (array_digits.hpp); an
-/// array with whitespace or anything else unusual is left to the general
-/// parser (correct, slower). Checked against the general parser by the
-/// differential codec fuzzer.
-std::size_t parse_byte_array(std::string_view text, std::size_t at, bytes& out)
+} // namespace
+
+// Hot: a 4 KiB ciphertext is ~15 KB of digits. Clients write compact JSON
+// (serde), so this path takes exactly that shape (array_digits.hpp); an
+// array with whitespace or anything else unusual is left to the general
+// parser (correct, slower). Checked against the general parser by the
+// differential codec fuzzer.
+std::size_t scan_byte_array(std::string_view text, std::size_t at, bytes& out)
 {
     // The conversion reads the three characters before the first element.
-    if (at < 2)
+    if (at < 2 || at >= text.size() || text[at] != '[')
         return 0;
     char const* const p = text.data() + at + 1; // first character inside the brackets
     char const* const end = text.data() + text.size();
@@ -34,6 +34,8 @@ std::size_t parse_byte_array(std::string_view text, std::size_t at, bytes& out)
     out.resize(count);
     return static_cast<std::size_t>(close + 1 - text.data());
 }
+
+namespace {
 
 /// True if `segment` (text outside extracted arrays) holds the placeholder
 /// literal, which the tree builder could then mistake for an extracted array.
@@ -75,7 +77,7 @@ std::optional<prescanned_text> extract_byte_arrays(std::string_view text, unsign
             // scalar can never turn a too-deep document into an accepted one.
             if (depth + 1 < max_depth) {
                 scratch.clear();
-                if (std::size_t const end = parse_byte_array(text, i, scratch); end != 0) {
+                if (std::size_t const end = scan_byte_array(text, i, scratch); end != 0) {
                     std::string_view const before = text.substr(copied_up_to, i - copied_up_to);
                     if (holds_placeholder(before))
                         return std::nullopt;

@@ -38,7 +38,13 @@ struct prescanned_text {
 /// tree builder could not tell them apart, so the fast path stays out of the way).
 std::optional<prescanned_text> extract_byte_arrays(std::string_view text, unsigned max_depth);
 
-/// Tests and the fuzzer compare decoding with and without the fast path.
+/// Parses `[n,n,...]` of JSON integers 0..255 written compactly at text[at]:
+/// on success returns the index just past ']' and fills `out`; otherwise
+/// (no '[' there, at < 2, any other shape) 0, and the general parser decides.
+std::size_t scan_byte_array(std::string_view text, std::size_t at, bytes& out);
+
+/// Tests and the fuzzer compare decoding with and without the fast paths
+/// (this one and canonical_update.hpp).
 void set_byte_array_prescan(bool enabled) noexcept;
 bool byte_array_prescan_enabled() noexcept;
 

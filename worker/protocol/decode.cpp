@@ -6,6 +6,7 @@
 // null, #[serde(default)] booleans may be absent but not null, and integers
 // must be non-negative JSON integers that fit the field.
 
+#include "worker/protocol/canonical_update.hpp"
 #include "worker/protocol/codec.hpp"
 #include "worker/protocol/strict_json.hpp"
 #include "worker/protocol/wire_names.hpp"
@@ -366,6 +367,7 @@ payload read_payload(field_reader& f) {
 
 boost::system::result<envelope> decode_frame(std::string_view frame) {
     if (frame.size() < frame_prefix_size) return decode_error::too_short;
+    if (auto update = detail::decode_canonical_update(frame.substr(frame_prefix_size))) return std::move(*update);
 
     // The whole tree is freed at once when decoding ends; small envelopes never
     // touch the heap for it.

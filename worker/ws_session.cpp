@@ -92,8 +92,11 @@ net::awaitable<void> ws_session::reader()
             buffer_.shrink_to_fit();
         // The first piece of a message is read with a small limit: that is
         // all an idle connection's pending read holds (Beast's own read would
-        // prepare 1.5 KiB). The rest follows in pieces of Beast's size.
-        auto [ec, n] = co_await ws_.async_read_some(buffer_, first_read_limit, use_nothrow);
+        // prepare 1.5 KiB). A connection that sent before reads up to what its
+        // buffer already holds, so a message of the size it sent last takes
+        // one read rather than two. The rest follows in pieces of Beast's size.
+        std::size_t const first_read = std::max(first_read_limit, buffer_.capacity());
+        auto [ec, n] = co_await ws_.async_read_some(buffer_, first_read, use_nothrow);
         while (!ec && !ws_.is_message_done())
             std::tie(ec, n) = co_await ws_.async_read_some(buffer_, 0, use_nothrow);
         if (ec) {

@@ -1,5 +1,6 @@
 #include "worker/protocol/array_digits.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 
@@ -11,7 +12,7 @@
 namespace relay::protocol::detail {
 namespace {
 
-bool simd_allowed = true;
+array_digits_path path_limit = array_digits_path::avx2;
 
 /// Bits of a 64-byte block of array text, bit i for byte i: `separators`
 /// marks ',', `invalid` every byte that is neither ',' nor a digit, `zeros`
@@ -99,7 +100,7 @@ inline std::size_t scan_blocks(char const* text, std::size_t n, std::uint8_t* ou
     for (std::size_t base = 0; base <= n; base += 64) {
         std::size_t const left = n - base; // array bytes from base on; ']' is at base + left
         if (left >= 64) {
-            block_masks const m = classify_block(text + base);
+            block_masks const m = Kernel::classify(text + base);
             if (!rules.accept(m, ~std::uint64_t{0}))
                 return 0;
             dst = Kernel::convert(text + base, m.separators, dst, out_of_range);
@@ -109,7 +110,7 @@ inline std::size_t scan_blocks(char const* text, std::size_t n, std::uint8_t* ou
             char tail[3 + 64 + 16];
             std::memcpy(tail, text + base - 3, 3 + left);
             std::memset(tail + 3 + left, ',', sizeof tail - 3 - left);
-            block_masks m = classify_block(tail + 3);
+            block_masks m = Kernel::classify(tail + 3);
             std::uint64_t const in_array = (std::uint64_t{1} << left) - 1;
             // The closing bracket ends the last element; nothing after it counts.
             m.separators = (m.separators & in_array) | (std::uint64_t{1} << left);
@@ -130,6 +131,8 @@ inline bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 /// One separator at a time. The rules guarantee a digit right before every
 /// separator and at most three digits per element.
 struct scalar_kernel {
+    static block_masks classify(char const* block) noexcept { return classify_block(block); }
+
     static std::uint8_t* convert(char const* block, std::uint64_t separators, std::uint8_t* dst,
                                  bool& out_of_range) noexcept
     {
@@ -180,25 +183,49 @@ constexpr pack_table make_pack_table()
 
 alignas(64) constexpr pack_table pack = make_pack_table();
 
-/// Sixteen bytes of text at a time. Lane j of the vectors below belongs to
-/// the character at j: if that character is a separator, the element ending
-/// there has its units at j-1, its tens at j-2 (if a digit) and its hundreds
-/// at j-3 (if that and j-2 are digits). `pshufb` turns digits into tens and
-/// hundreds through 16-entry tables, and any non-digit into 0: ',' - '0' has
-/// the top bit set (pshufb writes 0), '[' - '0' = 0x2b picks entry 11, which
-/// is 0.
+/// Packs the bytes of `values` whose bits are set in `at` (16 bits) to
+/// `dst`, eight lanes at a time; each store writes 8 bytes, the caller's
+/// slack covers the excess.
+[[gnu::target("ssse3"), gnu::always_inline]] inline std::uint8_t* pack_values(__m128i values, unsigned at,
+                                                                             std::uint8_t* dst) noexcept
+{
+    unsigned const low = at & 0xffu;
+    unsigned const high = (at >> 8) & 0xffu;
+    __m128i const packed_low =
+        _mm_shuffle_epi8(values, _mm_loadl_epi64(reinterpret_cast<__m128i const*>(pack.shuffle[low])));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), packed_low);
+    dst += pack.count[low];
+    __m128i const packed_high = _mm_shuffle_epi8(_mm_srli_si128(values, 8),
+                                                 _mm_loadl_epi64(reinterpret_cast<__m128i const*>(pack.shuffle[high])));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), packed_high);
+    return dst + pack.count[high];
+}
+
+// Lane j of the vectors in the kernels below belongs to the character at j:
+// if that character is a separator, the element ending there has its units at
+// j-1, its tens at j-2 (if a digit) and its hundreds at j-3 (if that and j-2
+// are digits). `pshufb` turns digits into tens and hundreds through 16-entry
+// tables, and any non-digit into 0: ',' - '0' has the top bit set (pshufb
+// writes 0), '[' - '0' = 0x2b picks entry 11, which is 0.
+#define RELAY_TENS_OF 0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 0, 0, 0, 0, 0, 0
+// 100 * h mod 256; only 0..2 can be right (the penalty check catches the rest).
+#define RELAY_HUNDREDS_OF 0, 100, static_cast<char>(200), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+// Chosen so that penalty + (10 t + u) saturates to 255 exactly when the
+// element exceeds 255: h = 2 needs 10 t + u >= 56, h >= 3 always.
+#define RELAY_PENALTY_OF 0, 0, static_cast<char>(199), -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0
+
+/// Sixteen bytes of text at a time.
 struct ssse3_kernel {
+    static block_masks classify(char const* block) noexcept { return classify_block(block); }
+
     [[gnu::target("ssse3")]] static std::uint8_t* convert(char const* block, std::uint64_t separators,
                                                          std::uint8_t* dst, bool& out_of_range) noexcept
     {
         __m128i const zero_char = _mm_set1_epi8('0');
         __m128i const ten = _mm_set1_epi8(10);
-        __m128i const tens_of = _mm_setr_epi8(0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 0, 0, 0, 0, 0, 0);
-        // 100 * h mod 256; only 0..2 can be right (the check below catches the rest).
-        __m128i const hundreds_of = _mm_setr_epi8(0, 100, static_cast<char>(200), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
-        // Chosen so that penalty + (10 t + u) saturates to 255 exactly when
-        // the element exceeds 255: h = 2 needs 10 t + u >= 56, h >= 3 always.
-        __m128i const penalty_of = _mm_setr_epi8(0, 0, static_cast<char>(199), -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0);
+        __m128i const tens_of = _mm_setr_epi8(RELAY_TENS_OF);
+        __m128i const hundreds_of = _mm_setr_epi8(RELAY_HUNDREDS_OF);
+        __m128i const penalty_of = _mm_setr_epi8(RELAY_PENALTY_OF);
         __m128i const all_ones = _mm_set1_epi8(-1);
         std::uint32_t too_large = 0;
         for (int i = 0; i < 4; ++i) {
@@ -215,23 +242,74 @@ struct ssse3_kernel {
             __m128i const value = _mm_add_epi8(low_two, _mm_shuffle_epi8(hundreds_of, hundreds_index));
             __m128i const saturated = _mm_adds_epu8(low_two, _mm_shuffle_epi8(penalty_of, hundreds_index));
             too_large |= static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(saturated, all_ones))) & at;
-            // Pack the values standing at separators, eight lanes at a time;
-            // each store writes 8 bytes, the caller's slack covers the excess.
-            unsigned const low = at & 0xffu;
-            unsigned const high = at >> 8;
-            __m128i const packed_low =
-                _mm_shuffle_epi8(value, _mm_loadl_epi64(reinterpret_cast<__m128i const*>(pack.shuffle[low])));
-            _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), packed_low);
-            dst += pack.count[low];
-            __m128i const packed_high = _mm_shuffle_epi8(
-                _mm_srli_si128(value, 8), _mm_loadl_epi64(reinterpret_cast<__m128i const*>(pack.shuffle[high])));
-            _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), packed_high);
-            dst += pack.count[high];
+            dst = pack_values(value, at, dst);
         }
         out_of_range |= too_large != 0;
         return dst;
     }
 };
+
+/// The same with AVX2, thirty-two bytes at a time (pshufb works within each
+/// 16-byte half, so the tables are repeated in both halves).
+struct avx2_kernel {
+    [[gnu::target("avx2")]] static block_masks classify(char const* block) noexcept
+    {
+        block_masks m{0, 0, 0};
+        __m256i const comma = _mm256_set1_epi8(',');
+        __m256i const zero_char = _mm256_set1_epi8('0');
+        __m256i const nine = _mm256_set1_epi8(9);
+        for (int i = 0; i < 2; ++i) {
+            __m256i const v = _mm256_loadu_si256(reinterpret_cast<__m256i const*>(block + 32 * i));
+            __m256i const is_comma = _mm256_cmpeq_epi8(v, comma);
+            __m256i const d = _mm256_sub_epi8(v, zero_char);
+            __m256i const is_digit = _mm256_cmpeq_epi8(_mm256_min_epu8(d, nine), d); // unsigned d <= 9
+            __m256i const is_zero = _mm256_cmpeq_epi8(v, zero_char);
+            auto const commas = static_cast<std::uint32_t>(_mm256_movemask_epi8(is_comma));
+            auto const fine = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_or_si256(is_comma, is_digit)));
+            auto const zeros = static_cast<std::uint32_t>(_mm256_movemask_epi8(is_zero));
+            m.separators |= std::uint64_t{commas} << (32 * i);
+            m.invalid |= std::uint64_t{~fine} << (32 * i);
+            m.zeros |= std::uint64_t{zeros} << (32 * i);
+        }
+        return m;
+    }
+
+    [[gnu::target("avx2")]] static std::uint8_t* convert(char const* block, std::uint64_t separators,
+                                                        std::uint8_t* dst, bool& out_of_range) noexcept
+    {
+        __m256i const zero_char = _mm256_set1_epi8('0');
+        __m256i const ten = _mm256_set1_epi8(10);
+        __m256i const tens_of = _mm256_setr_epi8(RELAY_TENS_OF, RELAY_TENS_OF);
+        __m256i const hundreds_of = _mm256_setr_epi8(RELAY_HUNDREDS_OF, RELAY_HUNDREDS_OF);
+        __m256i const penalty_of = _mm256_setr_epi8(RELAY_PENALTY_OF, RELAY_PENALTY_OF);
+        __m256i const all_ones = _mm256_set1_epi8(-1);
+        std::uint32_t too_large = 0;
+        for (int i = 0; i < 2; ++i) {
+            auto const at = static_cast<std::uint32_t>(separators >> (32 * i));
+            char const* const c = block + 32 * i;
+            __m256i const units =
+                _mm256_sub_epi8(_mm256_loadu_si256(reinterpret_cast<__m256i const*>(c - 1)), zero_char);
+            __m256i const second =
+                _mm256_sub_epi8(_mm256_loadu_si256(reinterpret_cast<__m256i const*>(c - 2)), zero_char);
+            __m256i const third =
+                _mm256_sub_epi8(_mm256_loadu_si256(reinterpret_cast<__m256i const*>(c - 3)), zero_char);
+            __m256i const low_two = _mm256_add_epi8(units, _mm256_shuffle_epi8(tens_of, second));
+            __m256i const second_not_digit = _mm256_cmpeq_epi8(_mm256_max_epu8(second, ten), second);
+            __m256i const hundreds_index = _mm256_or_si256(third, second_not_digit);
+            __m256i const value = _mm256_add_epi8(low_two, _mm256_shuffle_epi8(hundreds_of, hundreds_index));
+            __m256i const saturated = _mm256_adds_epu8(low_two, _mm256_shuffle_epi8(penalty_of, hundreds_index));
+            too_large |= static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(saturated, all_ones))) & at;
+            dst = pack_values(_mm256_castsi256_si128(value), at & 0xffffu, dst);
+            dst = pack_values(_mm256_extracti128_si256(value, 1), at >> 16, dst);
+        }
+        out_of_range |= too_large != 0;
+        return dst;
+    }
+};
+
+#undef RELAY_TENS_OF
+#undef RELAY_HUNDREDS_OF
+#undef RELAY_PENALTY_OF
 
 // flatten: scan_blocks and the kernel are inlined here, compiled for SSSE3.
 [[gnu::target("ssse3"), gnu::flatten]] std::size_t scan_ssse3(char const* text, std::size_t n,
@@ -240,16 +318,25 @@ struct ssse3_kernel {
     return scan_blocks<ssse3_kernel>(text, n, out);
 }
 
-bool cpu_has_ssse3() noexcept
+[[gnu::target("avx2"), gnu::flatten]] std::size_t scan_avx2(char const* text, std::size_t n,
+                                                            std::uint8_t* out) noexcept
 {
-    static bool const has = __builtin_cpu_supports("ssse3");
-    return has;
+    return scan_blocks<avx2_kernel>(text, n, out);
+}
+
+array_digits_path best_path_of_cpu() noexcept
+{
+    static array_digits_path const best = __builtin_cpu_supports("avx2")    ? array_digits_path::avx2
+                                          : __builtin_cpu_supports("ssse3") ? array_digits_path::ssse3
+                                                                            : array_digits_path::scalar;
+    return best;
 }
 
 #else
 
-bool cpu_has_ssse3() noexcept { return false; }
+array_digits_path best_path_of_cpu() noexcept { return array_digits_path::scalar; }
 std::size_t scan_ssse3(char const*, std::size_t, std::uint8_t*) noexcept { return 0; }
+std::size_t scan_avx2(char const*, std::size_t, std::uint8_t*) noexcept { return 0; }
 
 #endif
 
@@ -259,10 +346,16 @@ std::size_t convert_array_digits(char const* text, std::size_t n, std::uint8_t* 
 {
     if (n == 0)
         return 0;
-    return array_digits_simd() ? scan_ssse3(text, n, out) : scan_scalar(text, n, out);
+    switch (array_digits_path_in_use()) {
+    case array_digits_path::avx2: return scan_avx2(text, n, out);
+    case array_digits_path::ssse3: return scan_ssse3(text, n, out);
+    case array_digits_path::scalar: break;
+    }
+    return scan_scalar(text, n, out);
 }
 
-void set_array_digits_simd(bool enabled) noexcept { simd_allowed = enabled; }
-bool array_digits_simd() noexcept { return simd_allowed && cpu_has_ssse3(); }
+void limit_array_digits_path(array_digits_path limit) noexcept { path_limit = limit; }
+
+array_digits_path array_digits_path_in_use() noexcept { return std::min(path_limit, best_path_of_cpu()); }
 
 } // namespace relay::protocol::detail

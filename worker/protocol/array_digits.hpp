@@ -7,11 +7,12 @@
 // rule is checked on the masks, with carries from block to block: no empty
 // element, at most three digits, no leading zero. Then each element's value
 // is computed at its separator from the (up to) three characters before it,
-// for 16 separators' worth of text at once (SSSE3), and the values standing
+// for 32 (AVX2) or 16 (SSSE3) bytes of text at once, and the values standing
 // at separators are packed into the output by a byte shuffle. Nothing
 // branches on the digits, which are random in ciphertext, and no element
-// waits for the one before it. A scalar path does the same per separator on
-// CPUs without SSSE3 (and in tests, to check one path against the other).
+// waits for the one before it. The path is chosen once from the CPU; a scalar
+// path does the same per separator on CPUs without SSSE3. Tests and the
+// fuzzer run every path against the others.
 
 #include <cstddef>
 #include <cstdint>
@@ -31,9 +32,12 @@ inline constexpr std::size_t array_digits_slack = 8;
 /// general parser then decides).
 std::size_t convert_array_digits(char const* text, std::size_t n, std::uint8_t* out) noexcept;
 
-/// Tests: use the scalar conversion even where SSSE3 is available.
-void set_array_digits_simd(bool enabled) noexcept;
-/// True if the SIMD conversion is in use (the CPU has it and tests allow it).
-bool array_digits_simd() noexcept;
+/// The conversions, in order of speed; each gives the same result.
+enum class array_digits_path { scalar, ssse3, avx2 };
+
+/// Tests and the fuzzer: use no path faster than `limit`.
+void limit_array_digits_path(array_digits_path limit) noexcept;
+/// The fastest path the CPU has, within the limit.
+array_digits_path array_digits_path_in_use() noexcept;
 
 } // namespace relay::protocol::detail

@@ -76,10 +76,14 @@ def lat(r, key="p99_us", field="latency"):
     return r[field][key] if r and r.get(field) and r[field].get("count") else None
 
 
-def verdict(ok):
+def verdict(ok, floor_ok=None):
+    """pass/FAIL for the relay; a FAIL where the floor misses the same absolute
+    target says so, since then the machine, not the relay, sets the figure."""
     if ok is None:
         return "—"
-    return "**pass**" if ok else "**FAIL**"
+    if ok:
+        return "**pass**"
+    return "**FAIL** (the floor misses it too)" if floor_ok is False else "**FAIL**"
 
 
 def main_rows(res):
@@ -103,8 +107,9 @@ def main_rows(res):
                 continue
             a, b = lat(rel, key, field), lat(flo, key, field)
             ok = a <= limit_us if a is not None and limit_us else None
+            floor_ok = b <= limit_us if b is not None and limit_us else None
             rows.append([label, w, num(a / 1000 if a else None, 2) + " ms", num(b / 1000 if b else None, 2) + " ms",
-                         ratio(a, b), "", "", "", target_text or "—", verdict(ok)])
+                         ratio(a, b), "", "", "", target_text or "—", verdict(ok, floor_ok)])
 
     throughput_row("store-256", describe(res, "store-256"), "acked updates/s",
                    f"CPU/op ≤ {T['cpu_store_256']}× floor", T["cpu_store_256"])

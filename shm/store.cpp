@@ -43,6 +43,27 @@ bool plan_fits(shard_view const& s, chunk_plan const& plan)
     return new_pages == 0;
 }
 
+/// Allocates every chunk of `plan` (after plan_fits), all or nothing: the
+/// head's offset, or 0 with nothing left allocated. `parts` receives the
+/// continuation chunks in chain order.
+template <class Parts>
+std::uint64_t allocate_plan(shard_view& s, chunk_plan const& plan, Parts& parts)
+{
+    std::uint64_t const head = s.alloc_chunk_locked(plan.front().size_class);
+    for (std::size_t i = 1; head != 0 && i < plan.size(); ++i) {
+        std::uint64_t const off = s.alloc_chunk_locked(plan[i].size_class);
+        if (off == 0) { // cannot happen after plan_fits; handled all the same
+            for (std::uint64_t part : parts)
+                s.free_chunk_locked(part);
+            s.free_chunk_locked(head);
+            parts.clear();
+            return 0;
+        }
+        parts.push_back(off);
+    }
+    return head;
+}
+
 /// Records removed from a shard since it was created: every put adds one to
 /// next_seq and blob_count, every removal takes one from blob_count, and a
 /// rebuild never lowers next_seq. Only a removal can leave a page empty.
@@ -140,19 +161,7 @@ put_result store::put(put_request const& rq)
     boost::container::small_vector<std::uint64_t, 8> parts; // continuation chunks, in chain order
     for (int attempt = 0; attempt < 2; ++attempt) {
         if (plan_fits(s, plan)) {
-            head = s.alloc_chunk_locked(plan.front().size_class);
-            for (std::size_t i = 1; head != 0 && i < plan.size(); ++i) {
-                std::uint64_t const off = s.alloc_chunk_locked(plan[i].size_class);
-                if (off == 0) { // cannot happen after plan_fits; handled all the same
-                    for (std::uint64_t part : parts)
-                        s.free_chunk_locked(part);
-                    s.free_chunk_locked(head);
-                    head = 0;
-                    parts.clear();
-                    break;
-                }
-                parts.push_back(off);
-            }
+            head = allocate_plan(s, plan, parts);
             break;
         }
         if (attempt == 1) {
@@ -167,10 +176,11 @@ put_result store::put(put_request const& rq)
     }
     box = s.find_or_add_mailbox_locked(rq.kind, rq.recipient);
     if (head == 0 || box == nullptr) {
-        for (std::uint64_t off : parts)
-            s.free_chunk_locked(off);
-        if (head != 0)
+        if (head != 0) { // allocated, but the mailbox table is full
+            for (std::uint64_t off : parts)
+                s.free_chunk_locked(off);
             s.free_chunk_locked(head);
+        }
         if (box != nullptr && box->count == 0)
             s.erase_mailbox_locked(box);
         return result;

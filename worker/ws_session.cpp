@@ -21,6 +21,15 @@ constexpr std::size_t noise_opening_min = 51;
 /// A Noise message is at most 65 535 bytes; a Handshake frame is a few hundred.
 constexpr std::size_t pre_handshake_message_max = 3 + 65535;
 
+/// Frees a reused buffer that one large message grew beyond `kept` bytes.
+void release_if_larger(std::vector<std::uint8_t>& buffer, std::size_t kept)
+{
+    if (buffer.capacity() > kept) {
+        buffer.clear();
+        buffer.shrink_to_fit();
+    }
+}
+
 bool is_noise_opening(std::string_view first) { return first.size() >= noise_opening_min && first.starts_with(noise_magic); }
 
 std::span<std::uint8_t const> as_bytes(std::string_view s)
@@ -157,6 +166,8 @@ net::awaitable<void> ws_session::reader()
             frame = std::string_view(reinterpret_cast<char const*>(noise_in_.data()), noise_in_.size());
         }
         handler_.on_message(frame);
+        // Like the read buffer: one large message must not stay allocated.
+        release_if_larger(noise_in_, kept_read_capacity);
     }
 }
 
@@ -246,6 +257,7 @@ bool ws_session::seal(std::string& frame)
         return false;
     }
     frame.assign(reinterpret_cast<char const*>(noise_out_.data()), noise_out_.size());
+    release_if_larger(noise_out_, kept_frame_capacity);
     return true;
 }
 

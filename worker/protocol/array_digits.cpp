@@ -23,34 +23,17 @@ struct block_masks {
     std::uint64_t zeros;
 };
 
-inline block_masks classify_block(char const* block) noexcept
+/// One byte at a time: what CPUs without SIMD use (and what the tests check
+/// the SIMD classification against, through the scalar path).
+inline block_masks classify_block_scalar(char const* block) noexcept
 {
     block_masks m{0, 0, 0};
-#if defined(__SSE2__)
-    __m128i const comma = _mm_set1_epi8(',');
-    __m128i const zero_char = _mm_set1_epi8('0');
-    __m128i const nine = _mm_set1_epi8(9);
-    for (int i = 0; i < 4; ++i) {
-        __m128i const v = _mm_loadu_si128(reinterpret_cast<__m128i const*>(block + 16 * i));
-        __m128i const is_comma = _mm_cmpeq_epi8(v, comma);
-        __m128i const d = _mm_sub_epi8(v, zero_char);
-        __m128i const is_digit = _mm_cmpeq_epi8(_mm_min_epu8(d, nine), d); // unsigned d <= 9
-        __m128i const is_zero = _mm_cmpeq_epi8(v, zero_char);
-        auto const commas = static_cast<std::uint32_t>(_mm_movemask_epi8(is_comma));
-        auto const fine = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_or_si128(is_comma, is_digit)));
-        auto const zeros = static_cast<std::uint32_t>(_mm_movemask_epi8(is_zero));
-        m.separators |= std::uint64_t{commas} << (16 * i);
-        m.invalid |= std::uint64_t{~fine & 0xffffu} << (16 * i);
-        m.zeros |= std::uint64_t{zeros} << (16 * i);
-    }
-#else
     for (int i = 0; i < 64; ++i) {
         char const c = block[i];
         m.separators |= std::uint64_t{c == ','} << i;
         m.invalid |= std::uint64_t{c != ',' && (c < '0' || c > '9')} << i;
         m.zeros |= std::uint64_t{c == '0'} << i;
     }
-#endif
     return m;
 }
 
@@ -92,7 +75,7 @@ private:
 /// converted at its separator from the characters before it, which may lie in
 /// the previous block: the kernel reads up to three bytes before the block.
 template <class Kernel>
-inline std::size_t scan_blocks(char const* text, std::size_t n, std::uint8_t* out) noexcept
+inline std::size_t convert_blocks(char const* text, std::size_t n, std::uint8_t* out) noexcept
 {
     shape_rules rules;
     std::uint8_t* dst = out;
@@ -107,7 +90,7 @@ inline std::size_t scan_blocks(char const* text, std::size_t n, std::uint8_t* ou
         } else {
             // The last block is copied with the three bytes before it, so that
             // no load runs past the text; the padding is outside the array.
-            char tail[3 + 64 + 16];
+            char tail[3 + 64]; // the kernels read tail[0] to tail[66]
             std::memcpy(tail, text + base - 3, 3 + left);
             std::memset(tail + 3 + left, ',', sizeof tail - 3 - left);
             block_masks m = Kernel::classify(tail + 3);
@@ -131,7 +114,7 @@ inline bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 /// One separator at a time. The rules guarantee a digit right before every
 /// separator and at most three digits per element.
 struct scalar_kernel {
-    static block_masks classify(char const* block) noexcept { return classify_block(block); }
+    static block_masks classify(char const* block) noexcept { return classify_block_scalar(block); }
 
     static std::uint8_t* convert(char const* block, std::uint64_t separators, std::uint8_t* dst,
                                  bool& out_of_range) noexcept
@@ -152,9 +135,9 @@ struct scalar_kernel {
     }
 };
 
-std::size_t scan_scalar(char const* text, std::size_t n, std::uint8_t* out) noexcept
+std::size_t convert_scalar(char const* text, std::size_t n, std::uint8_t* out) noexcept
 {
-    return scan_blocks<scalar_kernel>(text, n, out);
+    return convert_blocks<scalar_kernel>(text, n, out);
 }
 
 #if RELAY_ARRAY_DIGITS_SSSE3
@@ -183,14 +166,14 @@ constexpr pack_table make_pack_table()
 
 alignas(64) constexpr pack_table pack = make_pack_table();
 
-/// Packs the bytes of `values` whose bits are set in `at` (16 bits) to
+/// Packs the bytes of `values` whose bits are set in `lanes` (16 bits) to
 /// `dst`, eight lanes at a time; each store writes 8 bytes, the caller's
 /// slack covers the excess.
-[[gnu::target("ssse3"), gnu::always_inline]] inline std::uint8_t* pack_values(__m128i values, unsigned at,
+[[gnu::target("ssse3"), gnu::always_inline]] inline std::uint8_t* pack_values(__m128i values, unsigned lanes,
                                                                              std::uint8_t* dst) noexcept
 {
-    unsigned const low = at & 0xffu;
-    unsigned const high = (at >> 8) & 0xffu;
+    unsigned const low = lanes & 0xffu;
+    unsigned const high = (lanes >> 8) & 0xffu;
     __m128i const packed_low =
         _mm_shuffle_epi8(values, _mm_loadl_epi64(reinterpret_cast<__m128i const*>(pack.shuffle[low])));
     _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), packed_low);
@@ -216,7 +199,27 @@ alignas(64) constexpr pack_table pack = make_pack_table();
 
 /// Sixteen bytes of text at a time.
 struct ssse3_kernel {
-    static block_masks classify(char const* block) noexcept { return classify_block(block); }
+    [[gnu::target("ssse3")]] static block_masks classify(char const* block) noexcept
+    {
+        block_masks m{0, 0, 0};
+        __m128i const comma = _mm_set1_epi8(',');
+        __m128i const zero_char = _mm_set1_epi8('0');
+        __m128i const nine = _mm_set1_epi8(9);
+        for (int i = 0; i < 4; ++i) {
+            __m128i const v = _mm_loadu_si128(reinterpret_cast<__m128i const*>(block + 16 * i));
+            __m128i const is_comma = _mm_cmpeq_epi8(v, comma);
+            __m128i const d = _mm_sub_epi8(v, zero_char);
+            __m128i const is_digit = _mm_cmpeq_epi8(_mm_min_epu8(d, nine), d); // unsigned d <= 9
+            __m128i const is_zero = _mm_cmpeq_epi8(v, zero_char);
+            auto const commas = static_cast<std::uint32_t>(_mm_movemask_epi8(is_comma));
+            auto const fine = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_or_si128(is_comma, is_digit)));
+            auto const zeros = static_cast<std::uint32_t>(_mm_movemask_epi8(is_zero));
+            m.separators |= std::uint64_t{commas} << (16 * i);
+            m.invalid |= std::uint64_t{~fine & 0xffffu} << (16 * i);
+            m.zeros |= std::uint64_t{zeros} << (16 * i);
+        }
+        return m;
+    }
 
     [[gnu::target("ssse3")]] static std::uint8_t* convert(char const* block, std::uint64_t separators,
                                                          std::uint8_t* dst, bool& out_of_range) noexcept
@@ -229,20 +232,20 @@ struct ssse3_kernel {
         __m128i const all_ones = _mm_set1_epi8(-1);
         std::uint32_t too_large = 0;
         for (int i = 0; i < 4; ++i) {
-            auto const at = static_cast<std::uint32_t>(separators >> (16 * i)) & 0xffffu;
+            auto const separator_lanes = static_cast<std::uint32_t>(separators >> (16 * i)) & 0xffffu;
             char const* const c = block + 16 * i;
-            __m128i const units = _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<__m128i const*>(c - 1)), zero_char);
-            __m128i const second = _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<__m128i const*>(c - 2)), zero_char);
-            __m128i const third = _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<__m128i const*>(c - 3)), zero_char);
-            __m128i const low_two = _mm_add_epi8(units, _mm_shuffle_epi8(tens_of, second)); // 10 t + u <= 99
+            __m128i const units_digits = _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<__m128i const*>(c - 1)), zero_char);
+            __m128i const tens_digits = _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<__m128i const*>(c - 2)), zero_char);
+            __m128i const hundreds_digits = _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<__m128i const*>(c - 3)), zero_char);
+            __m128i const low_two = _mm_add_epi8(units_digits, _mm_shuffle_epi8(tens_of, tens_digits)); // 10 t + u <= 99
             // The hundreds count only if the tens position holds a digit:
             // otherwise force the top bit, which pshufb turns into 0.
-            __m128i const second_not_digit = _mm_cmpeq_epi8(_mm_max_epu8(second, ten), second);
-            __m128i const hundreds_index = _mm_or_si128(third, second_not_digit);
+            __m128i const tens_not_digit = _mm_cmpeq_epi8(_mm_max_epu8(tens_digits, ten), tens_digits);
+            __m128i const hundreds_index = _mm_or_si128(hundreds_digits, tens_not_digit);
             __m128i const value = _mm_add_epi8(low_two, _mm_shuffle_epi8(hundreds_of, hundreds_index));
             __m128i const saturated = _mm_adds_epu8(low_two, _mm_shuffle_epi8(penalty_of, hundreds_index));
-            too_large |= static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(saturated, all_ones))) & at;
-            dst = pack_values(value, at, dst);
+            too_large |= static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(saturated, all_ones))) & separator_lanes;
+            dst = pack_values(value, separator_lanes, dst);
         }
         out_of_range |= too_large != 0;
         return dst;
@@ -285,22 +288,22 @@ struct avx2_kernel {
         __m256i const all_ones = _mm256_set1_epi8(-1);
         std::uint32_t too_large = 0;
         for (int i = 0; i < 2; ++i) {
-            auto const at = static_cast<std::uint32_t>(separators >> (32 * i));
+            auto const separator_lanes = static_cast<std::uint32_t>(separators >> (32 * i));
             char const* const c = block + 32 * i;
-            __m256i const units =
+            __m256i const units_digits =
                 _mm256_sub_epi8(_mm256_loadu_si256(reinterpret_cast<__m256i const*>(c - 1)), zero_char);
-            __m256i const second =
+            __m256i const tens_digits =
                 _mm256_sub_epi8(_mm256_loadu_si256(reinterpret_cast<__m256i const*>(c - 2)), zero_char);
-            __m256i const third =
+            __m256i const hundreds_digits =
                 _mm256_sub_epi8(_mm256_loadu_si256(reinterpret_cast<__m256i const*>(c - 3)), zero_char);
-            __m256i const low_two = _mm256_add_epi8(units, _mm256_shuffle_epi8(tens_of, second));
-            __m256i const second_not_digit = _mm256_cmpeq_epi8(_mm256_max_epu8(second, ten), second);
-            __m256i const hundreds_index = _mm256_or_si256(third, second_not_digit);
+            __m256i const low_two = _mm256_add_epi8(units_digits, _mm256_shuffle_epi8(tens_of, tens_digits));
+            __m256i const tens_not_digit = _mm256_cmpeq_epi8(_mm256_max_epu8(tens_digits, ten), tens_digits);
+            __m256i const hundreds_index = _mm256_or_si256(hundreds_digits, tens_not_digit);
             __m256i const value = _mm256_add_epi8(low_two, _mm256_shuffle_epi8(hundreds_of, hundreds_index));
             __m256i const saturated = _mm256_adds_epu8(low_two, _mm256_shuffle_epi8(penalty_of, hundreds_index));
-            too_large |= static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(saturated, all_ones))) & at;
-            dst = pack_values(_mm256_castsi256_si128(value), at & 0xffffu, dst);
-            dst = pack_values(_mm256_extracti128_si256(value, 1), at >> 16, dst);
+            too_large |= static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(saturated, all_ones))) & separator_lanes;
+            dst = pack_values(_mm256_castsi256_si128(value), separator_lanes & 0xffffu, dst);
+            dst = pack_values(_mm256_extracti128_si256(value, 1), separator_lanes >> 16, dst);
         }
         out_of_range |= too_large != 0;
         return dst;
@@ -311,17 +314,17 @@ struct avx2_kernel {
 #undef RELAY_HUNDREDS_OF
 #undef RELAY_PENALTY_OF
 
-// flatten: scan_blocks and the kernel are inlined here, compiled for SSSE3.
-[[gnu::target("ssse3"), gnu::flatten]] std::size_t scan_ssse3(char const* text, std::size_t n,
+// flatten: convert_blocks and the kernel are inlined here, compiled for SSSE3.
+[[gnu::target("ssse3"), gnu::flatten]] std::size_t convert_ssse3(char const* text, std::size_t n,
                                                               std::uint8_t* out) noexcept
 {
-    return scan_blocks<ssse3_kernel>(text, n, out);
+    return convert_blocks<ssse3_kernel>(text, n, out);
 }
 
-[[gnu::target("avx2"), gnu::flatten]] std::size_t scan_avx2(char const* text, std::size_t n,
+[[gnu::target("avx2"), gnu::flatten]] std::size_t convert_avx2(char const* text, std::size_t n,
                                                             std::uint8_t* out) noexcept
 {
-    return scan_blocks<avx2_kernel>(text, n, out);
+    return convert_blocks<avx2_kernel>(text, n, out);
 }
 
 array_digits_path best_path_of_cpu() noexcept
@@ -335,8 +338,8 @@ array_digits_path best_path_of_cpu() noexcept
 #else
 
 array_digits_path best_path_of_cpu() noexcept { return array_digits_path::scalar; }
-std::size_t scan_ssse3(char const*, std::size_t, std::uint8_t*) noexcept { return 0; }
-std::size_t scan_avx2(char const*, std::size_t, std::uint8_t*) noexcept { return 0; }
+std::size_t convert_ssse3(char const*, std::size_t, std::uint8_t*) noexcept { return 0; }
+std::size_t convert_avx2(char const*, std::size_t, std::uint8_t*) noexcept { return 0; }
 
 #endif
 
@@ -347,11 +350,11 @@ std::size_t convert_array_digits(char const* text, std::size_t n, std::uint8_t* 
     if (n == 0)
         return 0;
     switch (array_digits_path_in_use()) {
-    case array_digits_path::avx2: return scan_avx2(text, n, out);
-    case array_digits_path::ssse3: return scan_ssse3(text, n, out);
+    case array_digits_path::avx2: return convert_avx2(text, n, out);
+    case array_digits_path::ssse3: return convert_ssse3(text, n, out);
     case array_digits_path::scalar: break;
     }
-    return scan_scalar(text, n, out);
+    return convert_scalar(text, n, out);
 }
 
 void limit_array_digits_path(array_digits_path limit) noexcept { path_limit = limit; }

@@ -231,6 +231,18 @@ void erase_entry(Entry* table, std::uint32_t capacity, std::uint32_t& used, std:
 
 } // namespace
 
+void shard_view::prefetch_lookups(blob_kind kind, std::string_view key) const noexcept
+{
+    std::uint32_t const box = static_cast<std::uint32_t>(table_hash(seed_, kind, key)) & (h_.mailbox_capacity - 1);
+    std::uint32_t const presence =
+        static_cast<std::uint32_t>(table_hash(seed_, blob_kind::update, key)) & (h_.presence_capacity - 1);
+    // The probe reads `used` first, then compares the key: up to two lines each.
+    __builtin_prefetch(&mailboxes()[box].used);
+    __builtin_prefetch(mailboxes()[box].key);
+    __builtin_prefetch(&presences()[presence].used);
+    __builtin_prefetch(presences()[presence].key);
+}
+
 mailbox_entry* shard_view::find_mailbox_locked(blob_kind kind, std::string_view key) const
 {
     return find_in_locked(mailboxes(), h_.mailbox_capacity, kind, key);

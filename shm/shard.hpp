@@ -42,6 +42,12 @@ public:
     /// Frees every chunk of a blob whose head is already un-committed.
     void free_chain_locked(std::uint64_t head);
 
+    /// Starts loading the cache lines where `key`'s mailbox (of `kind`) and
+    /// presence lookups begin, before the lock is taken: both tables are far
+    /// larger than the cache, so each lookup otherwise waits for memory in
+    /// turn. A hint only; needs no lock (the table geometry never changes).
+    void prefetch_lookups(blob_kind kind, std::string_view key) const noexcept;
+
     // ---- mailboxes ((kind, key) → blob queue) ----
     mailbox_entry* find_mailbox_locked(blob_kind kind, std::string_view key) const;
     /// nullptr when the table is full (the store answers Failed).

@@ -131,6 +131,7 @@ put_result store::put(put_request const& rq)
         return result;
     std::uint32_t const index = shard_of(rq.recipient);
     shard_view s = shard(index);
+    s.prefetch_lookups(rq.kind, rq.recipient);
     // D-7: the sender is remembered with the blob. An envelope id longer than
     // max_sender_message_id is not (documented limit: real clients send UUIDs).
     bool const has_sender = rq.sender.size() == key_size && rq.sender_message_id.size() <= max_sender_message_id;

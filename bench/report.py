@@ -7,6 +7,7 @@ Run by run.py at the end of a benchmark; can be re-run alone:
 
 import json
 import os
+import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -29,15 +30,47 @@ def ratio(a, b, digits=2):
     return f"{a / b:.{digits}f}×" if a is not None and b else "—"
 
 
+def median_merge(values):
+    """Numbers become their median over `values`; dicts merge key by key;
+    anything else (text, lists) is taken from the first."""
+    first = values[0]
+    if all(v == first for v in values):
+        return first  # parameters, and anything the rounds agree on, keep their type
+    if isinstance(first, dict):
+        return {k: median_merge([v[k] for v in values if isinstance(v, dict) and k in v]) for k in first}
+    if isinstance(first, (int, float)) and not isinstance(first, bool):
+        return statistics.median(v for v in values if isinstance(v, (int, float)))
+    return first
+
+
+def median_result(runs):
+    """One result standing for the rounds of a (scenario, workers, server):
+    every figure is its median over the rounds, so that one round disturbed by
+    the shared machine moves no verdict. The latency CDF is the one of the
+    round whose p99 is the median."""
+    if len(runs) == 1:
+        return runs[0]
+    merged = median_merge(runs)
+    by_p99 = sorted(runs, key=lambda r: (r.get("latency") or {}).get("p99_us") or 0)
+    merged["cdf"] = by_p99[len(by_p99) // 2].get("cdf")
+    merged["rounds"] = len(runs)
+    return merged
+
+
 class Results:
     def __init__(self, data):
         self.meta = data["meta"]
-        self.by_key = {(r["name"], r["workers"], r.get("target")): r for r in data["results"]}
+        self.raw = data["results"]
+        runs = {}
+        for r in data["results"]:
+            if "error" not in r:
+                runs.setdefault((r["name"], r["workers"], r.get("target")), []).append(r)
+        self.by_key = {key: median_result(rs) for key, rs in runs.items()}
         self.workers = sorted({r["workers"] for r in data["results"]})
+        self.rounds = max((r.get("round", 1) for r in data["results"]), default=1)
 
     def get(self, name, workers, kind):
-        r = self.by_key.get((name, workers, kind))
-        return None if r is None or "error" in r else r
+        return self.by_key.get((name, workers, kind))
 
 
 def size_text(n):
@@ -197,11 +230,13 @@ def run_rows(res, data):
     rows = []
     for r in data["results"]:
         if "error" in r:
-            rows.append([r["name"], r["workers"], r.get("target"), "error: " + r["error"], "", "", "", ""])
+            rows.append([r["name"], r.get("round", 1), r["workers"], r.get("target"), "error: " + r["error"], "", "", "",
+                         ""])
             continue
         w, c = r.get("window", {}), r.get("counters", {})
         busy = " (generator-bound)" if w.get("generator_cpu_pct", 0) >= GENERATOR_BOUND_PCT else ""
-        rows.append([r["name"], r["workers"], r["target"], num(w.get("ops_per_s")), num(w.get("server_cpu_pct")) + "%",
+        rows.append([r["name"], r.get("round", 1), r["workers"], r["target"], num(w.get("ops_per_s")),
+                     num(w.get("server_cpu_pct")) + "%",
                      num(w.get("server_cpu_us_per_op"), 1), num(w.get("generator_cpu_pct")) + "%" + busy,
                      f"{c.get('connection_errors', 0)} / {c.get('failed_acks', 0)} / {c.get('dropped_offered', 0)}"])
     return rows
@@ -215,6 +250,10 @@ def write_markdown(res, data, out_dir):
         f"{m['mode']} run of {m['date']} at commit `{m['commit']}` (plus the working tree), {m['cpus']} CPUs, "
         f"{m['generator_threads']} generator thread(s), {m['elapsed_s'] / 60:.0f} min, load average at the end "
         f"{m['loadavg_end'][0]:.1f}. Produced by `bench/run.sh`; `bench/README.md` explains every figure.",
+        "",
+        (f"Each scenario ran in {res.rounds} rounds (floor, then relay, in every round); the tables show the "
+         "**median over the rounds** of every figure, and \"Every run\" lists each round."
+         if res.rounds > 1 else "One round: every figure is from a single run of each server."),
         "",
         "The machine is shared (other builds and tests ran at the same time) and the generator shares the cores",
         "with the server, so absolute figures drift between runs: compare the **ratios to the floor measured in the",
@@ -234,7 +273,7 @@ def write_markdown(res, data, out_dir):
         "Server CPU % is of one core (200 % = both cores); generator CPU near 100 % means the generator, not the",
         "server, set the pace (then read the CPU per operation, not the throughput).",
         "",
-        table(["Scenario", "Workers", "Server", "ops/s", "server CPU", "server µs/op", "generator CPU",
+        table(["Scenario", "Round", "Workers", "Server", "ops/s", "server CPU", "server µs/op", "generator CPU",
                "errors / failed / dropped"], run_rows(res, data)),
         "",
     ]

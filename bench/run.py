@@ -94,33 +94,41 @@ def main():
     p.add_argument("--workers", default="1,2", help="comma-separated worker counts")
     p.add_argument("--only", default="", help="comma-separated scenario names of plan.py")
     p.add_argument("--threads", type=int, default=1, help="load-generator threads (1 or 2)")
+    p.add_argument("--rounds", type=int, default=None,
+                   help="run every scenario this many times and report medians (default 3; --quick: 1)")
     p.add_argument("--out", default=os.path.join(HERE, "results"), help="where RESULTS.md and the plots go")
     p.add_argument("--keep", action="store_true", help="keep the scratch directory (server logs, CDF files)")
     args = p.parse_args()
     workers = [int(w) for w in args.workers.split(",") if w]
     only = {n for n in args.only.split(",") if n}
     entries = [e for e in plan.SCENARIOS if not only or e["name"] in only]
-    runs = [(e, w, k) for w in workers for e in entries if w in e.get("workers", workers)
-            for k in (["relay"] if e.get("relay_only") else ["floor", "relay"])]
+    rounds = args.rounds if args.rounds else (1 if args.quick else 3)
+    # Whole rounds one after the other: a slow spell of the shared machine then
+    # lands in one round of many scenarios, and the medians set it aside.
+    runs = [(e, w, k, r) for r in range(1, rounds + 1) for w in workers for e in entries
+            if w in e.get("workers", workers) for k in (["relay"] if e.get("relay_only") else ["floor", "relay"])]
     os.makedirs(args.out, exist_ok=True)
     work_dir = tempfile.mkdtemp(prefix="vauchi-bench-")
-    say(f"{len(runs)} runs ({'quick' if args.quick else 'full'}); scratch in {work_dir}")
+    say(f"{len(runs)} runs in {rounds} round(s) ({'quick' if args.quick else 'full'}); scratch in {work_dir}")
     started = time.monotonic()
     results = []
-    for i, (entry, w, kind) in enumerate(runs, 1):
-        say(f"[{i}/{len(runs)}] {entry['title']}, --workers {w}, {kind} "
+    for i, (entry, w, kind, round_no) in enumerate(runs, 1):
+        say(f"[{i}/{len(runs)}] round {round_no}: {entry['title']}, --workers {w}, {kind} "
             f"({time.monotonic() - started:.0f} s elapsed)")
         try:
-            results.append(run_one(args, entry, kind, w, work_dir))
+            result = run_one(args, entry, kind, w, work_dir)
         except Exception as e:  # one failed run must not lose the others
             say(f"{entry['name']} workers={w} {kind} FAILED: {e}")
-            results.append({"name": entry["name"], "workers": w, "target": kind, "error": str(e)})
+            result = {"name": entry["name"], "workers": w, "target": kind, "error": str(e)}
+        result["round"] = round_no
+        results.append(result)
     meta = {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "mode": "quick" if args.quick else "full",
         "cpus": os.cpu_count(),
         "loadavg_end": os.getloadavg(),
         "generator_threads": args.threads,
+        "rounds": rounds,
         "elapsed_s": time.monotonic() - started,
         "commit": subprocess.run(["git", "-C", HERE, "rev-parse", "--short", "HEAD"], capture_output=True,
                                  text=True).stdout.strip(),

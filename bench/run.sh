@@ -4,8 +4,9 @@
 # the floor and the relay with --workers 1 and 2, and writes
 # bench/results/RESULTS.md and the plots. bench/README.md explains it.
 #
-#   bench/run.sh            full run (about 10 minutes on 2 cores)
-#   bench/run.sh --quick    smoke run, a few seconds per scenario
+#   bench/run.sh            full run: 3 rounds, medians (about 20 minutes on 2 cores)
+#   bench/run.sh --quick    smoke run, one round, a few seconds per scenario
+#   bench/run.sh --rounds 1 one round of the full run (about 7 minutes)
 #   bench/run.sh --help     every option of bench/run.py
 set -euo pipefail
 cd "$(dirname "$0")/.."

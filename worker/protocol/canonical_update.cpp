@@ -31,13 +31,13 @@ public:
     /// Only printable ASCII without escapes: such a string is valid UTF-8 and
     /// its JSON value is its text. Control characters are invalid JSON, and
     /// escapes and other bytes are the general parser's business.
-    bool plain_string(std::string& out)
+    bool plain_string(std::string_view& out) noexcept
     {
         std::size_t const start = at_;
         for (; at_ < text_.size(); ++at_) {
             auto const c = static_cast<unsigned char>(text_[at_]);
             if (c == '"') {
-                out.assign(text_.data() + start, at_ - start);
+                out = text_.substr(start, at_ - start);
                 ++at_;
                 return true;
             }
@@ -79,21 +79,29 @@ std::optional<envelope> decode_canonical_update(std::string_view json)
         return std::nullopt; // tests and the fuzzer compare with the general path
     cursor c(json);
     std::uint64_t version = 0;
-    envelope e;
-    encrypted_update u;
+    std::uint64_t timestamp = 0;
+    // Views into `json` until the whole shape is confirmed: every other
+    // message type leaves at the "payload" literal without allocating.
+    std::string_view message_id;
+    std::string_view recipient_id;
     if (!c.literal(R"({"version":)") || !c.integer(std::numeric_limits<std::uint8_t>::max(), ',', version) ||
-        !c.literal(R"("message_id":")") || !c.plain_string(e.message_id) || !c.literal(R"(,"timestamp":)") ||
-        !c.integer(std::numeric_limits<std::uint64_t>::max(), ',', e.timestamp) ||
-        !c.literal(R"("payload":{"type":"EncryptedUpdate","recipient_id":")") || !c.plain_string(u.recipient_id) ||
+        !c.literal(R"("message_id":")") || !c.plain_string(message_id) || !c.literal(R"(,"timestamp":)") ||
+        !c.integer(std::numeric_limits<std::uint64_t>::max(), ',', timestamp) ||
+        !c.literal(R"("payload":{"type":"EncryptedUpdate","recipient_id":")") || !c.plain_string(recipient_id) ||
         !c.literal(R"(,"ciphertext":)"))
         return std::nullopt;
+    encrypted_update u;
     std::size_t const array_end = scan_byte_array(json, c.offset(), u.ciphertext);
     if (array_end == 0)
         return std::nullopt;
     c.move_to(array_end);
     if (!c.literal("}}") || !c.at_end())
         return std::nullopt;
+    u.recipient_id = recipient_id;
+    envelope e;
     e.version = static_cast<std::uint8_t>(version);
+    e.message_id = message_id;
+    e.timestamp = timestamp;
     e.body = std::move(u);
     return e;
 }

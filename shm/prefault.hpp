@@ -9,9 +9,9 @@
 // also puts multi-millisecond stalls into the ack latency. Prefaulting moves
 // that cost to start-up, where it is reported as progress.
 //
-// The file backend is populated for reading: clean page-cache pages, no disk
-// blocks allocated and nothing to write back; the first write to a page is
-// then a cheap write-enable fault. The memory backend is populated for
+// The file backend is populated for reading: clean page-cache pages over
+// blocks reserved but never written (space_reservation.hpp), nothing to write
+// back; the first write to a page is then a cheap write-enable fault. The memory backend is populated for
 // writing (its pages are RAM either way).
 
 #include <cstddef>

@@ -13,6 +13,7 @@
 #include <ctime>
 
 #include "common/random.hpp"
+#include "shm/space_reservation.hpp"
 
 namespace bip = boost::interprocess;
 
@@ -51,6 +52,16 @@ offsets compute(geometry const& g)
 }
 
 std::string errno_text() { return std::strerror(errno); }
+
+std::string mib(std::uint64_t bytes) { return std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB"; }
+
+/// Why `what` could not be reserved, with what to do about it.
+open_error shortfall(std::string const& what, std::uint64_t size, reservation const& r, std::string const& advice)
+{
+    return open_error{"cannot reserve the " + mib(size) + " of " + what + ": " + std::strerror(r.error) + ", " +
+                      mib(r.free_bytes) + " available there. " + advice +
+                      " (a store that is not reserved would stop its workers with SIGBUS once the space runs out)"};
+}
 
 } // namespace
 
@@ -122,9 +133,10 @@ void validate(std::uint8_t const* base, std::uint64_t size, std::string const& w
                          std::to_string(h->total_size) + "; it looks truncated: restore it or move it away"};
 }
 
-segment segment::open_or_create_file(std::string const& path, geometry const& g, bool& created)
+segment segment::open_or_create_file(std::string const& path, geometry const& g, bool& created, backing policy)
 {
     created = false;
+    bool reserved = false;
     struct stat st{};
     if (::stat(path.c_str(), &st) != 0) {
         if (errno != ENOENT)
@@ -137,10 +149,20 @@ segment segment::open_or_create_file(std::string const& path, geometry const& g,
         if (fd < 0)
             throw open_error{"cannot create store " + tmp + ": " + errno_text() + " (check RELAY_DATA_DIR permissions)"};
         std::uint64_t const size = segment_size(g);
-        // Sparse: pages cost disk only once written.
         if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
             ::close(fd);
+            ::unlink(tmp.c_str());
             throw open_error{"cannot size store " + tmp + " to " + std::to_string(size) + " bytes: " + errno_text()};
+        }
+        if (policy == backing::reserved) {
+            auto const r = reserve_space(fd, size);
+            if (!r.reserved() && !r.unsupported()) {
+                ::close(fd);
+                ::unlink(tmp.c_str()); // nothing of it is kept: a smaller RELAY_MAX_STORAGE_BYTES applies next time
+                throw shortfall("store file " + path, size, r,
+                                "Free disk space in RELAY_DATA_DIR or lower RELAY_MAX_STORAGE_BYTES");
+            }
+            reserved = r.reserved();
         }
         ::close(fd);
         {
@@ -157,7 +179,19 @@ segment segment::open_or_create_file(std::string const& path, geometry const& g,
         bip::file_mapping fm(path.c_str(), bip::read_write);
         bip::mapped_region region(fm, bip::read_write);
         validate(static_cast<std::uint8_t const*>(region.get_address()), region.get_size(), "store file " + path);
-        return segment(std::move(region));
+        if (policy == backing::reserved && !created) {
+            // A store written by an earlier version, or copied, may be sparse.
+            auto const r = reserve_space(fm.get_mapping_handle().handle, region.get_size());
+            if (!r.reserved() && !r.unsupported())
+                throw shortfall("store file " + path, region.get_size(), r,
+                                "Free disk space in RELAY_DATA_DIR; the store keeps its size (to start with a "
+                                "smaller one, stop the relay, move the store away and lower "
+                                "RELAY_MAX_STORAGE_BYTES)");
+            reserved = r.reserved();
+        }
+        segment seg(std::move(region));
+        seg.space_reserved_ = reserved;
+        return seg;
     } catch (bip::interprocess_exception const& e) {
         throw open_error{"cannot map store file " + path + ": " + e.what()};
     }
@@ -169,10 +203,18 @@ segment segment::create_memory(std::string const& name, geometry const& g)
         bip::shared_memory_object::remove(name.c_str());
         bip::shared_memory_object shm(bip::create_only, name.c_str(), bip::read_write, bip::permissions(0600));
         std::uint64_t const size = segment_size(g);
+        // Boost sizes the object with posix_fallocate where the filesystem can
+        // (tmpfs can): a /dev/shm too small for the store fails here, not
+        // with SIGBUS in a worker later.
         shm.truncate(static_cast<bip::offset_t>(size));
+        struct stat st{};
+        bool const reserved = ::fstat(shm.get_mapping_handle().handle, &st) == 0 &&
+                              static_cast<std::uint64_t>(st.st_blocks) * 512 >= size;
         bip::mapped_region region(shm, bip::read_write);
         format(static_cast<std::uint8_t*>(region.get_address()), size, g);
-        return segment(std::move(region));
+        segment seg(std::move(region));
+        seg.space_reserved_ = reserved;
+        return seg;
     } catch (bip::interprocess_exception const& e) {
         throw open_error{"cannot create POSIX shared memory " + name + ": " + e.what() +
                          " (is /dev/shm mounted and large enough for RELAY_MAX_STORAGE_BYTES?)"};

@@ -22,6 +22,10 @@ struct geometry {
     std::uint32_t presence_capacity = 1u << 8; ///< per shard
 };
 
+/// Whether opening a store allocates all of it in its filesystem up front
+/// (shm/space_reservation.hpp says why the relay does) or leaves it sparse.
+enum class backing { lazy, reserved };
+
 /// Why a store could not be opened; each message says what the operator can do.
 struct open_error {
     std::string message;
@@ -36,9 +40,13 @@ public:
     segment& operator=(segment const&) = delete;
 
     /// Opens `path` if it exists (validating its stamp), otherwise creates and
-    /// formats it with `g`. `created` tells which happened. Throws open_error.
-    static segment open_or_create_file(std::string const& path, geometry const& g, bool& created);
-    /// Creates (replacing any stale object of that name) a POSIX shm store.
+    /// formats it with `g`. `created` tells which happened. With
+    /// backing::reserved, a store that cannot be reserved in full is refused
+    /// (and one being created is removed again). Throws open_error.
+    static segment open_or_create_file(std::string const& path, geometry const& g, bool& created,
+                                       backing policy = backing::lazy);
+    /// Creates (replacing any stale object of that name) a POSIX shm store,
+    /// allocated in full (a /dev/shm too small for it throws open_error).
     static segment create_memory(std::string const& name, geometry const& g);
     /// Removes a POSIX shm object by name (the supervisor's job at exit).
     static void remove_memory(std::string const& name);
@@ -48,12 +56,18 @@ public:
     bool valid() const noexcept { return region_.get_address() != nullptr; }
     store_header& header() const noexcept { return *reinterpret_cast<store_header*>(base()); }
 
+    /// All of the store is allocated in its filesystem (a memory store, or a
+    /// file opened with backing::reserved on a filesystem that can allocate
+    /// ahead).
+    bool space_reserved() const noexcept { return space_reserved_; }
+
     /// Schedules write-back of dirty pages (msync MS_ASYNC); see DESIGN §2.4.
     void flush_async();
 
 private:
     explicit segment(boost::interprocess::mapped_region region) : region_(std::move(region)) {}
     boost::interprocess::mapped_region region_;
+    bool space_reserved_ = false;
 };
 
 /// Bytes a store of geometry `g` occupies.

@@ -107,11 +107,20 @@ shm::segment bootstrap_store(config const& cfg)
         // lock_data_dir() created the directory.
         std::string const path = cfg.data_dir + "/store";
         bool created = false;
-        seg = shm::segment::open_or_create_file(path, geometry_for(cfg), created);
+        seg = shm::segment::open_or_create_file(path, geometry_for(cfg), created, shm::backing::reserved);
         what = "file " + path;
         RELAY_LOG_INFO("%s store %s, %llu bytes", created ? "created" : "opened", what.c_str(),
                        static_cast<unsigned long long>(seg.size()));
     }
+    if (seg.space_reserved())
+        RELAY_LOG_INFO("store space reserved: all %llu MiB of it are allocated, so a full filesystem cannot "
+                       "stop a worker", static_cast<unsigned long long>((seg.size() + (1 << 20) - 1) >> 20));
+    else
+        RELAY_LOG_WARN("the filesystem of the %s cannot allocate ahead (fallocate unsupported): the store stays "
+                       "sparse, and if that filesystem fills up, workers that write to it die with SIGBUS; keep "
+                       "%llu MiB free there, or put RELAY_DATA_DIR on ext4, xfs or btrfs",
+                       cfg.backend == storage_backend::memory ? "shared memory" : "data directory",
+                       static_cast<unsigned long long>((seg.size() + (1 << 20) - 1) >> 20));
 
     shm::store st(seg.base());
     auto& h = st.header();

@@ -4,6 +4,8 @@
 #include <boost/interprocess/shared_memory_object.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -77,6 +79,64 @@ BOOST_AUTO_TEST_CASE(file_store_is_created_reopened_and_refused_when_foreign)
     }
     BOOST_TEST(std::filesystem::file_size(path) == size_before);
     std::filesystem::remove_all(dir);
+}
+
+namespace {
+
+/// Bytes of `path` that have blocks in its filesystem.
+std::uint64_t allocated_bytes(std::string const& path)
+{
+    struct stat st{};
+    BOOST_REQUIRE(::stat(path.c_str(), &st) == 0);
+    return static_cast<std::uint64_t>(st.st_blocks) * 512;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_reserved_file_store_is_allocated_in_full_and_reallocated_when_reopened_sparse)
+{
+    auto const dir = std::filesystem::temp_directory_path() / ("vauchi-seg-space-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    std::string const path = (dir / "store").string();
+    auto const g = small_geometry();
+    bool created = false;
+    std::uint64_t size = 0;
+    {
+        auto seg = segment::open_or_create_file(path, g, created, backing::reserved);
+        BOOST_TEST(created);
+        BOOST_TEST(seg.space_reserved());
+        size = seg.size();
+    }
+    BOOST_TEST(allocated_bytes(path) >= size);
+    // A store written sparse (by an earlier version, or copied) gets its holes
+    // allocated when it is opened; a lazy open leaves them.
+    int fd = ::open(path.c_str(), O_RDWR);
+    BOOST_REQUIRE(fd >= 0);
+    BOOST_REQUIRE(::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(size / 2),
+                              static_cast<off_t>(size / 4)) == 0);
+    ::close(fd);
+    BOOST_REQUIRE(allocated_bytes(path) < size);
+    {
+        auto seg = segment::open_or_create_file(path, g, created, backing::lazy);
+        BOOST_TEST(!seg.space_reserved());
+    }
+    BOOST_TEST(allocated_bytes(path) < size);
+    {
+        auto seg = segment::open_or_create_file(path, g, created, backing::reserved);
+        BOOST_TEST(!created);
+        BOOST_TEST(seg.space_reserved());
+    }
+    BOOST_TEST(allocated_bytes(path) >= size);
+    std::filesystem::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_CASE(a_memory_store_is_allocated_in_full)
+{
+    std::string const name = "vauchi-seg-space-" + std::to_string(::getpid());
+    auto seg = segment::create_memory(name, small_geometry());
+    BOOST_TEST(seg.space_reserved());
+    BOOST_TEST(allocated_bytes("/dev/shm/" + name) >= seg.size());
+    segment::remove_memory(name);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

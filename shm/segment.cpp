@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 
 #include "common/random.hpp"
 #include "shm/space_reservation.hpp"
@@ -55,11 +56,13 @@ std::string errno_text() { return std::strerror(errno); }
 
 std::string mib(std::uint64_t bytes) { return std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB"; }
 
-/// Why `what` could not be reserved, with what to do about it.
-open_error shortfall(std::string const& what, std::uint64_t size, reservation const& r, std::string const& advice)
+/// Why the store at `path` could not be reserved, with what to do about it.
+/// Called once nothing of a failed attempt is left to free.
+open_error shortfall(std::string const& path, std::uint64_t size, reservation const& r, std::string const& advice)
 {
-    return open_error{"cannot reserve the " + mib(size) + " of " + what + ": " + std::strerror(r.error) + ", " +
-                      mib(r.free_bytes) + " available there. " + advice +
+    std::string const dir = std::filesystem::path(path).parent_path().string();
+    return open_error{"cannot reserve the " + mib(size) + " of store file " + path + ": " + std::strerror(r.error) +
+                      ", " + mib(available_bytes(dir.empty() ? "." : dir)) + " available there. " + advice +
                       " (a store that is not reserved would stop its workers with SIGBUS once the space runs out)"};
 }
 
@@ -159,7 +162,7 @@ segment segment::open_or_create_file(std::string const& path, geometry const& g,
             if (!r.reserved() && !r.unsupported()) {
                 ::close(fd);
                 ::unlink(tmp.c_str()); // nothing of it is kept: a smaller RELAY_MAX_STORAGE_BYTES applies next time
-                throw shortfall("store file " + path, size, r,
+                throw shortfall(path, size, r,
                                 "Free disk space in RELAY_DATA_DIR or lower RELAY_MAX_STORAGE_BYTES");
             }
             reserved = r.reserved();
@@ -183,7 +186,7 @@ segment segment::open_or_create_file(std::string const& path, geometry const& g,
             // A store written by an earlier version, or copied, may be sparse.
             auto const r = reserve_space(fm.get_mapping_handle().handle, region.get_size());
             if (!r.reserved() && !r.unsupported())
-                throw shortfall("store file " + path, region.get_size(), r,
+                throw shortfall(path, region.get_size(), r,
                                 "Free disk space in RELAY_DATA_DIR; the store keeps its size (to start with a "
                                 "smaller one, stop the relay, move the store away and lower "
                                 "RELAY_MAX_STORAGE_BYTES)");

@@ -19,13 +19,17 @@ reservation reserve_space(int fd, std::uint64_t size)
     do
         rc = ::fallocate(fd, 0, 0, static_cast<off_t>(size));
     while (rc != 0 && errno == EINTR);
-    if (rc == 0)
-        return r;
-    r.error = errno;
-    struct statvfs fs{};
-    if (::fstatvfs(fd, &fs) == 0)
-        r.free_bytes = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+    if (rc != 0)
+        r.error = errno;
     return r;
+}
+
+std::uint64_t available_bytes(std::string const& path)
+{
+    struct statvfs fs{};
+    if (::statvfs(path.c_str(), &fs) != 0)
+        return 0;
+    return static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
 }
 
 } // namespace relay::shm

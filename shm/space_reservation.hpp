@@ -12,12 +12,12 @@
 // benchmark machine, it neither costs nor saves CPU per stored update.
 
 #include <cstdint>
+#include <string>
 
 namespace relay::shm {
 
 struct reservation {
-    int error = 0;               ///< 0: reserved; otherwise the errno of fallocate
-    std::uint64_t free_bytes = 0;///< what the filesystem had available (when error != 0)
+    int error = 0; ///< 0: reserved; otherwise the errno of fallocate
 
     bool reserved() const noexcept { return error == 0; }
     /// The filesystem cannot allocate ahead (EOPNOTSUPP): the store stays sparse.
@@ -26,5 +26,9 @@ struct reservation {
 
 /// Allocates [0, size) of the open file `fd` (its size already set).
 reservation reserve_space(int fd, std::uint64_t size);
+
+/// Bytes an unprivileged writer may still allocate in the filesystem of `path`
+/// (0 if that cannot be read).
+std::uint64_t available_bytes(std::string const& path);
 
 } // namespace relay::shm

@@ -2,6 +2,10 @@
 
 #include <boost/beast/websocket.hpp>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <tuple>
 
 #include "common/log.hpp"
@@ -190,16 +194,26 @@ void ws_session::pump()
                 continue; // acknowledged or expired since it was queued
             frame = std::move(*loaded);
         } else if (going_away_ && handler_.handshaken()) {
+            cork(false);
             ws_.async_close(websocket::close_code::going_away,
                             [self = shared_from_this()](beast::error_code) { self->abort(); });
             return; // writing_ stays set: nothing is written after the Close frame
         } else {
             writing_ = false;
+            cork(false); // the queue is empty: what was held back goes out now
             return;
         }
         if (seal(frame))
             break;
     }
+    // Frames queued behind this one (a connecting recipient's pending blobs,
+    // acks of pipelined updates) are written one by one, each with its own
+    // sendmsg. Corked, the kernel packs them into full segments instead of
+    // sending, and on loopback receiving, one small segment per frame; the
+    // cork comes off the moment the queue is empty. A lone frame (an ack, a
+    // push) is never held back.
+    if (!corked_ && (!frames_.empty() || !blobs_.empty()))
+        cork(true);
     // The frame must outlive the write; it is released afterwards unless small.
     in_flight_ = std::move(frame);
     ws_.async_write(net::buffer(in_flight_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
@@ -305,6 +319,17 @@ void ws_session::abort()
     beast::error_code ec;
     beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ec);
     beast::get_lowest_layer(ws_).socket().close(ec);
+}
+
+void ws_session::cork(bool on)
+{
+    if (corked_ == on || closed_)
+        return;
+    corked_ = on;
+    int const value = on ? 1 : 0;
+    // A failure only costs the batching; the frames are written either way.
+    (void)::setsockopt(beast::get_lowest_layer(ws_).socket().native_handle(), IPPROTO_TCP, TCP_CORK, &value,
+                       sizeof value);
 }
 
 void ws_session::send_frame(std::string frame)

@@ -63,6 +63,8 @@ private:
     bool seal(std::string& frame);
     /// [CLOSE]: drop the TCP connection without a Close frame.
     void abort();
+    /// TCP_CORK on or off (see pump()).
+    void cork(bool on);
 
     /// A sent frame's buffer above this is released after the write, so that
     /// one large delivery does not stay allocated for the connection's life.
@@ -89,6 +91,7 @@ private:
     std::chrono::steady_clock::time_point idle_deadline_;
     bool closed_ = false;
     bool writing_ = false;                   ///< a write (or the final Close) is in flight
+    bool corked_ = false;                    ///< TCP_CORK is set: more frames are on their way
     bool going_away_ = false;
     bool blobs_overflowed_ = false;
     std::string label_;

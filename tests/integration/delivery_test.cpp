@@ -66,6 +66,41 @@ BOOST_AUTO_TEST_CASE(pending_blobs_are_redelivered_until_acknowledged_in_arrival
     }
 }
 
+BOOST_AUTO_TEST_CASE(a_batch_of_pending_blobs_holds_back_no_frame_that_follows_it)
+{
+    // The writer corks the socket while frames queue behind each other
+    // (ws_session::pump). Were the cork left on, the kernel would hold the
+    // tail of the batch, and then every lone frame, for up to 200 ms each.
+    relay_process relay;
+    std::string const bob = random_id();
+    auto sender = connect_as(relay.port(), random_id());
+    for (int i = 0; i < 50; ++i) {
+        std::string const id = "b" + std::to_string(i);
+        sender->send_binary(update_frame(bob, random_bytes(400), id));
+        expect_ack(*sender, id, ack_status::stored);
+    }
+    auto r = connect_as(relay.port(), bob);
+    for (int i = 0; i < 50; ++i) {
+        auto const e = r->receive_envelope();
+        expect_payload<encrypted_update>(e);
+    }
+    for (int i = 0; i < 50; ++i)
+        expect_ack(*sender, "b" + std::to_string(i), ack_status::delivered);
+    auto const started = std::chrono::steady_clock::now();
+    for (int i = 0; i < 10; ++i) {
+        auto const data = random_bytes(100);
+        std::string const id = "live" + std::to_string(i);
+        sender->send_binary(update_frame(bob, data, id));
+        expect_ack(*sender, id, ack_status::stored);
+        auto const e = r->receive_envelope();
+        BOOST_TEST(expect_payload<encrypted_update>(e).ciphertext == data, boost::test_tools::per_element());
+        expect_ack(*sender, id, ack_status::delivered);
+    }
+    auto const spent = std::chrono::steady_clock::now() - started;
+    // Uncorked, ten pushes take milliseconds; held back, at least two seconds.
+    BOOST_TEST(spent < 1000ms, std::chrono::duration_cast<std::chrono::milliseconds>(spent).count() << " ms");
+}
+
 BOOST_AUTO_TEST_CASE(two_hundred_pairs_over_separate_connections_get_exact_bytes_in_order)
 {
     // Four workers: most pairs have sender and recipient on different workers,

@@ -1,9 +1,9 @@
 #pragma once
 // Faulting the store in at start (RELAY_STORE_PREFAULT, issue 6).
 //
-// A fresh store is a sparse file (or an empty shm object): the first write to
-// each 4 KiB page costs a page fault in which the kernel allocates and zeroes
-// it, and on a virtual machine the host may have to back the memory as well.
+// In a fresh store no page is in memory yet (the file's blocks are reserved
+// but never written; shm pages are allocated but unmapped): the first write to
+// each 4 KiB page costs a page fault in which the kernel finds and zeroes it, and on a virtual machine the host may have to back the memory as well.
 // Measured on the benchmark machine, that first touch was ~11 us per page and a
 // quarter of the server CPU of storing 4 KiB updates into a fresh store; it
 // also puts multi-millisecond stalls into the ack latency. Prefaulting moves
@@ -11,8 +11,8 @@
 //
 // The file backend is populated for reading: clean page-cache pages over
 // blocks reserved but never written (space_reservation.hpp), nothing to write
-// back; the first write to a page is then a cheap write-enable fault. The memory backend is populated for
-// writing (its pages are RAM either way).
+// back; the first write to a page is then a cheap write-enable fault. The
+// memory backend is populated for writing (its pages are RAM either way).
 
 #include <cstddef>
 #include <cstdint>

@@ -8,6 +8,7 @@
 #include <boost/interprocess/file_mapping.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -54,16 +55,87 @@ offsets compute(geometry const& g)
 
 std::string errno_text() { return std::strerror(errno); }
 
-std::string mib(std::uint64_t bytes) { return std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB"; }
+std::string mib(std::uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
+
+/// Bytes of the open file `fd` that have blocks.
+std::uint64_t allocated_bytes(int fd)
+{
+    struct stat st{};
+    return ::fstat(fd, &st) == 0 ? static_cast<std::uint64_t>(st.st_blocks) * 512 : 0;
+}
 
 /// Why the store at `path` could not be reserved, with what to do about it.
-/// Called once nothing of a failed attempt is left to free.
-open_error shortfall(std::string const& path, std::uint64_t size, reservation const& r, std::string const& advice)
+/// `missing`: the bytes it still lacks blocks for; the space available is
+/// read now, so call this once a failed attempt has been cleaned up.
+open_error shortfall(std::string const& path, std::uint64_t missing, int error, std::string const& advice)
 {
     std::string const dir = std::filesystem::path(path).parent_path().string();
-    return open_error{"cannot reserve the " + mib(size) + " of store file " + path + ": " + std::strerror(r.error) +
-                      ", " + mib(available_bytes(dir.empty() ? "." : dir)) + " available there. " + advice +
+    return open_error{"cannot reserve store file " + path + ": it needs " + mib(missing + (1u << 20) - 1) +
+                      " more and " + mib(available_bytes(dir.empty() ? "." : dir)) + " are available there (" +
+                      std::strerror(error) + "). " + advice +
                       " (a store that is not reserved would stop its workers with SIGBUS once the space runs out)"};
+}
+
+/// Unlinks a half-made store file unless creation got as far as keep().
+class unlink_unless_kept {
+public:
+    explicit unlink_unless_kept(std::string path) : path_(std::move(path)) {}
+    ~unlink_unless_kept()
+    {
+        if (!kept_)
+            ::unlink(path_.c_str());
+    }
+    unlink_unless_kept(unlink_unless_kept const&) = delete;
+    unlink_unless_kept& operator=(unlink_unless_kept const&) = delete;
+    void keep() { kept_ = true; }
+
+private:
+    std::string path_;
+    bool kept_ = false;
+};
+
+/// Creates, sizes, optionally reserves and formats a store file at `path`
+/// (under a temporary name, renamed when done). Returns whether it is reserved.
+bool create_file_store(std::string const& path, geometry const& g, backing policy)
+{
+    // Create under a temporary name and rename when formatted, so that a crash
+    // during creation never leaves a file that looks like a store; any other
+    // failure removes it, so that no reserved gigabytes stay behind.
+    std::string const tmp = path + ".creating";
+    ::unlink(tmp.c_str());
+    int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        throw open_error{"cannot create store " + tmp + ": " + errno_text() + " (check RELAY_DATA_DIR permissions)"};
+    unlink_unless_kept guard(tmp);
+    std::uint64_t const size = segment_size(g);
+    if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
+        int const err = errno;
+        ::close(fd);
+        throw open_error{"cannot size store " + tmp + " to " + std::to_string(size) + " bytes: " + std::strerror(err)};
+    }
+    bool reserved = false;
+    if (policy == backing::reserved) {
+        auto const r = reserve_space(fd, size);
+        if (!r.reserved() && !r.unsupported()) {
+            ::close(fd);
+            ::unlink(tmp.c_str()); // first, so that the space it took counts as available
+            throw shortfall(path, size, r.error, "Free disk space in RELAY_DATA_DIR or lower RELAY_MAX_STORAGE_BYTES");
+        }
+        reserved = r.reserved();
+    }
+    ::close(fd);
+    try {
+        bip::file_mapping fm(tmp.c_str(), bip::read_write);
+        bip::mapped_region region(fm, bip::read_write);
+        format(static_cast<std::uint8_t*>(region.get_address()), size, g);
+        region.flush(0, 0, false);
+    } catch (bip::interprocess_exception const& e) {
+        throw open_error{"cannot map the new store " + tmp + ": " + e.what()};
+    }
+    if (::rename(tmp.c_str(), path.c_str()) != 0)
+        throw open_error{"cannot rename " + tmp + " to " + path + ": " + errno_text()};
+    guard.keep();
+    return reserved;
 }
 
 } // namespace
@@ -144,38 +216,7 @@ segment segment::open_or_create_file(std::string const& path, geometry const& g,
     if (::stat(path.c_str(), &st) != 0) {
         if (errno != ENOENT)
             throw open_error{"cannot stat store " + path + ": " + errno_text()};
-        // Create under a temporary name and rename when formatted, so that a crash
-        // during creation never leaves a file that looks like a store.
-        std::string const tmp = path + ".creating";
-        ::unlink(tmp.c_str());
-        int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd < 0)
-            throw open_error{"cannot create store " + tmp + ": " + errno_text() + " (check RELAY_DATA_DIR permissions)"};
-        std::uint64_t const size = segment_size(g);
-        if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
-            ::close(fd);
-            ::unlink(tmp.c_str());
-            throw open_error{"cannot size store " + tmp + " to " + std::to_string(size) + " bytes: " + errno_text()};
-        }
-        if (policy == backing::reserved) {
-            auto const r = reserve_space(fd, size);
-            if (!r.reserved() && !r.unsupported()) {
-                ::close(fd);
-                ::unlink(tmp.c_str()); // nothing of it is kept: a smaller RELAY_MAX_STORAGE_BYTES applies next time
-                throw shortfall(path, size, r,
-                                "Free disk space in RELAY_DATA_DIR or lower RELAY_MAX_STORAGE_BYTES");
-            }
-            reserved = r.reserved();
-        }
-        ::close(fd);
-        {
-            bip::file_mapping fm(tmp.c_str(), bip::read_write);
-            bip::mapped_region region(fm, bip::read_write);
-            format(static_cast<std::uint8_t*>(region.get_address()), size, g);
-            region.flush(0, 0, false);
-        }
-        if (::rename(tmp.c_str(), path.c_str()) != 0)
-            throw open_error{"cannot rename " + tmp + " to " + path + ": " + errno_text()};
+        reserved = create_file_store(path, g, policy);
         created = true;
     }
     try {
@@ -184,9 +225,12 @@ segment segment::open_or_create_file(std::string const& path, geometry const& g,
         validate(static_cast<std::uint8_t const*>(region.get_address()), region.get_size(), "store file " + path);
         if (policy == backing::reserved && !created) {
             // A store written by an earlier version, or copied, may be sparse.
-            auto const r = reserve_space(fm.get_mapping_handle().handle, region.get_size());
+            int const fd = fm.get_mapping_handle().handle;
+            auto const r = reserve_space(fd, region.get_size());
             if (!r.reserved() && !r.unsupported())
-                throw shortfall(path, region.get_size(), r,
+                // What the failed attempt allocated stays: the store keeps it.
+                throw shortfall(path, region.get_size() - std::min<std::uint64_t>(allocated_bytes(fd), region.get_size()),
+                                r.error,
                                 "Free disk space in RELAY_DATA_DIR; the store keeps its size (to start with a "
                                 "smaller one, stop the relay, move the store away and lower "
                                 "RELAY_MAX_STORAGE_BYTES)");

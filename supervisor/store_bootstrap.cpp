@@ -112,15 +112,19 @@ shm::segment bootstrap_store(config const& cfg)
         RELAY_LOG_INFO("%s store %s, %llu bytes", created ? "created" : "opened", what.c_str(),
                        static_cast<unsigned long long>(seg.size()));
     }
+    unsigned long long const store_mib = (seg.size() + (1 << 20) - 1) >> 20;
     if (seg.space_reserved())
         RELAY_LOG_INFO("store space reserved: all %llu MiB of it are allocated, so a full filesystem cannot "
-                       "stop a worker", static_cast<unsigned long long>((seg.size() + (1 << 20) - 1) >> 20));
+                       "stop a worker (on copy-on-write filesystems such as btrfs it still can: keep space free "
+                       "there)", store_mib);
+    else if (cfg.backend == storage_backend::memory)
+        RELAY_LOG_WARN("the shared memory store is not allocated in full (%llu MiB): if /dev/shm or the memory "
+                       "limit runs out, workers that write to it die with SIGBUS; make /dev/shm larger than "
+                       "RELAY_MAX_STORAGE_BYTES", store_mib);
     else
-        RELAY_LOG_WARN("the filesystem of the %s cannot allocate ahead (fallocate unsupported): the store stays "
-                       "sparse, and if that filesystem fills up, workers that write to it die with SIGBUS; keep "
-                       "%llu MiB free there, or put RELAY_DATA_DIR on ext4, xfs or btrfs",
-                       cfg.backend == storage_backend::memory ? "shared memory" : "data directory",
-                       static_cast<unsigned long long>((seg.size() + (1 << 20) - 1) >> 20));
+        RELAY_LOG_WARN("the filesystem of the data directory cannot allocate ahead (fallocate unsupported): the "
+                       "store stays sparse, and if that filesystem fills up, workers that write to it die with "
+                       "SIGBUS; keep %llu MiB free there, or put RELAY_DATA_DIR on ext4 or xfs", store_mib);
 
     shm::store st(seg.base());
     auto& h = st.header();

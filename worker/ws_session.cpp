@@ -209,11 +209,10 @@ void ws_session::pump()
     // Frames queued behind this one (a connecting recipient's pending blobs,
     // acks of pipelined updates) are written one by one, each with its own
     // sendmsg. Corked, the kernel packs them into full segments instead of
-    // sending, and on loopback receiving, one small segment per frame; the
-    // cork comes off the moment the queue is empty. A lone frame (an ack, a
-    // push) is never held back.
-    if (!corked_ && (!frames_.empty() || !blobs_.empty()))
-        cork(true);
+    // sending, and on loopback receiving, one small segment per frame. The
+    // cork comes off before the last queued frame is written, which flushes
+    // what was held back; a lone frame (an ack, a push) is never held back.
+    cork(!frames_.empty() || !blobs_.empty());
     // The frame must outlive the write; it is released afterwards unless small.
     in_flight_ = std::move(frame);
     ws_.async_write(net::buffer(in_flight_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
@@ -327,7 +326,8 @@ void ws_session::cork(bool on)
         return;
     corked_ = on;
     int const value = on ? 1 : 0;
-    // A failure only costs the batching; the frames are written either way.
+    // Cannot fail on an open TCP socket. Were it to, the frames would still
+    // go: unbatched, or at the latest at the kernel's 200 ms cork limit.
     (void)::setsockopt(beast::get_lowest_layer(ws_).socket().native_handle(), IPPROTO_TCP, TCP_CORK, &value,
                        sizeof value);
 }

@@ -96,7 +96,16 @@ std::uint64_t allocated_bytes(std::string const& path)
 BOOST_AUTO_TEST_CASE(a_reserved_file_store_is_allocated_in_full_and_reallocated_when_reopened_sparse)
 {
     auto const dir = std::filesystem::temp_directory_path() / ("vauchi-seg-space-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir); // a run that failed halfway with the same pid
     std::filesystem::create_directories(dir);
+    struct remove_at_end {
+        std::filesystem::path dir;
+        ~remove_at_end()
+        {
+            std::error_code ec;
+            std::filesystem::remove_all(dir, ec);
+        }
+    } cleanup{dir};
     std::string const path = (dir / "store").string();
     auto const g = small_geometry();
     bool created = false;
@@ -127,16 +136,18 @@ BOOST_AUTO_TEST_CASE(a_reserved_file_store_is_allocated_in_full_and_reallocated_
         BOOST_TEST(seg.space_reserved());
     }
     BOOST_TEST(allocated_bytes(path) >= size);
-    std::filesystem::remove_all(dir);
 }
 
 BOOST_AUTO_TEST_CASE(a_memory_store_is_allocated_in_full)
 {
     std::string const name = "vauchi-seg-space-" + std::to_string(::getpid());
     auto seg = segment::create_memory(name, small_geometry());
+    struct remove_at_end {
+        std::string name;
+        ~remove_at_end() { segment::remove_memory(name); }
+    } cleanup{name};
     BOOST_TEST(seg.space_reserved());
     BOOST_TEST(allocated_bytes("/dev/shm/" + name) >= seg.size());
-    segment::remove_memory(name);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

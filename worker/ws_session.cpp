@@ -25,13 +25,13 @@ constexpr std::size_t noise_opening_min = 51;
 /// A Noise message is at most 65 535 bytes; a Handshake frame is a few hundred.
 constexpr std::size_t pre_handshake_message_max = 3 + 65535;
 
-/// Frees a reused buffer that one large message grew beyond `kept` bytes.
-void release_if_larger(std::vector<std::uint8_t>& buffer, std::size_t kept)
+/// Frees a reused buffer (vector or string) that one large message grew
+/// beyond `kept` bytes.
+template <class Buffer>
+void release_if_larger(Buffer& buffer, std::size_t kept)
 {
-    if (buffer.capacity() > kept) {
-        buffer.clear();
-        buffer.shrink_to_fit();
-    }
+    if (buffer.capacity() > kept)
+        Buffer().swap(buffer);
 }
 
 bool is_noise_opening(std::string_view first) { return first.size() >= noise_opening_min && first.starts_with(noise_magic); }
@@ -193,14 +193,14 @@ void ws_session::pump()
             if (!loaded)
                 continue; // acknowledged or expired since it was queued
             frame = std::move(*loaded);
-        } else if (going_away_ && handler_.handshaken()) {
-            cork(false);
-            ws_.async_close(websocket::close_code::going_away,
-                            [self = shared_from_this()](beast::error_code) { self->abort(); });
-            return; // writing_ stays set: nothing is written after the Close frame
         } else {
+            cork(false); // the queue is drained: what was held back goes out now
+            if (going_away_ && handler_.handshaken()) {
+                ws_.async_close(websocket::close_code::going_away,
+                                [self = shared_from_this()](beast::error_code) { self->abort(); });
+                return; // writing_ stays set: nothing is written after the Close frame
+            }
             writing_ = false;
-            cork(false); // the queue is empty: what was held back goes out now
             return;
         }
         if (seal(frame))
@@ -223,8 +223,7 @@ void ws_session::pump()
 void ws_session::on_written(beast::error_code ec)
 {
     writing_ = false;
-    if (in_flight_.capacity() > kept_frame_capacity)
-        std::string().swap(in_flight_);
+    release_if_larger(in_flight_, kept_frame_capacity);
     if (ec) {
         abort();
         return;

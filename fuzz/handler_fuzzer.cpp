@@ -46,7 +46,6 @@ struct world {
         g.shard_count = 2;
         g.arena_bytes = 2u << 20;
         g.rate_table_entries = 256;
-        g.mailbox_capacity = 64;
         g.presence_capacity = 32;
         name = "/vauchi-relay-fuzz-" + std::to_string(::getpid());
         seg = shm::segment::create_memory(name, g);

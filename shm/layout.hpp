@@ -4,21 +4,25 @@
 // the file backend, persists across restarts of the relay: fixed-width fields
 // only, offsets instead of pointers, no Boost containers or allocators.
 //
-// Segment map (all offsets relative to the start of the segment):
+// File map (docs/store.md, "File layout"; offsets from the start of the file):
 //
-//   store_header                         one page
-//   worker_slot[max_worker_slots]        per worker process: pid, connections, counters
-//   rate_entry[rate_table_entries]       lock-free token buckets (D-11)
-//   nonce_entry[nonce_table_entries]     lock-free handshake nonce window (§5, D-10)
-//   address_entry[max_worker_slots][address_table_entries]
-//                                        connections per source address, per worker
-//   notify_ring[max_worker_slots]        cross-worker notifications (DESIGN §3)
-//   shard 0 .. shard_count-1             each: shard_header, page table, mailbox
-//                                        table, presence table, arena of pages
+//   store_header                         the first page (64 KiB): magic, version,
+//                                        geometry, seeds
+//   arena: page_count pages of 64 KiB    the records: the only persistent truth
+//   tail                                 soft and derived state, laid out again
+//                                        whenever its shape changes:
+//     worker_slot[max_worker_slots]      per worker process: pid, connections, counters
+//     rate_entry[rate_table_entries]     lock-free token buckets (D-11)
+//     nonce_entry[nonce_table_entries]   lock-free handshake nonce window (§5, D-10)
+//     address_entry[max_worker_slots][address_table_entries]
+//     notify_ring[max_worker_slots]      cross-worker notifications (DESIGN §3)
+//     pool_header, page_desc[page_count] the page pool shared by every shard
+//     shard_header[shard_count]          locks, partial-page lists, counters
+//     bucket heads, presence tables      per shard
 //
-// Crash safety (DESIGN §2): inside a shard the chunk headers in the arena are the
-// truth. Everything else in shard_header/page table/mailbox table is derived and
-// can be rebuilt by scanning the arena (shm/shard_repair.cpp).
+// Crash safety (docs/store.md): the chunk headers and records in the arena are
+// the truth; everything in the tail is derived (rebuilt from the arena by
+// shm/shard_repair.cpp and shm/store_recovery.cpp) or soft (reset at start).
 
 #include <atomic>
 #include <cstddef>
@@ -33,7 +37,9 @@ namespace relay::shm {
 /// "VRLY" — identifies a vauchi-relay store.
 inline constexpr std::uint32_t layout_magic = 0x594c5256;
 /// Bump on any change to a field, its size, its alignment or its meaning.
-inline constexpr std::uint32_t layout_version = 2;
+inline constexpr std::uint32_t layout_version = 3;
+/// Every release before Store v2 wrote this version (migrated at start).
+inline constexpr std::uint32_t legacy_layout_version = 2;
 
 /// Workers are numbered 0..max_worker_slots-1; presence counts and rings exist
 /// for every slot so that --workers can change across restarts without a new store.
@@ -48,15 +54,17 @@ inline constexpr std::size_t max_sender_message_id = 255;
 
 // ---------------------------------------------------------------------------
 // Chunks. A page belongs to one size class; class c holds chunks of
-// (min_chunk_size << c) bytes. A blob is a head chunk of the smallest class that
-// fits, or, above the largest class, a chain of largest-class chunks.
+// (min_chunk_size << c) bytes. A record is a head chunk followed by zero or
+// more continuation chunks of any classes (chunk_plan.hpp).
 
 inline constexpr std::uint32_t min_chunk_shift = 8; // 256 bytes
 inline constexpr std::uint32_t class_count = 9;     // 256 B .. 64 KiB
-inline constexpr std::uint8_t page_unassigned = 0xff;
+inline constexpr std::uint32_t max_chunks_per_page = 256;
 
 constexpr std::uint64_t chunk_size_of_class(std::uint32_t cls) { return std::uint64_t{1} << (min_chunk_shift + cls); }
+constexpr std::uint32_t chunks_per_page(std::uint32_t cls) { return static_cast<std::uint32_t>(page_size >> (min_chunk_shift + cls)); }
 static_assert(chunk_size_of_class(class_count - 1) == page_size);
+static_assert(chunks_per_page(0) == max_chunks_per_page);
 
 /// What a stored record is. Each kind has its own mailboxes (the same 64-char
 /// key can name an update mailbox and a device-sync mailbox), its own expiry
@@ -70,58 +78,118 @@ enum class blob_kind : std::uint8_t {
 inline constexpr std::size_t blob_kind_count = static_cast<std::size_t>(blob_kind::count_);
 
 enum class chunk_state : std::uint32_t {
-    free = 0,         ///< unused (also what a fresh zero-filled page contains)
-    writing = 1,      ///< head being written: invisible, freed by repair
-    committed = 2,    ///< head of a stored blob: the commit point (release store)
-    continuation = 3, ///< second or later chunk of a blob; alive only if reachable from a committed head
+    free = 0,         ///< unused
+    reserved = 1,     ///< head of a record being written: invisible; freed by repair unless a live writer holds it
+    committed = 2,    ///< head of a stored record: the commit point (release store)
+    continuation = 3, ///< second or later chunk of a record; alive only if reachable from a committed head
 };
 
-/// Header at the start of every chunk.
+/// Every chunk header starts its identity with this stamp: bytes that do not
+/// carry it are never read as a chunk header.
+inline constexpr std::uint16_t chunk_stamp = 0xc5a3;
+
+/// Header at the start of every chunk. Besides the chunk's own fields it
+/// carries the identity of its page (class and owner shard) as they were when
+/// it was written, so that recovery after a power cut can tell a current
+/// header from a stale one (docs/store.md, "Pages, the pool and shards").
 struct chunk_header {
-    std::atomic<std::uint32_t> state; ///< chunk_state
-    std::uint8_t size_class;          ///< must equal the page's class, else the header is stale
-    std::uint8_t flags;               ///< blob_flag_*; head only
+    std::atomic<std::uint32_t> state;    ///< chunk_state (mutable)
+    std::uint16_t stamp;                 ///< chunk_stamp
+    std::uint8_t size_class;             ///< the page's class when this header was written
+    std::uint8_t kind;                   ///< blob_kind; head only
+    std::uint16_t owner;                 ///< the shard owning the page when this header was written
     std::uint16_t sender_message_id_len; ///< head only
-    std::uint32_t bytes_here;         ///< payload bytes (blob data) stored in this chunk
-    std::uint8_t kind;                ///< blob_kind; head only
-    std::uint8_t reserved[3];
-    std::uint64_t seq;                ///< per-shard blob sequence; continuations carry their head's
-    std::uint64_t next;               ///< offset of the next chunk of this blob, 0 = last
-    std::uint64_t mailbox_next;       ///< derived: offset of the next blob head of the mailbox, 0 = last
+    std::uint32_t bytes_here;            ///< record data bytes in this chunk
+    std::uint32_t record_crc;            ///< head: seeded CRC32C of the record (record_crc.hpp)
+    std::uint8_t record_flags;           ///< record_flag_* (immutable, checksummed); head only
+    std::atomic<std::uint8_t> delivery_flags; ///< delivery_flag_* (mutable); head only
+    std::uint8_t reserved[2];
+    std::uint64_t seq;                   ///< per-shard record sequence; continuations carry their head's
+    std::uint64_t next;                  ///< store offset of the record's next chunk, 0 = last
+    std::uint64_t mailbox_next;          ///< derived: store offset of the next head of the mailbox, 0 = last
 };
-static_assert(sizeof(chunk_header) == 40);
+static_assert(sizeof(chunk_header) == 48);
 
-inline constexpr std::uint8_t blob_flag_has_sender = 1;     ///< sender routing id + message id recorded (D-7)
-inline constexpr std::uint8_t blob_flag_delivered_sent = 2; ///< the Delivered ack was already emitted (D-7)
+inline constexpr std::uint8_t record_flag_has_sender = 1;     ///< sender routing id + message id recorded (D-7)
+inline constexpr std::uint8_t delivery_flag_delivered_sent = 1; ///< the Delivered ack was already emitted (D-7)
+
+/// Derived mailbox fields, meaningful in the anchor (oldest head) of a mailbox
+/// only; outside the checksum.
+struct mailbox_anchor {
+    std::uint64_t tail;          ///< store offset of the newest head
+    std::uint64_t bucket_next;   ///< store offset of the next anchor in the same bucket, 0 = last
+    std::uint64_t quota_bytes;   ///< Σ (data length + 36 + 8), PROTOCOL §10.4
+    std::uint32_t count;         ///< records in the mailbox
+    std::uint32_t reserved;
+};
+static_assert(sizeof(mailbox_anchor) == 32);
 
 /// Metadata that follows the chunk_header in a head chunk; then the sender
-/// message id bytes, then the first part of the blob data.
+/// message id bytes, then the first part of the record data.
 struct blob_meta {
     char recipient[key_size];
     char sender[key_size];
     std::uint8_t blob_id[16];
     std::uint64_t created_unix;
-    std::uint64_t total_bytes; ///< blob data length
+    std::uint64_t total_bytes; ///< record data length
+    mailbox_anchor anchor;     ///< derived (anchors only)
 };
-static_assert(sizeof(blob_meta) == 160);
+static_assert(sizeof(blob_meta) == 192);
+/// The checksummed part of blob_meta: everything before the anchor.
+inline constexpr std::size_t blob_meta_immutable = offsetof(blob_meta, anchor);
 
 inline constexpr std::size_t head_overhead = sizeof(chunk_header) + sizeof(blob_meta);
 
 // ---------------------------------------------------------------------------
-// Derived per-shard indexes (rebuilt by repair).
+// The page pool and the shards (tail: derived, rebuilt by recovery).
 
-/// One recipient's queue of blobs, in arrival (seq) order.
-struct mailbox_entry {
-    char key[key_size];
-    std::uint64_t head;        ///< offset of the oldest blob's head chunk
-    std::uint64_t tail;        ///< offset of the newest blob's head chunk
-    std::uint64_t quota_bytes; ///< Σ (data length + 36 + 8), PROTOCOL §10.4
-    std::uint32_t count;
-    std::uint16_t used;        ///< 1 = slot in use (linear probing, backward-shift deletion)
-    std::uint8_t kind;         ///< blob_kind: part of the lookup key
-    std::uint8_t reserved;
+/// No page: list links and owners use it.
+inline constexpr std::uint32_t no_page = 0xffffffffu;
+inline constexpr std::uint16_t owner_none = 0xffff;
+
+/// What the store knows about one page of the arena (derived).
+struct page_desc {
+    std::uint32_t prev;        ///< previous page on the same list, no_page if first
+    std::uint32_t next;        ///< next page on the same list, no_page if last
+    std::uint16_t owner;       ///< shard index, or owner_none (in the pool)
+    std::uint8_t size_class;   ///< valid while owned
+    std::uint8_t on_list;      ///< 1 while on its shard's partial list or the pool's free list
+    std::uint16_t free_count;  ///< free chunks on the page (owned pages)
+    std::uint16_t reserved;
+    std::uint64_t free_bits[max_chunks_per_page / 64]; ///< bit i set = chunk i free
 };
-static_assert(sizeof(mailbox_entry) == 96);
+static_assert(sizeof(page_desc) == 48);
+
+struct pool_header {
+    robust_mutex lock;
+    std::uint32_t free_head;        ///< first free page, no_page if none
+    std::uint32_t free_pages;
+    std::uint32_t page_count;
+    std::uint32_t reserved;
+    std::atomic<std::uint64_t> pages_taken;    ///< statistics
+    std::atomic<std::uint64_t> pages_returned; ///< statistics
+};
+
+struct shard_header {
+    robust_mutex lock;
+    std::uint32_t index;
+    std::uint32_t buckets;             ///< mailbox buckets of this shard (power of two)
+    std::uint64_t buckets_offset;      ///< std::uint64_t[buckets]: first anchor of each bucket
+    std::uint64_t presence_offset;     ///< presence_entry[presence_capacity]
+    std::uint32_t presence_capacity;   ///< power of two
+    std::uint32_t presence_used;
+    // ---- derived (repair rebuilds these) ----
+    std::uint32_t partial_head[class_count]; ///< pages of the class with a free chunk, no_page if none
+    std::uint32_t pages_of_class[class_count];
+    std::uint64_t next_seq;
+    std::uint64_t blob_count;          ///< all kinds
+    std::uint64_t kind_count[blob_kind_count];
+    std::uint64_t data_bytes;          ///< Σ record data lengths
+    std::uint64_t chunk_bytes;         ///< Σ chunk sizes of live records
+    std::uint64_t mailbox_count;
+    // ---- statistics (not derived, informative) ----
+    std::atomic<std::uint64_t> repairs;
+};
 
 /// Live connections of one routing id, per worker slot (D-4, DESIGN §3). Soft
 /// state: a dead worker's counts are reset by the supervisor.
@@ -134,29 +202,6 @@ struct presence_entry {
     std::uint16_t per_slot[max_worker_slots];
 };
 static_assert(sizeof(presence_entry) == 200);
-
-struct shard_header {
-    robust_mutex lock;
-    std::uint32_t index;
-    std::uint32_t page_count;
-    std::uint64_t page_table_offset;   ///< std::uint8_t class per page
-    std::uint64_t mailbox_offset;      ///< mailbox_entry[mailbox_capacity]
-    std::uint64_t presence_offset;     ///< presence_entry[presence_capacity]
-    std::uint64_t arena_offset;        ///< page_count pages
-    std::uint32_t mailbox_capacity;    ///< power of two
-    std::uint32_t presence_capacity;   ///< power of two
-    // ---- derived (repair rebuilds these) ----
-    std::uint64_t next_seq;
-    std::uint64_t free_head[class_count]; ///< free chunk lists, linked through chunk_header::next
-    std::uint64_t blob_count;          ///< all kinds
-    std::uint64_t kind_count[blob_kind_count];
-    std::uint64_t data_bytes;          ///< Σ blob data lengths
-    std::uint64_t chunk_bytes;         ///< Σ chunk sizes of live blobs
-    std::uint32_t mailbox_used;
-    std::uint32_t presence_used;
-    // ---- statistics (not derived, informative) ----
-    std::atomic<std::uint64_t> repairs;
-};
 
 // ---------------------------------------------------------------------------
 // Soft, lock-free state.
@@ -206,6 +251,12 @@ struct alignas(64) worker_slot {
     /// the last entry is +Inf), and the sum in nanoseconds.
     std::atomic<std::uint64_t> duration_buckets[duration_bucket_count + 1];
     std::atomic<std::uint64_t> duration_sum_ns;
+    /// The record this slot's process is writing outside the shard lock
+    /// (docs/store.md, "Commit protocol"): its chunks are kept by a shard
+    /// repair, and freed by the supervisor if the process dies. 0 = none.
+    std::atomic<std::uint64_t> reserved_head;
+    std::atomic<std::uint64_t> reserved_seq;
+    std::atomic<std::uint32_t> reserved_shard;
 };
 
 /// One remembered handshake nonce (PROTOCOL §5, D-10, D-11): 44 bits of a
@@ -265,51 +316,104 @@ struct notify_ring {
     notify_entry entries[notify_ring_capacity];
 };
 
+/// Why recovery or a delivery dropped a record (relay_store_records_dropped_total).
+enum class drop_reason : std::uint32_t {
+    checksum,  ///< its bytes are not what was stored
+    structure, ///< its chain of chunks does not read back (lengths, links, identity)
+    count_
+};
+inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(drop_reason::count_);
+
+/// Why a store was refused (relay_store_refusals_total).
+enum class refusal_reason : std::uint32_t {
+    quota,    ///< the recipient's per-user quota
+    capacity, ///< no free chunk and no free page
+    count_
+};
+inline constexpr std::size_t refusal_reason_count = static_cast<std::size_t>(refusal_reason::count_);
+
+/// The first page of the file. Everything that sizes or places something is
+/// validated at open (segment.cpp) before it is used.
 struct store_header {
     std::uint32_t magic; ///< written last at creation
     std::uint32_t version;
-    std::uint64_t fingerprint;
+    std::uint64_t arena_fingerprint; ///< the record format: must match (or the store is migrated)
+    std::uint64_t tail_fingerprint;  ///< the tail's shape: a mismatch only lays the tail out again
     std::uint64_t total_size;
     std::uint64_t created_unix;
     std::uint64_t epoch_unix;      ///< time origin of rate-limit timestamps
-    std::uint64_t hash_seed;       ///< keys the rate-limit hash
+    std::uint64_t hash_seed;       ///< keys the table and rate-limit hashes
+    std::uint64_t crc_seed;        ///< keys the record checksums
     std::uint32_t shard_count;     ///< power of two
-    std::uint32_t rate_table_entries; ///< power of two
-    std::uint64_t arena_bytes;     ///< capacity for blobs (RELAY_MAX_STORAGE_BYTES rounded)
+    std::uint32_t page_count;      ///< pages in the arena
+    std::uint64_t arena_offset;    ///< always page_size
+    std::uint64_t arena_bytes;     ///< page_count * page_size
+    // ---- the tail (docs/store.md): recomputed from the sizes below and checked ----
+    std::uint64_t tail_offset;
+    std::uint32_t rate_table_entries;  ///< power of two
+    std::uint32_t presence_capacity;   ///< per shard, power of two
+    std::uint32_t buckets_per_shard;   ///< power of two
+    std::uint32_t reserved0;
     std::uint64_t slots_offset;
     std::uint64_t rate_offset;
-    std::uint64_t rings_offset;
     std::uint64_t nonces_offset;   ///< nonce_entry[nonce_table_entries]
     std::uint64_t addresses_offset; ///< address_entry[max_worker_slots][address_table_entries]
-    std::uint64_t shards_offset;   ///< shard_header[shard_count], then each shard's tables
+    std::uint64_t rings_offset;
+    std::uint64_t pool_offset;     ///< pool_header
+    std::uint64_t descs_offset;    ///< page_desc[page_count]
+    std::uint64_t shards_offset;   ///< shard_header[shard_count]
+    std::uint64_t buckets_offset;  ///< std::uint64_t[shard_count][buckets_per_shard]
+    std::uint64_t presence_offset; ///< presence_entry[shard_count][presence_capacity]
+    // ---- state ----
     std::atomic<std::uint32_t> clean_shutdown; ///< 1 while no process has it open for writing
     std::atomic<std::uint64_t> opened_count;
     std::atomic<std::uint64_t> last_sweep_unix;
     std::atomic<std::uint64_t> blobs_expired_total; ///< counted by the cleanup process
+    std::atomic<std::uint64_t> records_dropped[drop_reason_count];
+    std::atomic<std::uint64_t> refusals[refusal_reason_count];
 };
 
 static_assert(std::is_standard_layout_v<chunk_header>);
 static_assert(std::is_standard_layout_v<store_header>);
+static_assert(sizeof(store_header) <= page_size);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
+static_assert(std::atomic<std::uint8_t>::is_always_lock_free);
 
-/// Combines the layout version with the size and alignment of every shared
-/// struct, so that a binary built with different struct shapes refuses the store.
-constexpr std::uint64_t layout_fingerprint()
+namespace detail {
+constexpr void fnv_mix(std::uint64_t& h, std::uint64_t v) { h = (h ^ v) * 1099511628211ull; }
+} // namespace detail
+
+/// The record format: a binary whose records differ refuses (or migrates) the store.
+constexpr std::uint64_t arena_fingerprint()
 {
     std::uint64_t h = 1469598103934665603ull;
-    auto mix = [&h](std::uint64_t v) { h = (h ^ v) * 1099511628211ull; };
-    mix(layout_version);
-    mix(sizeof(chunk_header)); mix(alignof(chunk_header));
-    mix(sizeof(blob_meta)); mix(sizeof(mailbox_entry)); mix(sizeof(presence_entry));
-    mix(sizeof(shard_header)); mix(alignof(shard_header));
-    mix(sizeof(worker_slot)); mix(alignof(worker_slot));
-    mix(sizeof(rate_entry)); mix(sizeof(nonce_entry)); mix(nonce_table_entries);
-    mix(sizeof(address_entry)); mix(address_table_entries); mix(blob_kind_count);
-    mix(sizeof(notify_entry)); mix(sizeof(notify_ring));
-    mix(sizeof(store_header)); mix(sizeof(robust_mutex));
-    mix(max_worker_slots); mix(page_size); mix(class_count); mix(min_chunk_shift);
-    mix(notify_ring_capacity); mix(counter_count); mix(duration_bucket_count);
+    for (std::uint64_t v : {std::uint64_t{layout_version}, std::uint64_t{sizeof(store_header)},
+                            std::uint64_t{sizeof(chunk_header)}, std::uint64_t{alignof(chunk_header)},
+                            std::uint64_t{sizeof(blob_meta)}, std::uint64_t{blob_meta_immutable},
+                            std::uint64_t{blob_kind_count}, std::uint64_t{page_size}, std::uint64_t{class_count},
+                            std::uint64_t{min_chunk_shift}, std::uint64_t{chunk_stamp}, std::uint64_t{key_size},
+                            std::uint64_t{drop_reason_count}, std::uint64_t{refusal_reason_count}})
+        detail::fnv_mix(h, v);
+    return h;
+}
+
+/// The shape of every struct in the tail: a mismatch lays the tail out again
+/// (soft state starts empty; derived state is rebuilt anyway).
+constexpr std::uint64_t tail_fingerprint()
+{
+    std::uint64_t h = 1469598103934665603ull;
+    for (std::uint64_t v : {std::uint64_t{sizeof(worker_slot)}, std::uint64_t{alignof(worker_slot)},
+                            std::uint64_t{sizeof(rate_entry)}, std::uint64_t{sizeof(nonce_entry)},
+                            std::uint64_t{nonce_table_entries}, std::uint64_t{sizeof(address_entry)},
+                            std::uint64_t{address_table_entries}, std::uint64_t{sizeof(notify_entry)},
+                            std::uint64_t{sizeof(notify_ring)}, std::uint64_t{notify_ring_capacity},
+                            std::uint64_t{sizeof(pool_header)}, std::uint64_t{sizeof(page_desc)},
+                            std::uint64_t{sizeof(shard_header)}, std::uint64_t{alignof(shard_header)},
+                            std::uint64_t{sizeof(presence_entry)}, std::uint64_t{sizeof(robust_mutex)},
+                            std::uint64_t{max_worker_slots}, std::uint64_t{counter_count},
+                            std::uint64_t{duration_bucket_count}})
+        detail::fnv_mix(h, v);
     return h;
 }
 

@@ -13,12 +13,13 @@
 
 namespace relay::shm {
 
-/// Sizes chosen when a store is created; an existing store keeps its own.
+/// The sizes of a store. The arena's size and the shard count are fixed when
+/// a store is created (the arena may grow later); the tail's sizes apply at
+/// every start (the tail is laid out again when they change).
 struct geometry {
     std::uint32_t shard_count = 32;
     std::uint64_t arena_bytes = 1ull << 30;
     std::uint32_t rate_table_entries = 1u << 14;
-    std::uint32_t mailbox_capacity = 1u << 12; ///< per shard
     std::uint32_t presence_capacity = 1u << 8; ///< per shard
 };
 
@@ -31,6 +32,24 @@ struct open_error {
     std::string message;
 };
 
+/// The store file exists but fails its checks (a damaged header, a geometry
+/// that does not fit the file, a failed verification): the relay refuses it
+/// untouched and exits with code 3.
+struct damaged_store : open_error {};
+
+/// A store of layout version 2 (every release before Store v2) was found: the
+/// caller migrates it (shm/legacy_layout2.hpp) instead of opening it.
+struct legacy_store_found {
+    std::string path;
+};
+
+/// What opening an existing store changed.
+struct open_report {
+    bool created = false;
+    bool tail_relaid = false;        ///< soft state started empty (new shape or binary)
+    std::uint64_t grown_from_pages = 0; ///< the arena grew from this many pages (0: it did not)
+};
+
 class segment final {
 public:
     segment() = default;
@@ -39,12 +58,17 @@ public:
     segment(segment const&) = delete;
     segment& operator=(segment const&) = delete;
 
-    /// Opens `path` if it exists (validating its stamp), otherwise creates and
-    /// formats it with `g`. `created` tells which happened. With
-    /// backing::reserved, a store that cannot be reserved in full is refused
-    /// (and one being created is removed again). Throws open_error.
-    static segment open_or_create_file(std::string const& path, geometry const& g, bool& created,
+    /// Opens `path` if it exists, otherwise creates and formats it with `g`.
+    /// An existing store keeps its records; its arena grows to g.arena_bytes
+    /// if that is larger (never shrinks: refused), and its tail is laid out
+    /// again if its shape differs from `g`'s. With backing::reserved, a store
+    /// that cannot be reserved in full is refused (and one being created is
+    /// removed again). Throws open_error or legacy_store_found.
+    static segment open_or_create_file(std::string const& path, geometry const& g, open_report& report,
                                        backing policy = backing::lazy);
+    /// Maps an existing store as it is, for reading or checking while a relay
+    /// may run: validated, never resized or laid out again. Throws open_error.
+    static segment open_existing_file(std::string const& path);
     /// Creates (replacing any stale object of that name) a POSIX shm store,
     /// allocated in full (a /dev/shm too small for it throws open_error).
     static segment create_memory(std::string const& name, geometry const& g);
@@ -61,7 +85,7 @@ public:
     /// ahead).
     bool space_reserved() const noexcept { return space_reserved_; }
 
-    /// Schedules write-back of dirty pages (msync MS_ASYNC); see DESIGN §2.4.
+    /// Schedules write-back of dirty pages (msync MS_ASYNC).
     void flush_async();
 
 private:
@@ -74,7 +98,8 @@ private:
 std::uint64_t segment_size(geometry const& g);
 /// Lays out an all-zero segment and writes the stamp (magic) last.
 void format(std::uint8_t* base, std::uint64_t size, geometry const& g);
-/// Checks magic, version, fingerprint and size; throws open_error with advice.
+/// Checks the header against the file: magic, version, fingerprint, and every
+/// field that sizes or places something; throws open_error naming the field.
 void validate(std::uint8_t const* base, std::uint64_t size, std::string const& what);
 
 } // namespace relay::shm

@@ -5,6 +5,7 @@
 #include "common/exit_codes.hpp"
 #include "common/log.hpp"
 #include "shm/fault_injection.hpp"
+#include "shm/record_crc.hpp"
 
 namespace relay::shm {
 namespace {
@@ -20,19 +21,18 @@ std::uint64_t mix64(std::uint64_t x) noexcept
     return x;
 }
 
-template <class Entry>
-bool entry_matches(Entry const& e, blob_kind kind, std::string_view key) noexcept
+bool presence_matches(presence_entry const& e, std::string_view key) noexcept
 {
-    return e.kind == static_cast<std::uint8_t>(kind) && key.size() == key_size &&
+    return e.kind == static_cast<std::uint8_t>(blob_kind::update) && key.size() == key_size &&
            std::memcmp(e.key, key.data(), key_size) == 0;
 }
 
-template <class Entry>
-std::uint32_t home_of(Entry const& e, std::uint64_t seed, std::uint32_t mask) noexcept
+std::uint32_t presence_home(presence_entry const& e, std::uint64_t seed, std::uint32_t mask) noexcept
 {
-    return static_cast<std::uint32_t>(table_hash(seed, static_cast<blob_kind>(e.kind), std::string_view(e.key, key_size))) &
-           mask;
+    return static_cast<std::uint32_t>(table_hash(seed, blob_kind::update, std::string_view(e.key, key_size))) & mask;
 }
+
+constexpr std::uint64_t quota_overhead = 36 + 8; // PROTOCOL §10.4: blob id length + 8
 
 } // namespace
 
@@ -55,59 +55,112 @@ std::uint64_t table_hash(std::uint64_t seed, blob_kind kind, std::string_view ke
     return key_hash(seed + 0x9e3779b97f4a7c15ull * static_cast<std::uint64_t>(kind), key);
 }
 
-bool shard_view::is_chunk_offset(std::uint64_t offset) const noexcept
+std::uint32_t shard_of_key(store_header const& h, std::string_view key) noexcept
 {
-    if (offset < h_.arena_offset || offset >= h_.arena_offset + std::uint64_t{h_.page_count} * page_size)
+    return static_cast<std::uint32_t>(key_hash(h.hash_seed, key) >> 40) & (h.shard_count - 1);
+}
+
+void count_dropped(store_header& h, drop_reason why, std::uint64_t n) noexcept
+{
+    h.records_dropped[static_cast<std::size_t>(why)].fetch_add(n, std::memory_order_relaxed);
+}
+
+shard_view::shard_view(std::uint8_t* base, shard_header& header) noexcept
+    : base_(base),
+      h_(header),
+      seed_(reinterpret_cast<store_header*>(base)->hash_seed),
+      arena_offset_(reinterpret_cast<store_header*>(base)->arena_offset),
+      page_count_(reinterpret_cast<store_header*>(base)->page_count)
+{
+}
+
+bool shard_view::is_own_chunk(std::uint64_t offset) const noexcept
+{
+    if (offset < arena_offset_ || offset >= arena_offset_ + std::uint64_t{page_count_} * page_size)
         return false;
-    std::uint64_t const rel = offset - h_.arena_offset;
-    std::uint8_t const cls = page_table()[rel / page_size];
-    if (cls >= class_count)
+    std::uint64_t const rel = offset - arena_offset_;
+    page_desc const& d = pool().desc(static_cast<std::uint32_t>(rel / page_size));
+    if (d.owner != h_.index || d.size_class >= class_count)
         return false;
-    return (rel % page_size) % chunk_size_of_class(cls) == 0;
+    return (rel % page_size) % chunk_size_of_class(d.size_class) == 0;
+}
+
+bool shard_view::has_page_identity(std::uint64_t offset) const noexcept
+{
+    chunk_header const* c = chunk(offset);
+    page_desc const& d = pool().desc(static_cast<std::uint32_t>((offset - arena_offset_) / page_size));
+    return c->stamp == chunk_stamp && c->size_class == d.size_class && c->owner == h_.index;
 }
 
 // ---------------------------------------------------------------------------
 // chunks
 
-bool shard_view::assign_page_locked(std::uint32_t cls)
+void shard_view::push_partial_locked(std::uint32_t page)
 {
-    std::uint8_t* table = page_table();
-    for (std::uint32_t p = 0; p < h_.page_count; ++p) {
-        if (table[p] != page_unassigned)
-            continue;
-        // Headers first, page class last: until the class byte is written the
-        // page is ignored by repair, and once it is, every grid position already
-        // holds a valid free header (never stale bytes of an earlier life).
-        std::uint64_t const size = chunk_size_of_class(cls);
-        std::uint64_t const first = page_offset(p);
-        std::uint64_t const n = page_size / size;
-        for (std::uint64_t i = 0; i < n; ++i) {
-            chunk_header* c = chunk(first + i * size);
-            c->state.store(static_cast<std::uint32_t>(chunk_state::free), std::memory_order_relaxed);
-            c->size_class = static_cast<std::uint8_t>(cls);
-            c->flags = 0;
-            c->kind = 0;
-            c->bytes_here = 0;
-            c->seq = 0;
-            c->mailbox_next = 0;
-            c->next = (i + 1 < n) ? first + (i + 1) * size : h_.free_head[cls];
-        }
-        std::atomic_thread_fence(std::memory_order_release);
-        table[p] = static_cast<std::uint8_t>(cls);
-        RELAY_KILL_POINT("alloc.page_assigned");
-        h_.free_head[cls] = first;
-        return true;
-    }
-    return false;
+    page_desc& d = pool().desc(page);
+    std::uint32_t& head = h_.partial_head[d.size_class];
+    d.prev = no_page;
+    d.next = head;
+    if (head != no_page)
+        pool().desc(head).prev = page;
+    head = page;
+    d.on_list = 1;
+}
+
+void shard_view::unlink_partial_locked(std::uint32_t page)
+{
+    page_desc& d = pool().desc(page);
+    if (!d.on_list)
+        return;
+    if (d.prev != no_page)
+        pool().desc(d.prev).next = d.next;
+    else
+        h_.partial_head[d.size_class] = d.next;
+    if (d.next != no_page)
+        pool().desc(d.next).prev = d.prev;
+    d.prev = d.next = no_page;
+    d.on_list = 0;
+}
+
+void shard_view::take_page_locked(std::uint32_t cls)
+{
+    page_pool pool = this->pool();
+    std::uint32_t const page = pool.take(index(), cls);
+    if (page == no_page)
+        return;
+    RELAY_KILL_POINT("alloc.page_taken");
+    // Chunk 0's header is the page's identity for recovery after a power cut;
+    // the other chunks get theirs when they are allocated.
+    chunk_header* c0 = chunk(pool.page_offset(page));
+    std::memset(static_cast<void*>(c0), 0, sizeof(chunk_header));
+    c0->stamp = chunk_stamp;
+    c0->size_class = static_cast<std::uint8_t>(cls);
+    c0->owner = index();
+    h_.pages_of_class[cls] += 1;
+    push_partial_locked(page);
 }
 
 std::uint64_t shard_view::alloc_chunk_locked(std::uint32_t cls)
 {
-    if (h_.free_head[cls] == 0 && !assign_page_locked(cls))
+    if (h_.partial_head[cls] == no_page)
+        take_page_locked(cls);
+    std::uint32_t const page = h_.partial_head[cls];
+    if (page == no_page)
         return 0;
-    std::uint64_t const off = h_.free_head[cls];
-    h_.free_head[cls] = chunk(off)->next;
-    chunk(off)->next = 0;
+    page_desc& d = pool().desc(page);
+    std::uint32_t word = 0;
+    while (d.free_bits[word] == 0)
+        ++word;
+    std::uint32_t const bit = static_cast<std::uint32_t>(__builtin_ctzll(d.free_bits[word]));
+    d.free_bits[word] &= ~(std::uint64_t{1} << bit);
+    d.free_count -= 1;
+    if (d.free_count == 0)
+        unlink_partial_locked(page);
+    std::uint64_t const off = pool().page_offset(page) + (word * 64 + bit) * chunk_size_of_class(cls);
+    chunk_header* c = chunk(off);
+    c->stamp = chunk_stamp;
+    c->size_class = static_cast<std::uint8_t>(cls);
+    c->owner = index();
     return off;
 }
 
@@ -115,29 +168,108 @@ void shard_view::free_chunk_locked(std::uint64_t offset)
 {
     chunk_header* c = chunk(offset);
     c->state.store(static_cast<std::uint32_t>(chunk_state::free), std::memory_order_release);
-    c->flags = 0;
-    c->bytes_here = 0;
     c->mailbox_next = 0;
-    RELAY_KILL_POINT("free.before_link");
-    c->next = h_.free_head[c->size_class];
-    h_.free_head[c->size_class] = offset;
+    RELAY_KILL_POINT("free.before_bitmap");
+    page_pool pool = this->pool();
+    std::uint32_t const page = pool.page_of(offset);
+    page_desc& d = pool.desc(page);
+    std::uint32_t const i = static_cast<std::uint32_t>((offset - pool.page_offset(page)) / chunk_size_of_class(d.size_class));
+    d.free_bits[i / 64] |= std::uint64_t{1} << (i % 64);
+    d.free_count += 1;
+    if (d.free_count == chunks_per_page(d.size_class)) {
+        // Empty: back to the pool, where any shard and class can use it.
+        unlink_partial_locked(page);
+        h_.pages_of_class[d.size_class] -= 1;
+        RELAY_KILL_POINT("free.page_unlinked");
+        pool.give_back(page);
+    } else if (!d.on_list) {
+        push_partial_locked(page);
+    }
 }
 
 void shard_view::free_chain_locked(std::uint64_t head)
 {
     std::uint64_t off = head;
-    while (off != 0) {
+    for (std::uint32_t n = 0; off != 0 && n <= page_count_ * max_chunks_per_page; ++n) {
         std::uint64_t const next = chunk(off)->next;
         free_chunk_locked(off);
         off = next;
     }
 }
 
-void shard_view::delete_blob_locked(mailbox_entry* box, std::uint64_t prev, std::uint64_t head)
+// ---------------------------------------------------------------------------
+// mailboxes
+
+std::uint64_t* shard_view::bucket_of(blob_kind kind, std::string_view key) const noexcept
+{
+    return &buckets()[table_hash(seed_, kind, key) & (h_.buckets - 1)];
+}
+
+void shard_view::prefetch_lookups(blob_kind kind, std::string_view key) const noexcept
+{
+    __builtin_prefetch(bucket_of(kind, key));
+    std::uint32_t const presence =
+        static_cast<std::uint32_t>(table_hash(seed_, blob_kind::update, key)) & (h_.presence_capacity - 1);
+    __builtin_prefetch(&presences()[presence].used);
+    __builtin_prefetch(presences()[presence].key);
+}
+
+std::uint64_t shard_view::find_mailbox_locked(blob_kind kind, std::string_view key) const
+{
+    if (key.size() != key_size)
+        return 0;
+    std::uint64_t const* bucket = bucket_of(kind, key);
+    // Bounded by the number of mailboxes: a damaged link cannot hang a lookup.
+    std::uint64_t steps = 0;
+    for (std::uint64_t a = *bucket; a != 0 && steps <= h_.mailbox_count; a = anchor(a).bucket_next, ++steps)
+        if (chunk(a)->kind == static_cast<std::uint8_t>(kind) && std::memcmp(meta(a)->recipient, key.data(), key_size) == 0)
+            return a;
+    return 0;
+}
+
+std::uint64_t* shard_view::link_to_anchor(std::uint64_t a) const noexcept
+{
+    std::uint64_t* link = bucket_of(static_cast<blob_kind>(chunk(a)->kind), std::string_view(meta(a)->recipient, key_size));
+    for (std::uint64_t steps = 0; *link != 0 && steps <= h_.mailbox_count; ++steps) {
+        if (*link == a)
+            return link;
+        link = &anchor(*link).bucket_next;
+    }
+    return nullptr;
+}
+
+void shard_view::append_locked(std::uint64_t head)
 {
     chunk_header* c = chunk(head);
-    blob_meta const* m = meta(head);
-    std::uint64_t const total = m->total_bytes;
+    blob_meta* m = meta(head);
+    auto const kind = static_cast<blob_kind>(c->kind);
+    std::string_view const key(m->recipient, key_size);
+    c->mailbox_next = 0;
+    std::uint64_t const a = find_mailbox_locked(kind, key);
+    if (a == 0) {
+        std::uint64_t* bucket = bucket_of(kind, key);
+        m->anchor = mailbox_anchor{head, *bucket, m->total_bytes + quota_overhead, 1, 0};
+        *bucket = head;
+        h_.mailbox_count += 1;
+    } else {
+        mailbox_anchor& box = anchor(a);
+        chunk(box.tail)->mailbox_next = head;
+        box.tail = head;
+        box.count += 1;
+        RELAY_KILL_POINT("put.quota_half_updated");
+        box.quota_bytes += m->total_bytes + quota_overhead;
+    }
+    h_.blob_count += 1;
+    h_.kind_count[c->kind] += 1;
+    h_.data_bytes += m->total_bytes;
+    for (std::uint64_t off = head; off != 0; off = chunk(off)->next)
+        h_.chunk_bytes += chunk_size_of_class(chunk(off)->size_class);
+}
+
+void shard_view::delete_record_locked(std::uint64_t a, std::uint64_t prev, std::uint64_t head)
+{
+    chunk_header* c = chunk(head);
+    std::uint64_t const total = meta(head)->total_bytes;
     std::uint64_t chunk_bytes = 0;
     for (std::uint64_t off = head; off != 0; off = chunk(off)->next)
         chunk_bytes += chunk_size_of_class(chunk(off)->size_class);
@@ -146,68 +278,134 @@ void shard_view::delete_blob_locked(mailbox_entry* box, std::uint64_t prev, std:
     RELAY_KILL_POINT("delete.after_uncommit");
 
     std::uint64_t const next = c->mailbox_next;
-    if (prev == 0)
-        box->head = next;
-    else
+    if (head == a) {
+        std::uint64_t* link = link_to_anchor(a);
+        if (next == 0) {
+            if (link != nullptr)
+                *link = anchor(a).bucket_next;
+            h_.mailbox_count -= 1;
+        } else {
+            // The next record becomes the anchor in the same bucket position.
+            mailbox_anchor moved = anchor(a);
+            moved.count -= 1;
+            moved.quota_bytes -= total + quota_overhead;
+            anchor(next) = moved;
+            if (link != nullptr)
+                *link = next;
+        }
+    } else {
+        mailbox_anchor& box = anchor(a);
         chunk(prev)->mailbox_next = next;
-    if (box->tail == head)
-        box->tail = prev;
-    box->count -= 1;
-    box->quota_bytes -= total + 36 + 8;
+        if (box.tail == head)
+            box.tail = prev;
+        box.count -= 1;
+        box.quota_bytes -= total + quota_overhead;
+    }
     h_.blob_count -= 1;
-    h_.kind_count[box->kind] -= 1;
+    h_.kind_count[c->kind] -= 1;
     h_.data_bytes -= total;
     h_.chunk_bytes -= chunk_bytes;
     RELAY_KILL_POINT("delete.after_unlink");
-
     free_chain_locked(head);
-    if (box->count == 0)
-        erase_mailbox_locked(box);
+}
+
+void shard_view::delete_record_locked(std::uint64_t head)
+{
+    std::uint64_t const a =
+        find_mailbox_locked(static_cast<blob_kind>(chunk(head)->kind), std::string_view(meta(head)->recipient, key_size));
+    if (a == 0)
+        return;
+    std::uint64_t prev = 0;
+    for (std::uint64_t off = a; off != 0; prev = off, off = chunk(off)->mailbox_next)
+        if (off == head) {
+            delete_record_locked(a, prev, head);
+            return;
+        }
 }
 
 // ---------------------------------------------------------------------------
-// open-addressing tables (linear probing, backward-shift deletion)
+// records
 
-template <class Entry>
-Entry* shard_view::find_in_locked(Entry* table, std::uint32_t capacity, blob_kind kind, std::string_view key) const
+std::uint64_t shard_view::live_reservation(worker_slot const& slot) const noexcept
 {
-    std::uint32_t const mask = capacity - 1;
-    std::uint32_t i = static_cast<std::uint32_t>(table_hash(seed_, kind, key)) & mask;
-    for (std::uint32_t probes = 0; probes < capacity; ++probes, i = (i + 1) & mask) {
+    std::uint64_t const head = slot.reserved_head.load(std::memory_order_acquire);
+    if (head == 0 || slot.reserved_shard.load(std::memory_order_relaxed) != h_.index || !is_own_chunk(head) ||
+        !has_page_identity(head) ||
+        chunk(head)->state.load(std::memory_order_relaxed) != static_cast<std::uint32_t>(chunk_state::reserved) ||
+        chunk(head)->seq != slot.reserved_seq.load(std::memory_order_relaxed))
+        return 0;
+    return head;
+}
+
+bool shard_view::read_record_locked(std::uint64_t head, std::uint8_t* out) const
+{
+    chunk_header const* c = chunk(head);
+    blob_meta const* m = meta(head);
+    record_checksum crc(store().crc_seed, *c, *m);
+    std::uint8_t const* tail = head_tail(head);
+    crc.add(tail, c->sender_message_id_len);
+    std::uint64_t copied = 0;
+    std::uint64_t const total = m->total_bytes;
+    std::uint64_t off = head;
+    for (std::uint32_t n = 0; off != 0; off = chunk(off)->next, ++n) {
+        chunk_header const* part = chunk(off);
+        if (n > 0 && (!is_own_chunk(off) || part->seq != c->seq ||
+                      part->state.load(std::memory_order_relaxed) != static_cast<std::uint32_t>(chunk_state::continuation)))
+            return false;
+        std::uint64_t const room = chunk_size_of_class(part->size_class) - (n == 0 ? head_overhead + c->sender_message_id_len : sizeof(chunk_header));
+        if (part->bytes_here > room || part->bytes_here > total - copied)
+            return false;
+        std::uint8_t const* src = n == 0 ? tail + c->sender_message_id_len
+                                         : reinterpret_cast<std::uint8_t const*>(part) + sizeof(chunk_header);
+        std::memcpy(out + copied, src, part->bytes_here);
+        crc.add(src, part->bytes_here);
+        copied += part->bytes_here;
+    }
+    return copied == total && crc.value() == c->record_crc;
+}
+
+// ---------------------------------------------------------------------------
+// presence: open addressing (linear probing, backward-shift deletion)
+
+presence_entry* shard_view::find_presence_locked(std::string_view key) const
+{
+    presence_entry* table = presences();
+    std::uint32_t const mask = h_.presence_capacity - 1;
+    std::uint32_t i = static_cast<std::uint32_t>(table_hash(seed_, blob_kind::update, key)) & mask;
+    for (std::uint32_t probes = 0; probes < h_.presence_capacity; ++probes, i = (i + 1) & mask) {
         if (!table[i].used)
             return nullptr;
-        if (entry_matches(table[i], kind, key))
+        if (presence_matches(table[i], key))
             return &table[i];
     }
     return nullptr;
 }
 
-namespace {
-
-template <class Entry>
-Entry* add_entry(Entry* table, std::uint32_t capacity, std::uint32_t& used, std::uint64_t seed, blob_kind kind,
-                 std::string_view key)
+presence_entry* shard_view::find_or_add_presence_locked(std::string_view key)
 {
+    if (auto* e = find_presence_locked(key))
+        return e;
     // Keep a quarter free so probe sequences stay short.
-    if (std::uint64_t{used} + 1 > std::uint64_t{capacity} * 3 / 4)
+    if (std::uint64_t{h_.presence_used} + 1 > std::uint64_t{h_.presence_capacity} * 3 / 4)
         return nullptr;
-    std::uint32_t const mask = capacity - 1;
-    std::uint32_t i = static_cast<std::uint32_t>(table_hash(seed, kind, key)) & mask;
+    presence_entry* table = presences();
+    std::uint32_t const mask = h_.presence_capacity - 1;
+    std::uint32_t i = static_cast<std::uint32_t>(table_hash(seed_, blob_kind::update, key)) & mask;
     while (table[i].used)
         i = (i + 1) & mask;
-    Entry& e = table[i];
-    std::memset(&e, 0, sizeof(Entry));
+    presence_entry& e = table[i];
+    std::memset(static_cast<void*>(&e), 0, sizeof e);
     std::memcpy(e.key, key.data(), key_size);
-    e.kind = static_cast<std::uint8_t>(kind);
+    e.kind = static_cast<std::uint8_t>(blob_kind::update);
     e.used = 1;
-    ++used;
+    ++h_.presence_used;
     return &e;
 }
 
-template <class Entry>
-void erase_entry(Entry* table, std::uint32_t capacity, std::uint32_t& used, std::uint64_t seed, Entry* victim)
+void shard_view::erase_presence_locked(presence_entry* victim)
 {
-    std::uint32_t const mask = capacity - 1;
+    presence_entry* table = presences();
+    std::uint32_t const mask = h_.presence_capacity - 1;
     std::uint32_t hole = static_cast<std::uint32_t>(victim - table);
     std::uint32_t j = hole;
     // Backward-shift: move later members of the probe run into the hole so that
@@ -216,65 +414,17 @@ void erase_entry(Entry* table, std::uint32_t capacity, std::uint32_t& used, std:
         j = (j + 1) & mask;
         if (!table[j].used)
             break;
-        std::uint32_t const home = home_of(table[j], seed, mask);
+        std::uint32_t const home = presence_home(table[j], seed_, mask);
         // Can the entry at j move to hole? Only if its home is not in (hole, j].
         bool const movable = (hole <= j) ? (home <= hole || home > j) : (home <= hole && home > j);
         if (movable) {
-            std::memcpy(&table[hole], &table[j], sizeof(Entry));
+            std::memcpy(static_cast<void*>(&table[hole]), &table[j], sizeof(presence_entry));
             RELAY_KILL_POINT("table.erase_shift");
             hole = j;
         }
     }
     table[hole].used = 0;
-    --used;
-}
-
-} // namespace
-
-void shard_view::prefetch_lookups(blob_kind kind, std::string_view key) const noexcept
-{
-    std::uint32_t const box = static_cast<std::uint32_t>(table_hash(seed_, kind, key)) & (h_.mailbox_capacity - 1);
-    std::uint32_t const presence =
-        static_cast<std::uint32_t>(table_hash(seed_, blob_kind::update, key)) & (h_.presence_capacity - 1);
-    // The probe reads `used` first, then compares the key: up to two lines each.
-    __builtin_prefetch(&mailboxes()[box].used);
-    __builtin_prefetch(mailboxes()[box].key);
-    __builtin_prefetch(&presences()[presence].used);
-    __builtin_prefetch(presences()[presence].key);
-}
-
-mailbox_entry* shard_view::find_mailbox_locked(blob_kind kind, std::string_view key) const
-{
-    return find_in_locked(mailboxes(), h_.mailbox_capacity, kind, key);
-}
-
-mailbox_entry* shard_view::find_or_add_mailbox_locked(blob_kind kind, std::string_view key)
-{
-    if (auto* e = find_mailbox_locked(kind, key))
-        return e;
-    return add_entry(mailboxes(), h_.mailbox_capacity, h_.mailbox_used, seed_, kind, key);
-}
-
-void shard_view::erase_mailbox_locked(mailbox_entry* entry)
-{
-    erase_entry(mailboxes(), h_.mailbox_capacity, h_.mailbox_used, seed_, entry);
-}
-
-presence_entry* shard_view::find_presence_locked(std::string_view key) const
-{
-    return find_in_locked(presences(), h_.presence_capacity, blob_kind::update, key);
-}
-
-presence_entry* shard_view::find_or_add_presence_locked(std::string_view key)
-{
-    if (auto* e = find_presence_locked(key))
-        return e;
-    return add_entry(presences(), h_.presence_capacity, h_.presence_used, seed_, blob_kind::update, key);
-}
-
-void shard_view::erase_presence_locked(presence_entry* entry)
-{
-    erase_entry(presences(), h_.presence_capacity, h_.presence_used, seed_, entry);
+    --h_.presence_used;
 }
 
 std::uint64_t shard_view::slot_mask(presence_entry const& e) noexcept
@@ -298,35 +448,36 @@ std::uint64_t unprovable_repairs_seen() { return unprovable_repairs; }
 
 shard_guard::shard_guard(shard_view& shard) : shard_(shard)
 {
-    if (shard_.header().lock.lock() == lock_outcome::owner_died) {
-        // A process died holding this lock: the shard may be mid-update. Rebuild
-        // everything derived from the chunk headers, verify, and only then let
-        // anyone else in. If verification fails the lock stays inconsistent and
-        // the process exits, so the supervisor escalates (DESIGN §2.6).
-        shard_view& s = shard_;
-        std::uint64_t dropped = 0;
-        std::uint64_t const kept = s.rebuild_locked(false, dropped);
-        std::string why;
-        // A crash alone never leaves an unreadable committed blob (the commit
-        // point comes after every write), so dropping one means the shard was
-        // damaged some other way: repair cannot prove it consistent. Leave the
-        // lock inconsistent and let the supervisor escalate (DESIGN §2.6).
-        bool const consistent = s.check_locked(why);
-        if (dropped > 0 || !consistent) {
-            ++unprovable_repairs;
-            RELAY_LOG_ERROR("shard %u: could not prove the repair consistent (%s)%s", shard_.header().index,
-                            dropped > 0 ? (std::to_string(dropped) + " committed blobs unreadable").c_str() : why.c_str(),
-                            unprovable_repair_is_fatal ? "; exiting so the supervisor rebuilds the whole store" : "");
-            if (unprovable_repair_is_fatal || !consistent)
-                std::_Exit(exit_code::store_poisoned);
-        }
-        s.header().repairs.fetch_add(1, std::memory_order_relaxed);
-        RELAY_LOG_WARN("shard %u: previous lock holder died; rebuilt from chunk headers (%llu blobs kept, %llu "
-                       "unreadable dropped)", shard_.header().index, static_cast<unsigned long long>(kept),
-                       static_cast<unsigned long long>(dropped));
-        shard_.header().lock.mark_consistent();
-        repaired_ = true;
+    if (shard_.header().lock.lock() != lock_outcome::owner_died)
+        return;
+    // A process died holding this lock: the shard may be mid-update. Rebuild
+    // everything derived from the chunk headers, verify, and only then let
+    // anyone else in.
+    auto const rebuilt = shard_.rebuild_locked();
+    std::string why;
+    bool const consistent = shard_.check_locked(why);
+    // A crash alone never leaves a committed record that does not read back
+    // (the commit point comes after every write), so dropping one means the
+    // shard was damaged some other way: the repair is not proven.
+    std::uint64_t const dropped = rebuilt.dropped_total();
+    if (dropped > 0 || !consistent) {
+        ++unprovable_repairs;
+        RELAY_LOG_ERROR("shard %u: could not prove the repair consistent (%s)%s", shard_.header().index,
+                        dropped > 0 ? (std::to_string(dropped) + " committed records did not read back").c_str()
+                                    : why.c_str(),
+                        unprovable_repair_is_fatal ? "; exiting so the supervisor rebuilds the whole store"
+                                                   : "; the supervisor rebuilds the whole store");
+        if (unprovable_repair_is_fatal)
+            std::_Exit(exit_code::store_poisoned);
+        // The supervisor goes on: it stops every child and rebuilds the whole
+        // store right after this repair (docs/store.md, "Recovery").
     }
+    shard_.header().repairs.fetch_add(1, std::memory_order_relaxed);
+    RELAY_LOG_WARN("shard %u: previous lock holder died; rebuilt from chunk headers (%llu records kept, %llu "
+                   "dropped)", shard_.header().index, static_cast<unsigned long long>(rebuilt.kept),
+                   static_cast<unsigned long long>(dropped));
+    shard_.header().lock.mark_consistent();
+    repaired_ = true;
 }
 
 shard_guard::~shard_guard() { shard_.header().lock.unlock(); }

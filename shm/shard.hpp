@@ -1,7 +1,8 @@
 #pragma once
-// Internal view of one shard of the store: chunk allocation, the mailbox and
-// presence tables, repair. Every *_locked function requires the caller to hold
-// the shard's lock (through shard_guard). Not part of the store's public API.
+// Internal view of one shard of the store: chunks on the shard's pages, the
+// mailboxes (chains of anchors in hash buckets), the presence table, repair.
+// Every *_locked function requires the caller to hold the shard's lock
+// (through shard_guard). Not part of the store's public API.
 
 #include <cstdint>
 #include <span>
@@ -9,6 +10,7 @@
 #include <string_view>
 
 #include "shm/layout.hpp"
+#include "shm/page_pool.hpp"
 
 namespace relay::shm {
 
@@ -16,43 +18,61 @@ namespace relay::shm {
 std::uint64_t key_hash(std::uint64_t seed, std::string_view key) noexcept;
 /// Hash of a (kind, key) table key: kinds never share a probe sequence by design.
 std::uint64_t table_hash(std::uint64_t seed, blob_kind kind, std::string_view key) noexcept;
+/// The shard a key belongs to (independent of the table hash: its top bits).
+std::uint32_t shard_of_key(store_header const& h, std::string_view key) noexcept;
+
+/// Drops a record because it did not read back: logged (never whose) and
+/// counted in the store header (relay_store_records_dropped_total).
+void count_dropped(store_header& h, drop_reason why, std::uint64_t n = 1) noexcept;
 
 class shard_view {
 public:
-    shard_view(std::uint8_t* base, shard_header& header, std::uint64_t seed) noexcept
-        : base_(base), h_(header), seed_(seed) {}
+    shard_view(std::uint8_t* base, shard_header& header) noexcept;
 
+    std::uint8_t* base() const noexcept { return base_; }
+    store_header& store() const noexcept { return *reinterpret_cast<store_header*>(base_); }
     shard_header& header() const noexcept { return h_; }
+    std::uint16_t index() const noexcept { return static_cast<std::uint16_t>(h_.index); }
+    page_pool pool() const noexcept { return page_pool(base_); }
     chunk_header* chunk(std::uint64_t offset) const noexcept { return reinterpret_cast<chunk_header*>(base_ + offset); }
     blob_meta* meta(std::uint64_t head) const noexcept { return reinterpret_cast<blob_meta*>(base_ + head + sizeof(chunk_header)); }
-    std::uint8_t* page_table() const noexcept { return base_ + h_.page_table_offset; }
-    mailbox_entry* mailboxes() const noexcept { return reinterpret_cast<mailbox_entry*>(base_ + h_.mailbox_offset); }
+    mailbox_anchor& anchor(std::uint64_t head) const noexcept { return meta(head)->anchor; }
+    /// The sender message id, then the first data bytes, of a head.
+    std::uint8_t* head_tail(std::uint64_t head) const noexcept { return reinterpret_cast<std::uint8_t*>(meta(head) + 1); }
+    std::uint64_t* buckets() const noexcept { return reinterpret_cast<std::uint64_t*>(base_ + h_.buckets_offset); }
     presence_entry* presences() const noexcept { return reinterpret_cast<presence_entry*>(base_ + h_.presence_offset); }
 
-    std::uint64_t page_offset(std::uint32_t page) const noexcept { return h_.arena_offset + std::uint64_t{page} * page_size; }
-    /// True if `offset` is the start of a chunk on an assigned page's grid.
-    bool is_chunk_offset(std::uint64_t offset) const noexcept;
+    /// True if `offset` is the start of a chunk on the grid of a page this
+    /// shard owns (bounds-checked: any value is safe to pass).
+    bool is_own_chunk(std::uint64_t offset) const noexcept;
+    /// True if the header at `offset` carries the identity of its page as
+    /// this shard owns it (stamp, class, owner).
+    bool has_page_identity(std::uint64_t offset) const noexcept;
 
     // ---- chunks ----
-    /// Pops a free chunk of class `cls`, assigning a fresh page if needed; 0 if
-    /// none is left. Never rebuilds (a rebuild would hand back chunks the caller
-    /// already popped); callers reclaim empty pages with rebuild_locked(true).
+    /// Takes a free chunk of class `cls` (a page from the pool if the shard
+    /// has none) and writes its identity; 0 if the store is full.
     std::uint64_t alloc_chunk_locked(std::uint32_t cls);
+    /// Frees a chunk; a page left empty goes back to the pool.
     void free_chunk_locked(std::uint64_t offset);
-    /// Frees every chunk of a blob whose head is already un-committed.
+    /// Frees every chunk of a record whose head is no longer committed.
     void free_chain_locked(std::uint64_t head);
 
-    /// Starts loading the cache lines where `key`'s mailbox (of `kind`) and
-    /// presence lookups begin, before the lock is taken: both tables are far
-    /// larger than the cache, so each lookup otherwise waits for memory in
-    /// turn. A hint only; needs no lock (the table geometry never changes).
+    /// Starts loading the cache lines where `key`'s mailbox bucket and
+    /// presence lookup begin, before the lock is taken. A hint only.
     void prefetch_lookups(blob_kind kind, std::string_view key) const noexcept;
 
-    // ---- mailboxes ((kind, key) → blob queue) ----
-    mailbox_entry* find_mailbox_locked(blob_kind kind, std::string_view key) const;
-    /// nullptr when the table is full (the store answers Failed).
-    mailbox_entry* find_or_add_mailbox_locked(blob_kind kind, std::string_view key);
-    void erase_mailbox_locked(mailbox_entry* entry);
+    // ---- mailboxes ((kind, key) → records in arrival order) ----
+    /// The anchor (oldest head) of the mailbox, 0 if it has no record.
+    std::uint64_t find_mailbox_locked(blob_kind kind, std::string_view key) const;
+    /// Links a committed head as the newest record of its mailbox.
+    void append_locked(std::uint64_t head);
+    /// Un-commits a record, unlinks it from its mailbox (`prev` = the previous
+    /// head in the mailbox or 0) and frees its chunks. The single release store
+    /// on the head's state is the point after which it no longer exists.
+    void delete_record_locked(std::uint64_t anchor, std::uint64_t prev, std::uint64_t head);
+    /// Deletes `head` wherever it is in its mailbox (walks to find its predecessor).
+    void delete_record_locked(std::uint64_t head);
 
     // ---- presence (routing id → live connections per worker slot) ----
     presence_entry* find_presence_locked(std::string_view key) const;
@@ -60,41 +80,57 @@ public:
     void erase_presence_locked(presence_entry* entry);
     static std::uint64_t slot_mask(presence_entry const& e) noexcept;
 
-    // ---- blobs ----
-    /// Un-commits a blob, unlinks it from its mailbox (prev = previous head or 0)
-    /// and frees its chunks. The single release store on the head's state is the
-    /// point after which the blob no longer exists (DESIGN §2.3).
-    void delete_blob_locked(mailbox_entry* box, std::uint64_t prev, std::uint64_t head);
+    // ---- records ----
+    /// Copies a record's data out and checks its checksum; false if the
+    /// chain or the checksum does not verify (out is then unspecified).
+    bool read_record_locked(std::uint64_t head, std::uint8_t* out) const;
+
+    /// The head of the record `slot`'s process is writing in this shard
+    /// outside the lock, or 0 (none, or a stale entry of a finished put).
+    std::uint64_t live_reservation(worker_slot const& slot) const noexcept;
 
     // ---- repair (shard_repair.cpp) ----
-    /// Rebuilds every derived structure from the chunk headers. Returns the
-    /// number of committed blobs kept. Sets `dropped` to heads whose chains were
-    /// unreadable (which can only come from memory corruption, not from a crash).
-    std::uint64_t rebuild_locked(bool release_empty_pages, std::uint64_t& dropped);
-    /// Verifies every invariant; false with a reason if one fails.
-    bool check_locked(std::string& why) const;
+    struct rebuild_stats {
+        std::uint64_t kept = 0;
+        std::uint64_t dropped[drop_reason_count] = {};
+        std::uint64_t dropped_total() const noexcept;
+    };
+    /// Rebuilds every derived structure of this shard from the chunk headers
+    /// of the pages the page descriptors give it (exact after a SIGKILL; made
+    /// from the pages' identity chunks at start), keeping the chunks of
+    /// reservations recorded in worker slots. Pages left empty go back to the
+    /// pool. Records that do not read back are dropped, logged and counted.
+    rebuild_stats rebuild_locked();
+    /// Verifies every invariant; false with a reason if one fails. With
+    /// `checksums`, every record's checksum too.
+    bool check_locked(std::string& why, bool checksums = false) const;
 
 private:
-    template <class Entry>
-    Entry* find_in_locked(Entry* table, std::uint32_t capacity, blob_kind kind, std::string_view key) const;
-    bool assign_page_locked(std::uint32_t cls);
+    std::uint64_t* bucket_of(blob_kind kind, std::string_view key) const noexcept;
+    std::uint64_t* link_to_anchor(std::uint64_t anchor) const noexcept;
     void rebuild_presence_locked();
+    void take_page_locked(std::uint32_t cls);
+    void unlink_partial_locked(std::uint32_t page);
+    void push_partial_locked(std::uint32_t page);
 
     std::uint8_t* base_;
     shard_header& h_;
     std::uint64_t seed_;
+    std::uint64_t arena_offset_;
+    std::uint32_t page_count_;
 };
 
-/// Whether a repair that had to drop committed blobs ends the process (exit
-/// code 3, so the supervisor escalates; the default, for workers and cleanup)
-/// or only logs (the supervisor itself, whose caller escalates or continues).
+/// Whether a repair that could not be proven consistent ends the process
+/// (exit code 3, so the supervisor escalates; the default, for workers and
+/// cleanup) or is only counted (the supervisor itself, which escalates
+/// after its own repair instead of exiting).
 void set_unprovable_repair_fatal(bool fatal);
 /// How many repairs in this process could not be proven consistent.
 std::uint64_t unprovable_repairs_seen();
 
 /// Holds a shard's lock for a scope. If the previous holder died inside the
 /// critical section, the shard is rebuilt from its chunks before the caller
-/// sees it (DESIGN §2.2–2.3).
+/// sees it (docs/store.md, "Recovery").
 class shard_guard final {
 public:
     explicit shard_guard(shard_view& shard);

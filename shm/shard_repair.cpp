@@ -1,23 +1,25 @@
-// Rebuilding and verifying a shard from its chunk headers (DESIGN §2.3).
+// Rebuilding and verifying a shard from its chunk headers (docs/store.md,
+// "Recovery").
 //
-// Only the chunk headers in the arena are trusted. A blob exists exactly when
-// its head chunk's state is `committed` and its chain of continuation chunks is
-// intact; everything else (free lists, mailbox queues, quota counters, the next
-// sequence number) is recomputed. This runs after a process died holding the
-// shard's lock, at every start of the relay, and when allocation wants empty
-// pages back.
+// The records in the arena are the truth. A record exists exactly when its
+// head chunk is `committed`, every chunk of its chain carries its page's
+// identity, and its checksum verifies; everything else (free bitmaps, partial
+// page lists, mailboxes and their anchors, counters, the next sequence number)
+// is recomputed. This runs after a process died holding the shard's lock and,
+// for every shard, at every start of the relay.
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <vector>
 
+#include "common/log.hpp"
 #include "shm/fault_injection.hpp"
+#include "shm/record_crc.hpp"
 #include "shm/shard.hpp"
 
 namespace relay::shm {
 namespace {
-
-constexpr std::uint64_t units_per_page = page_size >> min_chunk_shift;
 
 bool is_key(char const (&key)[key_size])
 {
@@ -29,146 +31,169 @@ bool is_key(char const (&key)[key_size])
     return true;
 }
 
+using page_bits = std::array<std::uint64_t, max_chunks_per_page / 64>;
+
+/// Which chunks of the shard's pages are taken (by a record or a live reservation).
+class live_map {
+public:
+    live_map(page_pool const& pool, std::uint64_t arena_offset) : pool_(pool), arena_(arena_offset), bits_(pool.page_count()) {}
+    bool test(std::uint64_t off) const { auto [p, i] = locate(off); return (bits_[p][i / 64] >> (i % 64)) & 1; }
+    void set(std::uint64_t off) { auto [p, i] = locate(off); bits_[p][i / 64] |= std::uint64_t{1} << (i % 64); }
+    page_bits const& page(std::uint32_t p) const { return bits_[p]; }
+
+private:
+    std::pair<std::uint32_t, std::uint32_t> locate(std::uint64_t off) const
+    {
+        std::uint32_t const p = static_cast<std::uint32_t>((off - arena_) / page_size);
+        std::uint64_t const size = chunk_size_of_class(pool_.desc(p).size_class);
+        return {p, static_cast<std::uint32_t>((off - arena_ - std::uint64_t{p} * page_size) / size)};
+    }
+    page_pool const& pool_;
+    std::uint64_t arena_;
+    std::vector<page_bits> bits_;
+};
+
 } // namespace
 
-std::uint64_t shard_view::rebuild_locked(bool release_empty_pages, std::uint64_t& dropped)
+std::uint64_t shard_view::rebuild_stats::dropped_total() const noexcept
 {
-    std::uint8_t* table = page_table();
-    std::uint64_t const units = std::uint64_t{h_.page_count} * units_per_page;
-    std::vector<std::uint8_t> live(units, 0);
-    auto unit_of = [&](std::uint64_t off) { return (off - h_.arena_offset) >> min_chunk_shift; };
+    std::uint64_t n = 0;
+    for (auto d : dropped)
+        n += d;
+    return n;
+}
 
+shard_view::rebuild_stats shard_view::rebuild_locked()
+{
+    rebuild_stats stats;
+    page_pool pool = this->pool();
+    store_header& sh = store();
+    live_map live(pool, arena_offset_);
+
+    // 1. The shard's pages and the committed heads on them.
     struct head_ref {
         std::uint64_t seq;
         std::uint64_t offset;
     };
     std::vector<head_ref> heads;
-    for (std::uint32_t p = 0; p < h_.page_count; ++p) {
-        std::uint8_t const cls = table[p];
-        if (cls >= class_count) {
-            table[p] = page_unassigned;
+    std::vector<std::uint32_t> pages;
+    for (std::uint32_t p = 0; p < page_count_; ++p) {
+        page_desc const& d = pool.desc(p);
+        if (d.owner != h_.index)
             continue;
+        pages.push_back(p);
+        if (d.size_class >= class_count)
+            continue; // cannot happen: owners and classes are written together
+        std::uint64_t const size = chunk_size_of_class(d.size_class);
+        for (std::uint64_t off = pool.page_offset(p); off < pool.page_offset(p) + page_size; off += size)
+            if (has_page_identity(off) &&
+                chunk(off)->state.load(std::memory_order_acquire) == static_cast<std::uint32_t>(chunk_state::committed))
+                heads.push_back({chunk(off)->seq, off});
+    }
+    std::sort(heads.begin(), heads.end(), [](head_ref const& a, head_ref const& b) { return a.seq < b.seq; });
+
+    // 2. Chunks of records still being written by live processes (between
+    //    the two lock holds of a put): kept, neither free nor in a mailbox.
+    std::uint64_t max_seq = 0;
+    auto* slots = reinterpret_cast<worker_slot*>(base_ + sh.slots_offset);
+    for (std::uint32_t s = 0; s < max_worker_slots; ++s) {
+        std::uint64_t const head = live_reservation(slots[s]);
+        if (head == 0)
+            continue;
+        std::uint32_t n = 0;
+        for (std::uint64_t off = head; off != 0 && n < page_count_ * max_chunks_per_page; off = chunk(off)->next, ++n) {
+            if (!is_own_chunk(off) || live.test(off))
+                break;
+            live.set(off);
         }
-        std::uint64_t const size = chunk_size_of_class(cls);
-        for (std::uint64_t off = page_offset(p); off < page_offset(p) + page_size; off += size) {
-            chunk_header const* c = chunk(off);
-            if (c->size_class == cls && c->state.load(std::memory_order_acquire) ==
-                                            static_cast<std::uint32_t>(chunk_state::committed))
-                heads.push_back({c->seq, off});
-        }
+        max_seq = std::max(max_seq, chunk(head)->seq);
     }
 
-    // Keep a head only if its whole chain reads back as written.
-    std::uint64_t max_seq = 0;
+    // 3. Keep a head only if its whole chain reads back as written.
+    std::vector<std::uint8_t> scratch;
     std::vector<head_ref> kept;
     kept.reserve(heads.size());
     for (head_ref const& hr : heads) {
         chunk_header* head = chunk(hr.offset);
         blob_meta const* m = meta(hr.offset);
         bool ok = head->sender_message_id_len <= max_sender_message_id && head->kind < blob_kind_count &&
-                  is_key(m->recipient) &&
-                  head->bytes_here + head_overhead + head->sender_message_id_len <= chunk_size_of_class(head->size_class);
-        std::uint64_t total = 0;
+                  is_key(m->recipient) && shard_of_key(sh, std::string_view(m->recipient, key_size)) == h_.index &&
+                  m->total_bytes <= std::uint64_t{page_count_} * page_size && !live.test(hr.offset);
         std::vector<std::uint64_t> chain;
         for (std::uint64_t off = hr.offset; ok && off != 0; off = chunk(off)->next) {
-            if (!is_chunk_offset(off) || live[unit_of(off)] || chain.size() > h_.page_count) {
+            if (!is_own_chunk(off) || live.test(off) || !has_page_identity(off) || chain.size() > page_count_) {
                 ok = false;
                 break;
             }
-            chunk_header const* c = chunk(off);
-            if (off != hr.offset &&
-                (c->state.load(std::memory_order_acquire) != static_cast<std::uint32_t>(chunk_state::continuation) ||
-                 c->seq != hr.seq || c->bytes_here + sizeof(chunk_header) > chunk_size_of_class(c->size_class))) {
+            if (off != hr.offset && (chunk(off)->state.load() != static_cast<std::uint32_t>(chunk_state::continuation) ||
+                                     chunk(off)->seq != hr.seq)) {
                 ok = false;
                 break;
             }
-            total += c->bytes_here;
             chain.push_back(off);
         }
-        ok = ok && total == m->total_bytes;
+        drop_reason why = drop_reason::structure;
+        if (ok) {
+            scratch.resize(m->total_bytes);
+            ok = read_record_locked(hr.offset, scratch.data());
+            // The chain is sound, so a mismatch is in the bytes.
+            why = drop_reason::checksum;
+        }
         if (!ok) {
             head->state.store(static_cast<std::uint32_t>(chunk_state::free), std::memory_order_release);
-            ++dropped;
+            stats.dropped[static_cast<std::size_t>(why)] += 1;
             continue;
         }
         for (std::uint64_t off : chain)
-            live[unit_of(off)] = 1;
+            live.set(off);
         max_seq = std::max(max_seq, hr.seq);
         kept.push_back(hr);
     }
+    for (std::size_t r = 0; r < drop_reason_count; ++r)
+        if (stats.dropped[r] != 0)
+            count_dropped(sh, static_cast<drop_reason>(r), stats.dropped[r]);
 
-    // Free lists: every chunk of an assigned page that is not live.
-    std::fill(std::begin(h_.free_head), std::end(h_.free_head), 0);
+    // 4. Free bitmaps and partial lists; pages without a live chunk go back
+    //    to the pool.
+    std::fill(std::begin(h_.partial_head), std::end(h_.partial_head), no_page);
+    std::fill(std::begin(h_.pages_of_class), std::end(h_.pages_of_class), 0);
     h_.chunk_bytes = 0;
-    for (std::uint32_t p = 0; p < h_.page_count; ++p) {
-        std::uint8_t const cls = table[p];
-        if (cls >= class_count)
-            continue;
-        std::uint64_t const size = chunk_size_of_class(cls);
-        std::uint64_t const first = page_offset(p);
-        bool any_live = false;
-        for (std::uint64_t off = first; off < first + page_size; off += size)
-            any_live = any_live || live[unit_of(off)];
-        if (!any_live && release_empty_pages) {
-            table[p] = page_unassigned;
+    for (std::uint32_t p : pages) {
+        page_desc& d = pool.desc(p);
+        d.prev = d.next = no_page;
+        d.on_list = 0;
+        std::uint32_t const n = d.size_class < class_count ? chunks_per_page(d.size_class) : 0;
+        std::uint32_t free_count = 0;
+        std::memset(d.free_bits, 0, sizeof d.free_bits);
+        for (std::uint32_t i = 0; i < n; ++i) {
+            if ((live.page(p)[i / 64] >> (i % 64)) & 1)
+                continue;
+            d.free_bits[i / 64] |= std::uint64_t{1} << (i % 64);
+            ++free_count;
+        }
+        d.free_count = static_cast<std::uint16_t>(free_count);
+        if (free_count == n) {
+            pool.give_back(p);
             continue;
         }
-        // Walk backwards so the free list hands out low offsets first.
-        for (std::uint64_t off = first + page_size - size;; off -= size) {
-            if (live[unit_of(off)]) {
-                h_.chunk_bytes += size;
-            } else {
-                chunk_header* c = chunk(off);
-                c->state.store(static_cast<std::uint32_t>(chunk_state::free), std::memory_order_relaxed);
-                c->size_class = cls;
-                c->flags = 0;
-                c->kind = 0;
-                c->bytes_here = 0;
-                c->mailbox_next = 0;
-                c->next = h_.free_head[cls];
-                h_.free_head[cls] = off;
-            }
-            if (off == first)
-                break;
-        }
+        h_.pages_of_class[d.size_class] += 1;
+        if (free_count > 0)
+            push_partial_locked(p);
     }
 
     RELAY_KILL_POINT("repair.after_free_lists");
-    // Mailboxes in arrival order.
-    std::sort(kept.begin(), kept.end(), [](head_ref const& a, head_ref const& b) { return a.seq < b.seq; });
-    std::memset(static_cast<void*>(mailboxes()), 0, sizeof(mailbox_entry) * h_.mailbox_capacity);
-    h_.mailbox_used = 0;
+    // 5. Mailboxes in arrival order.
+    std::memset(buckets(), 0, sizeof(std::uint64_t) * h_.buckets);
+    h_.mailbox_count = 0;
     h_.blob_count = 0;
     std::fill(std::begin(h_.kind_count), std::end(h_.kind_count), 0);
     h_.data_bytes = 0;
-    std::uint64_t kept_count = 0;
-    for (head_ref const& hr : kept) {
-        blob_meta const* m = meta(hr.offset);
-        auto const kind = static_cast<blob_kind>(chunk(hr.offset)->kind);
-        mailbox_entry* box = find_or_add_mailbox_locked(kind, std::string_view(m->recipient, key_size));
-        if (box == nullptr) {
-            // Cannot happen with a consistent shard (the table only ever held this
-            // many mailboxes); free the chain rather than leave it unindexed.
-            // check_locked() then reports the leaked chain and the process escalates.
-            ++dropped;
-            continue;
-        }
-        chunk(hr.offset)->mailbox_next = 0;
-        if (box->tail == 0)
-            box->head = hr.offset;
-        else
-            chunk(box->tail)->mailbox_next = hr.offset;
-        box->tail = hr.offset;
-        box->count += 1;
-        box->quota_bytes += m->total_bytes + 36 + 8;
-        h_.blob_count += 1;
-        h_.kind_count[static_cast<std::size_t>(kind)] += 1;
-        h_.data_bytes += m->total_bytes;
-        ++kept_count;
-    }
+    for (head_ref const& hr : kept)
+        append_locked(hr.offset);
+    stats.kept = kept.size();
     h_.next_seq = std::max(h_.next_seq, max_seq + 1);
     rebuild_presence_locked();
-    return kept_count;
+    return stats;
 }
 
 void shard_view::rebuild_presence_locked()
@@ -198,94 +223,138 @@ void shard_view::rebuild_presence_locked()
     }
 }
 
-bool shard_view::check_locked(std::string& why) const
+bool shard_view::check_locked(std::string& why, bool checksums) const
 {
     auto fail = [&why](std::string text) {
         why = std::move(text);
         return false;
     };
-    std::uint8_t const* table = page_table();
-    std::uint64_t const units = std::uint64_t{h_.page_count} * units_per_page;
-    std::vector<std::uint8_t> seen(units, 0);
-    auto unit_of = [&](std::uint64_t off) { return (off - h_.arena_offset) >> min_chunk_shift; };
+    page_pool pool = this->pool();
+    store_header const& sh = store();
+    live_map seen(pool, arena_offset_);
     auto mark = [&](std::uint64_t off) {
-        if (!is_chunk_offset(off) || seen[unit_of(off)])
+        if (!is_own_chunk(off) || seen.test(off))
             return false;
-        seen[unit_of(off)] = 1;
+        seen.set(off);
         return true;
     };
 
+    // Reservations of live writers hold chunks outside every mailbox.
+    auto const* slots = reinterpret_cast<worker_slot const*>(base_ + sh.slots_offset);
+    for (std::uint32_t s = 0; s < max_worker_slots; ++s) {
+        std::uint64_t const head = live_reservation(slots[s]);
+        if (head == 0)
+            continue;
+        std::uint32_t n = 0;
+        for (std::uint64_t off = head; off != 0 && n < page_count_ * max_chunks_per_page; off = chunk(off)->next, ++n)
+            if (!mark(off))
+                return fail("a reservation reaches an invalid or shared chunk");
+    }
+
     std::uint64_t blobs = 0, data = 0, chunk_bytes = 0, boxes = 0;
     std::uint64_t per_kind[blob_kind_count] = {};
-    for (std::uint32_t i = 0; i < h_.mailbox_capacity; ++i) {
-        mailbox_entry const& box = mailboxes()[i];
-        if (!box.used)
-            continue;
-        ++boxes;
-        if (box.kind >= blob_kind_count)
-            return fail("mailbox of an unknown kind");
-        if (find_mailbox_locked(static_cast<blob_kind>(box.kind), std::string_view(box.key, key_size)) != &box)
-            return fail("mailbox entry not reachable by lookup");
-        std::uint64_t count = 0, quota = 0, prev_seq = 0, last = 0;
-        for (std::uint64_t off = box.head; off != 0; off = chunk(off)->mailbox_next) {
-            chunk_header const* c = chunk(off);
-            if (c->state.load() != static_cast<std::uint32_t>(chunk_state::committed))
-                return fail("mailbox links a chunk that is not a committed head");
-            if (std::memcmp(meta(off)->recipient, box.key, key_size) != 0 || c->kind != box.kind)
-                return fail("blob filed under the wrong mailbox");
-            if (c->seq <= prev_seq || c->seq >= h_.next_seq)
-                return fail("blob sequence out of order");
-            prev_seq = c->seq;
-            std::uint64_t total = 0;
-            for (std::uint64_t part = off; part != 0; part = chunk(part)->next) {
-                if (!mark(part))
-                    return fail("blob chain reaches an invalid or shared chunk");
-                if (part != off && (chunk(part)->state.load() != static_cast<std::uint32_t>(chunk_state::continuation) ||
-                                    chunk(part)->seq != c->seq))
-                    return fail("blob chain has a foreign chunk");
-                total += chunk(part)->bytes_here;
-                chunk_bytes += chunk_size_of_class(chunk(part)->size_class);
+    std::vector<std::uint8_t> scratch;
+    for (std::uint32_t b = 0; b < h_.buckets; ++b) {
+        std::uint64_t steps = 0;
+        for (std::uint64_t a = buckets()[b]; a != 0; a = anchor(a).bucket_next) {
+            if (++steps > h_.mailbox_count)
+                return fail("a mailbox bucket holds more anchors than there are mailboxes (cycle)");
+            if (!is_own_chunk(a) || chunk(a)->kind >= blob_kind_count)
+                return fail("a mailbox bucket links an invalid chunk");
+            ++boxes;
+            auto const kind = static_cast<blob_kind>(chunk(a)->kind);
+            if (find_mailbox_locked(kind, std::string_view(meta(a)->recipient, key_size)) != a)
+                return fail("mailbox anchor not reachable by lookup");
+            mailbox_anchor const& box = anchor(a);
+            std::uint64_t count = 0, quota = 0, prev_seq = 0, last = 0;
+            for (std::uint64_t off = a; off != 0; off = chunk(off)->mailbox_next) {
+                if (!is_own_chunk(off))
+                    return fail("a mailbox links a chunk outside the shard");
+                chunk_header const* c = chunk(off);
+                if (c->state.load() != static_cast<std::uint32_t>(chunk_state::committed) || !has_page_identity(off))
+                    return fail("a mailbox links a chunk that is not a committed head");
+                if (std::memcmp(meta(off)->recipient, meta(a)->recipient, key_size) != 0 || c->kind != chunk(a)->kind)
+                    return fail("a record is filed under the wrong mailbox");
+                if (c->seq <= prev_seq || c->seq >= h_.next_seq)
+                    return fail("record sequence out of order");
+                prev_seq = c->seq;
+                std::uint64_t total = 0;
+                for (std::uint64_t part = off; part != 0; part = chunk(part)->next) {
+                    if (!mark(part))
+                        return fail("a record's chain reaches an invalid or shared chunk");
+                    if (part != off && (chunk(part)->state.load() != static_cast<std::uint32_t>(chunk_state::continuation) ||
+                                        chunk(part)->seq != c->seq || !has_page_identity(part)))
+                        return fail("a record's chain has a foreign chunk");
+                    total += chunk(part)->bytes_here;
+                    chunk_bytes += chunk_size_of_class(chunk(part)->size_class);
+                }
+                if (total != meta(off)->total_bytes)
+                    return fail("a record's length disagrees with its chunks");
+                if (checksums) {
+                    scratch.resize(total);
+                    if (!read_record_locked(off, scratch.data()))
+                        return fail("a record's checksum does not verify");
+                }
+                ++count;
+                quota += total + 36 + 8;
+                data += total;
+                last = off;
+                if (count > h_.blob_count)
+                    return fail("a mailbox list has a cycle");
             }
-            if (total != meta(off)->total_bytes)
-                return fail("blob length disagrees with its chunks");
-            ++count;
-            quota += total + 36 + 8;
-            data += total;
-            last = off;
-            if (count > h_.blob_count + 1)
-                return fail("mailbox list has a cycle");
+            if (count != box.count || quota != box.quota_bytes || last != box.tail)
+                return fail("mailbox counters disagree with its records");
+            blobs += count;
+            per_kind[static_cast<std::size_t>(kind)] += count;
         }
-        if (count == 0 || count != box.count || quota != box.quota_bytes || last != box.tail)
-            return fail("mailbox counters disagree with its blobs");
-        blobs += count;
-        per_kind[box.kind] += count;
     }
-    if (boxes != h_.mailbox_used || blobs != h_.blob_count || data != h_.data_bytes || chunk_bytes != h_.chunk_bytes)
+    if (boxes != h_.mailbox_count || blobs != h_.blob_count || data != h_.data_bytes || chunk_bytes != h_.chunk_bytes)
         return fail("shard totals disagree with the mailboxes");
     for (std::size_t k = 0; k < blob_kind_count; ++k)
         if (per_kind[k] != h_.kind_count[k])
-            return fail("per-kind blob counts disagree with the mailboxes");
+            return fail("per-kind record counts disagree with the mailboxes");
 
-    for (std::uint32_t cls = 0; cls < class_count; ++cls) {
-        for (std::uint64_t off = h_.free_head[cls]; off != 0; off = chunk(off)->next) {
-            if (!mark(off))
-                return fail("free list reaches an invalid or used chunk");
-            chunk_header const* c = chunk(off);
-            if (c->state.load() != static_cast<std::uint32_t>(chunk_state::free) || c->size_class != cls ||
-                table[unit_of(off) / units_per_page] != cls)
-                return fail("free list holds a chunk of another state or class");
-        }
-    }
-    for (std::uint32_t p = 0; p < h_.page_count; ++p) {
-        if (table[p] >= class_count)
+    // Pages: every chunk is either taken or marked free, never both, and the
+    // partial lists hold exactly the pages with a free chunk.
+    std::uint32_t pages_by_class[class_count] = {};
+    std::uint32_t partial_pages = 0;
+    for (std::uint32_t p = 0; p < page_count_; ++p) {
+        page_desc const& d = pool.desc(p);
+        if (d.owner != h_.index)
             continue;
-        std::uint64_t const size = chunk_size_of_class(table[p]);
-        for (std::uint64_t off = page_offset(p); off < page_offset(p) + page_size; off += size) {
-            // Also catches a committed head missing from its mailbox.
-            if (!seen[unit_of(off)])
-                return fail("chunk neither in a listed blob nor in a free list (leak)");
+        if (d.size_class >= class_count)
+            return fail("a page of the shard has no class");
+        std::uint32_t const n = chunks_per_page(d.size_class);
+        std::uint32_t free_count = 0;
+        for (std::uint32_t i = 0; i < n; ++i) {
+            bool const is_free = (d.free_bits[i / 64] >> (i % 64)) & 1;
+            bool const taken = (seen.page(p)[i / 64] >> (i % 64)) & 1;
+            if (is_free == taken)
+                return fail(taken ? "a chunk in use is marked free" : "a chunk neither in use nor free (leak)");
+            free_count += is_free;
+        }
+        if (free_count != d.free_count)
+            return fail("a page's free count disagrees with its bitmap");
+        if (free_count == n)
+            return fail("an empty page was not given back to the pool");
+        if ((free_count > 0) != (d.on_list != 0))
+            return fail("a page with free chunks is missing from its partial list, or a full one is on it");
+        partial_pages += free_count > 0;
+        pages_by_class[d.size_class] += 1;
+    }
+    std::uint32_t listed = 0;
+    for (std::uint32_t cls = 0; cls < class_count; ++cls) {
+        if (pages_by_class[cls] != h_.pages_of_class[cls])
+            return fail("pages per class disagree with the page descriptors");
+        std::uint32_t prev = no_page;
+        for (std::uint32_t p = h_.partial_head[cls]; p != no_page; prev = p, p = pool.desc(p).next) {
+            if (p >= page_count_ || pool.desc(p).owner != h_.index || pool.desc(p).size_class != cls ||
+                pool.desc(p).prev != prev || ++listed > partial_pages)
+                return fail("a partial page list is broken");
         }
     }
+    if (listed != partial_pages)
+        return fail("a partial page list misses a page");
 
     std::uint32_t presences_used = 0;
     for (std::uint32_t i = 0; i < h_.presence_capacity; ++i) {

@@ -4,14 +4,17 @@
 #include <array>
 #include <atomic>
 #include <cstring>
-#include <map>
+#include <memory>
 #include <utility>
 
 #include <boost/container/small_vector.hpp>
 
+#include "common/log.hpp"
 #include "shm/address_counts.hpp"
 #include "shm/chunk_plan.hpp"
 #include "shm/fault_injection.hpp"
+#include "shm/page_pool.hpp"
+#include "shm/record_crc.hpp"
 
 namespace relay::shm {
 namespace {
@@ -20,103 +23,108 @@ constexpr std::uint64_t quota_overhead = 36 + 8; // PROTOCOL §10.4: blob id len
 
 std::string_view key_view(char const (&key)[key_size]) { return {key, key_size}; }
 
-/// True if every chunk of `plan` can be allocated now: from the free lists,
-/// then from unassigned pages. Checked before allocating anything, so that a
-/// plan that cannot complete never assigns a page it then leaves empty (an
-/// empty assigned page is lost to other classes until a rebuild).
-bool plan_fits(shard_view const& s, chunk_plan const& plan)
+using chunk_list = boost::container::small_vector<std::uint64_t, 8>; // head first, then continuations
+
+bool committed(chunk_header const* c)
 {
-    std::array<std::uint32_t, class_count> wanted{};
-    for (chunk_part const& part : plan)
-        ++wanted[part.size_class];
-    std::uint64_t new_pages = 0;
-    for (std::uint32_t cls = 0; cls < class_count; ++cls) {
-        std::uint32_t have = 0;
-        for (std::uint64_t off = s.header().free_head[cls]; off != 0 && have < wanted[cls]; off = s.chunk(off)->next)
-            ++have;
-        std::uint64_t const per_page = page_size / chunk_size_of_class(cls);
-        new_pages += (wanted[cls] - have + per_page - 1) / per_page;
-    }
-    std::uint8_t const* table = s.page_table();
-    for (std::uint32_t p = 0; p < s.header().page_count && new_pages > 0; ++p)
-        new_pages -= table[p] == page_unassigned;
-    return new_pages == 0;
+    return c->state.load(std::memory_order_acquire) == static_cast<std::uint32_t>(chunk_state::committed);
 }
 
-/// Allocates every chunk of `plan` (after plan_fits), all or nothing: the
-/// head's offset, or 0 with nothing left allocated. `parts` receives the
-/// continuation chunks in chain order.
-template <class Parts>
-std::uint64_t allocate_plan(shard_view& s, chunk_plan const& plan, Parts& parts)
-{
-    std::uint64_t const head = s.alloc_chunk_locked(plan.front().size_class);
-    for (std::size_t i = 1; head != 0 && i < plan.size(); ++i) {
-        std::uint64_t const off = s.alloc_chunk_locked(plan[i].size_class);
-        if (off == 0) { // cannot happen after plan_fits; handled all the same
-            for (std::uint64_t part : parts)
-                s.free_chunk_locked(part);
-            s.free_chunk_locked(head);
-            parts.clear();
-            return 0;
-        }
-        parts.push_back(off);
-    }
-    return head;
-}
-
-/// Records removed from a shard since it was created: every put adds one to
-/// next_seq and blob_count, every removal takes one from blob_count, and a
-/// rebuild never lowers next_seq. Only a removal can leave a page empty.
-std::uint64_t removals(shard_header const& h) { return h.next_seq - h.blob_count; }
-
-/// When a plan does not fit, a rebuild may reclaim pages left empty in other
-/// size classes, but it scans the whole shard under its lock. It is skipped
-/// when it cannot help: the shard's live chunks plus the record exceed its
-/// capacity, or nothing was removed since a rebuild in this process found no
-/// room (a full store otherwise made every store request into it pay a scan).
-/// The marks are per process and keyed by the store's random seed.
-class reclaim_gate {
-public:
-    bool worth_a_rebuild(std::uint64_t seed, shard_header const& h, std::uint64_t needed) const
-    {
-        if (h.chunk_bytes + needed > std::uint64_t{h.page_count} * page_size)
-            return false;
-        auto const it = futile_.find({seed, h.index});
-        return it == futile_.end() || it->second != removals(h);
-    }
-    void futile(std::uint64_t seed, shard_header const& h) { futile_[{seed, h.index}] = removals(h); }
-
-private:
-    std::map<std::pair<std::uint64_t, std::uint32_t>, std::uint64_t> futile_; ///< removals() after a futile rebuild
+/// The record as put() prepares it outside any lock: its head fields (with
+/// the checksum), its metadata and its plan.
+struct prepared_record {
+    chunk_header head{};
+    blob_meta meta{};
+    chunk_plan plan;
+    std::string_view sender_message_id;
 };
 
-reclaim_gate& gate()
+bool within_quota(shard_view const& s, put_request const& rq, std::uint64_t anchor)
 {
-    static reclaim_gate g; // a worker is single-threaded; tests use a store from one thread at a time
-    return g;
+    std::uint64_t const count = anchor ? s.anchor(anchor).count : 0;
+    std::uint64_t const bytes = anchor ? s.anchor(anchor).quota_bytes : 0;
+    return !(rq.max_blobs != 0 && count >= rq.max_blobs) &&
+           !(rq.check_byte_quota && rq.max_bytes != 0 && bytes + rq.data.size() > rq.max_bytes);
 }
 
-std::atomic<std::uint64_t> reclaim_rebuilds{0};
+void refuse(store_header& h, refusal_reason why) { h.refusals[static_cast<std::size_t>(why)].fetch_add(1, std::memory_order_relaxed); }
+
+/// Phase 2 (under the lock): allocates every chunk and writes their headers;
+/// all or nothing.
+put_status reserve_locked(shard_view& s, put_request const& rq, prepared_record const& r, chunk_list& chunks,
+                          std::uint64_t& seq)
+{
+    if (!within_quota(s, rq, s.find_mailbox_locked(rq.kind, rq.recipient))) {
+        refuse(s.store(), refusal_reason::quota);
+        return put_status::over_quota;
+    }
+    for (chunk_part const& part : r.plan) {
+        std::uint64_t const off = s.alloc_chunk_locked(part.size_class);
+        if (off == 0) {
+            for (std::uint64_t taken : chunks)
+                s.free_chunk_locked(taken);
+            chunks.clear();
+            refuse(s.store(), refusal_reason::capacity);
+            return put_status::store_full;
+        }
+        chunks.push_back(off);
+    }
+    RELAY_KILL_POINT("put.after_alloc");
+    seq = s.header().next_seq++;
+    for (std::size_t i = 0; i < chunks.size(); ++i) {
+        chunk_header* c = s.chunk(chunks[i]);
+        std::uint64_t const next = i + 1 < chunks.size() ? chunks[i + 1] : 0;
+        if (i == 0) {
+            c->kind = r.head.kind;
+            c->sender_message_id_len = r.head.sender_message_id_len;
+            c->record_crc = r.head.record_crc;
+            c->record_flags = r.head.record_flags;
+            c->delivery_flags.store(rq.delivered_sent ? delivery_flag_delivered_sent : 0, std::memory_order_relaxed);
+        } else {
+            c->kind = 0;
+            c->sender_message_id_len = 0;
+            c->record_crc = 0;
+            c->record_flags = 0;
+        }
+        c->bytes_here = static_cast<std::uint32_t>(r.plan[i].data_bytes);
+        c->seq = seq;
+        c->next = next;
+        c->mailbox_next = 0;
+        c->state.store(static_cast<std::uint32_t>(i == 0 ? chunk_state::reserved : chunk_state::continuation),
+                       std::memory_order_release);
+    }
+    return put_status::stored;
+}
+
+/// Phase 3 (outside the lock, or under it for a process without a slot):
+/// the metadata and every payload byte, into chunks nothing links yet.
+void write_payload(shard_view const& s, put_request const& rq, prepared_record const& r, chunk_list const& chunks)
+{
+    std::uint64_t const head = chunks.front();
+    std::memcpy(static_cast<void*>(s.meta(head)), &r.meta, sizeof(blob_meta));
+    std::uint8_t* tail = s.head_tail(head);
+    if (!r.sender_message_id.empty()) // memcpy from an empty view's null pointer is undefined
+        std::memcpy(tail, r.sender_message_id.data(), r.sender_message_id.size());
+    std::uint64_t written = r.plan.front().data_bytes;
+    if (written != 0)
+        std::memcpy(tail + r.sender_message_id.size(), rq.data.data(), written);
+    for (std::size_t i = 1; i < chunks.size(); ++i) {
+        std::uint64_t const n = r.plan[i].data_bytes;
+        std::memcpy(reinterpret_cast<std::uint8_t*>(s.chunk(chunks[i])) + sizeof(chunk_header), rq.data.data() + written, n);
+        written += n;
+    }
+}
 
 } // namespace
 
-store::store(std::uint8_t* base) noexcept : base_(base) {}
+store::store(std::uint8_t* base, std::uint32_t writer_slot) noexcept : base_(base), writer_slot_(writer_slot) {}
 
-std::uint64_t store::reclaim_rebuilds_in_this_process() noexcept
-{
-    return reclaim_rebuilds.load(std::memory_order_relaxed);
-}
-
-std::uint32_t store::shard_of(std::string_view routing_id) const noexcept
-{
-    // Independent of the table hash (top bits) so shards' tables stay spread.
-    return static_cast<std::uint32_t>(key_hash(header().hash_seed, routing_id) >> 40) & (header().shard_count - 1);
-}
+std::uint32_t store::shard_of(std::string_view routing_id) const noexcept { return shard_of_key(header(), routing_id); }
 
 shard_view store::shard(std::uint32_t index) const noexcept
 {
     auto* headers = reinterpret_cast<shard_header*>(base_ + header().shards_offset);
-    return shard_view(base_, headers[index], header().hash_seed);
+    return shard_view(base_, headers[index]);
 }
 
 worker_slot& store::slot(std::uint32_t index) const noexcept
@@ -132,132 +140,152 @@ put_result store::put(put_request const& rq)
     std::uint32_t const index = shard_of(rq.recipient);
     shard_view s = shard(index);
     s.prefetch_lookups(rq.kind, rq.recipient);
-    // D-7: the sender is remembered with the blob. An envelope id longer than
+
+    // Phase 1, outside any lock: everything about the record but where it goes.
+    // D-7: the sender is remembered with the record. An envelope id longer than
     // max_sender_message_id is not (documented limit: real clients send UUIDs).
+    prepared_record r;
     bool const has_sender = rq.sender.size() == key_size && rq.sender_message_id.size() <= max_sender_message_id;
-    std::string_view const sender_id = has_sender ? rq.sender_message_id : std::string_view{};
-
-    std::uint64_t const len = rq.data.size();
-    chunk_plan const plan = plan_chunks(head_overhead + sender_id.size(), len);
-
-    result.blob_id = random::new_uuid();
-    shard_guard guard(s);
-    shard_header& h = s.header();
-    mailbox_entry* box = s.find_or_add_mailbox_locked(rq.kind, rq.recipient);
-    if (box == nullptr)
-        return result; // mailbox table full: store_full
-    if ((rq.max_blobs != 0 && box->count >= rq.max_blobs) ||
-        (rq.check_byte_quota && rq.max_bytes != 0 && box->quota_bytes + len > rq.max_bytes)) {
-        if (box->count == 0)
-            s.erase_mailbox_locked(box);
-        result.status = put_status::over_quota;
-        return result;
-    }
-
-    // Allocate everything before writing anything, so "full" changes nothing,
-    // and only once the whole plan is known to fit. If it does not, pages left
-    // empty in other classes are reclaimed once (a rebuild, when it can help)
-    // and the plan is tried again.
-    std::uint64_t head = 0;
-    boost::container::small_vector<std::uint64_t, 8> parts; // continuation chunks, in chain order
-    for (int attempt = 0; attempt < 2; ++attempt) {
-        if (plan_fits(s, plan)) {
-            head = allocate_plan(s, plan, parts);
-            break;
-        }
-        if (attempt == 1) {
-            gate().futile(header().hash_seed, h);
-            break;
-        }
-        if (!gate().worth_a_rebuild(header().hash_seed, h, chunk_bytes_of(plan)))
-            break; // full: refused without a scan
-        std::uint64_t dropped = 0;
-        s.rebuild_locked(true, dropped); // forgets the new, still empty mailbox
-        reclaim_rebuilds.fetch_add(1, std::memory_order_relaxed);
-    }
-    box = s.find_or_add_mailbox_locked(rq.kind, rq.recipient);
-    if (head == 0 || box == nullptr) {
-        if (head != 0) { // allocated, but the mailbox table is full
-            for (std::uint64_t off : parts)
-                s.free_chunk_locked(off);
-            s.free_chunk_locked(head);
-        }
-        if (box != nullptr && box->count == 0)
-            s.erase_mailbox_locked(box);
-        return result;
-    }
-
-    RELAY_KILL_POINT("put.after_alloc");
-    std::uint64_t const seq = h.next_seq++;
-    // Continuation chunks first (invisible until the head commits).
-    std::uint64_t const in_head = plan.front().data_bytes;
-    std::uint64_t written = in_head;
-    for (std::size_t i = 0; i < parts.size(); ++i) {
-        chunk_header* c = s.chunk(parts[i]);
-        std::uint64_t const n = plan[i + 1].data_bytes;
-        std::memcpy(reinterpret_cast<std::uint8_t*>(c) + sizeof(chunk_header), rq.data.data() + written, n);
-        c->bytes_here = static_cast<std::uint32_t>(n);
-        c->seq = seq;
-        c->flags = 0;
-        c->kind = 0;
-        c->mailbox_next = 0;
-        c->next = i + 1 < parts.size() ? parts[i + 1] : 0;
-        c->state.store(static_cast<std::uint32_t>(chunk_state::continuation), std::memory_order_relaxed);
-        written += n;
-    }
-    std::uint64_t const chunk_bytes = chunk_bytes_of(plan);
-    RELAY_KILL_POINT("put.after_continuations");
-    chunk_header* c = s.chunk(head);
-    c->state.store(static_cast<std::uint32_t>(chunk_state::writing), std::memory_order_relaxed);
-    c->flags = has_sender ? blob_flag_has_sender : 0;
-    c->kind = static_cast<std::uint8_t>(rq.kind);
-    c->sender_message_id_len = static_cast<std::uint16_t>(sender_id.size());
-    c->bytes_here = static_cast<std::uint32_t>(in_head);
-    c->seq = seq;
-    c->next = parts.empty() ? 0 : parts.front();
-    c->mailbox_next = 0;
-    blob_meta* m = s.meta(head);
-    std::memcpy(m->recipient, rq.recipient.data(), key_size);
-    std::memset(m->sender, 0, key_size);
+    r.sender_message_id = has_sender ? rq.sender_message_id : std::string_view{};
+    r.plan = plan_chunks(head_overhead + r.sender_message_id.size(), rq.data.size());
+    result.blob_id = rq.preset_blob_id ? *rq.preset_blob_id : random::new_uuid();
+    r.head.kind = static_cast<std::uint8_t>(rq.kind);
+    r.head.record_flags = has_sender ? record_flag_has_sender : 0;
+    r.head.sender_message_id_len = static_cast<std::uint16_t>(r.sender_message_id.size());
+    std::memcpy(r.meta.recipient, rq.recipient.data(), key_size);
     if (has_sender)
-        std::memcpy(m->sender, rq.sender.data(), key_size);
-    std::memcpy(m->blob_id, result.blob_id.data(), 16);
-    m->created_unix = rq.now;
-    m->total_bytes = len;
-    auto* tail_bytes = reinterpret_cast<std::uint8_t*>(m + 1);
-    if (!sender_id.empty()) // memcpy from an empty view's null pointer is undefined
-        std::memcpy(tail_bytes, sender_id.data(), sender_id.size());
-    if (in_head != 0)
-        std::memcpy(tail_bytes + sender_id.size(), rq.data.data(), in_head);
+        std::memcpy(r.meta.sender, rq.sender.data(), key_size);
+    std::memcpy(r.meta.blob_id, result.blob_id.data(), 16);
+    r.meta.created_unix = rq.now;
+    r.meta.total_bytes = rq.data.size();
+    record_checksum crc(header().crc_seed, r.head, r.meta);
+    crc.add(r.sender_message_id.data(), r.sender_message_id.size());
+    crc.add(rq.data);
+    r.head.record_crc = crc.value();
+
+    chunk_list chunks;
+    std::uint64_t seq = 0; // provisional until the commit (commit_locked)
+    if (writer_slot_ == no_writer_slot) {
+        shard_guard guard(s);
+        result.status = reserve_locked(s, rq, r, chunks, seq);
+        if (result.status != put_status::stored)
+            return result;
+        write_payload(s, rq, r, chunks);
+        result.status = commit_locked(s, rq, chunks.front(), seq, result);
+    } else {
+        worker_slot& ws = slot(writer_slot_);
+        {
+            shard_guard guard(s);
+            result.status = reserve_locked(s, rq, r, chunks, seq);
+            if (result.status != put_status::stored)
+                return result;
+            // Recorded before the lock is released: a repair of this shard
+            // keeps these chunks while this process writes into them.
+            ws.reserved_shard.store(index, std::memory_order_relaxed);
+            ws.reserved_seq.store(seq, std::memory_order_relaxed);
+            ws.reserved_head.store(chunks.front(), std::memory_order_release);
+        }
+        RELAY_KILL_POINT("put.after_reserve");
+        write_payload(s, rq, r, chunks);
+        RELAY_KILL_POINT("put.after_write");
+        shard_guard guard(s);
+        result.status = commit_locked(s, rq, chunks.front(), seq, result);
+        ws.reserved_head.store(0, std::memory_order_release);
+    }
+    return result;
+}
+
+put_status store::commit_locked(shard_view& s, put_request const& rq, std::uint64_t head, std::uint64_t seq,
+                                put_result& result)
+{
+    chunk_header* c = s.chunk(head);
+    if (c->state.load() != static_cast<std::uint32_t>(chunk_state::reserved) || c->seq != seq) {
+        // Cannot happen while this process lives (repair keeps reservations).
+        RELAY_LOG_ERROR("shard %u: a reserved record was taken away before its commit; refusing the store",
+                        s.header().index);
+        return put_status::store_full;
+    }
+    // Another store to the same mailbox may have committed since the check
+    // in phase 2.
+    if (!within_quota(s, rq, s.find_mailbox_locked(rq.kind, rq.recipient))) {
+        s.free_chain_locked(head);
+        refuse(s.store(), refusal_reason::quota);
+        return put_status::over_quota;
+    }
+    // Mailboxes are in commit order, and repair orders them by sequence: a
+    // record takes its final number now (another put may have reserved later
+    // and committed first), in every chunk of its chain.
+    std::uint64_t const final_seq = s.header().next_seq++;
+    for (std::uint64_t off = head; off != 0; off = s.chunk(off)->next)
+        s.chunk(off)->seq = final_seq;
     RELAY_KILL_POINT("put.before_commit");
-    // The commit point: from here on the blob exists and survives any crash.
+    // The commit point: from here on the record exists and survives any crash.
     c->state.store(static_cast<std::uint32_t>(chunk_state::committed), std::memory_order_release);
     RELAY_KILL_POINT("put.after_commit");
-
-    if (box->tail == 0)
-        box->head = head;
-    else
-        s.chunk(box->tail)->mailbox_next = head;
-    box->tail = head;
-    box->count += 1;
-    RELAY_KILL_POINT("put.quota_half_updated");
-    box->quota_bytes += len + quota_overhead;
-    h.blob_count += 1;
-    h.kind_count[static_cast<std::size_t>(rq.kind)] += 1;
-    h.data_bytes += len;
-    h.chunk_bytes += chunk_bytes;
+    s.append_locked(head);
     RELAY_KILL_POINT("put.after_link");
-
     if (rq.replace_existing) {
-        while (box->head != head)
-            s.delete_blob_locked(box, 0, box->head); // the mailbox keeps the new blob, so it is never erased
+        // The mailbox keeps the new record, so it is never erased.
+        for (std::uint64_t a = s.find_mailbox_locked(rq.kind, rq.recipient); a != 0 && a != head;
+             a = s.find_mailbox_locked(rq.kind, rq.recipient))
+            s.delete_record_locked(a, 0, a);
     }
     if (rq.kind == blob_kind::update)
         if (presence_entry const* p = s.find_presence_locked(rq.recipient))
             result.live_slots = shard_view::slot_mask(*p);
-    result.status = put_status::stored;
-    result.ref = {index, rq.kind, head, seq};
-    return result;
+    result.ref = {s.header().index, rq.kind, head, final_seq};
+    return put_status::stored;
+}
+
+put_status store::import_record(stored_record const& record)
+{
+    put_request rq;
+    rq.kind = record.kind;
+    rq.recipient = record.key;
+    rq.data = record.data;
+    rq.sender = record.sender;
+    rq.sender_message_id = record.sender_message_id;
+    rq.now = record.created_unix;
+    rq.check_byte_quota = false;
+    rq.preset_blob_id = &record.blob_id;
+    rq.delivered_sent = record.delivered_sent;
+    return put(rq).status;
+}
+
+void store::for_each_record(std::function<void(stored_record const&)> const& sink)
+{
+    // Every lock, in shard order (the only order any process takes two).
+    std::vector<shard_view> views;
+    std::vector<std::unique_ptr<shard_guard>> guards;
+    views.reserve(shard_count());
+    for (std::uint32_t i = 0; i < shard_count(); ++i)
+        views.push_back(shard(i));
+    for (shard_view& s : views)
+        guards.push_back(std::make_unique<shard_guard>(s));
+    stored_record r;
+    for (shard_view& s : views) {
+        for (std::uint32_t b = 0; b < s.header().buckets; ++b) {
+            for (std::uint64_t a = s.buckets()[b]; a != 0; a = s.anchor(a).bucket_next) {
+                for (std::uint64_t off = a; off != 0; off = s.chunk(off)->mailbox_next) {
+                    chunk_header const* c = s.chunk(off);
+                    blob_meta const* m = s.meta(off);
+                    r.data.resize(m->total_bytes);
+                    if (!s.read_record_locked(off, r.data.data()))
+                        continue; // damaged: never exported; a delivery would drop it
+                    r.kind = static_cast<blob_kind>(c->kind);
+                    r.key.assign(m->recipient, key_size);
+                    bool const has_sender = c->record_flags & record_flag_has_sender;
+                    r.sender.assign(has_sender ? std::string_view(m->sender, key_size) : std::string_view{});
+                    r.sender_message_id.assign(reinterpret_cast<char const*>(s.head_tail(off)),
+                                               has_sender ? c->sender_message_id_len : 0);
+                    std::memcpy(r.blob_id.data(), m->blob_id, 16);
+                    r.created_unix = m->created_unix;
+                    r.delivered_sent = c->delivery_flags.load() & delivery_flag_delivered_sent;
+                    sink(r);
+                }
+            }
+        }
+    }
 }
 
 attach_result store::attach(std::string_view routing_id, std::uint32_t slot_index)
@@ -275,9 +303,9 @@ attach_result store::attach(std::string_view routing_id, std::uint32_t slot_inde
         result.registered = true;
     }
     RELAY_KILL_POINT("attach.after_presence");
-    if (mailbox_entry const* box = s.find_mailbox_locked(blob_kind::update, routing_id)) {
-        result.pending.reserve(box->count);
-        for (std::uint64_t off = box->head; off != 0; off = s.chunk(off)->mailbox_next)
+    if (std::uint64_t const a = s.find_mailbox_locked(blob_kind::update, routing_id)) {
+        result.pending.reserve(s.anchor(a).count);
+        for (std::uint64_t off = a; off != 0; off = s.chunk(off)->mailbox_next)
             result.pending.push_back({index, blob_kind::update, off, s.chunk(off)->seq});
     }
     return result;
@@ -311,31 +339,29 @@ std::optional<delivery> store::fetch(blob_ref const& ref, blob_kind kind, std::s
         return std::nullopt;
     shard_view s = shard(ref.shard);
     shard_guard guard(s);
-    if (!s.is_chunk_offset(ref.offset))
+    if (!s.is_own_chunk(ref.offset))
         return std::nullopt;
     chunk_header* c = s.chunk(ref.offset);
     blob_meta const* m = s.meta(ref.offset);
-    if (c->state.load(std::memory_order_acquire) != static_cast<std::uint32_t>(chunk_state::committed) ||
-        c->seq != ref.seq || c->kind != static_cast<std::uint8_t>(kind) || key_view(m->recipient) != key)
+    if (!committed(c) || c->seq != ref.seq || c->kind != static_cast<std::uint8_t>(kind) || key_view(m->recipient) != key)
         return std::nullopt;
     delivery d;
-    std::memcpy(d.blob_id.data(), m->blob_id, 16);
     d.data.resize(m->total_bytes);
-    auto const* tail_bytes = reinterpret_cast<std::uint8_t const*>(m + 1);
-    if (c->bytes_here != 0)
-        std::memcpy(d.data.data(), tail_bytes + c->sender_message_id_len, c->bytes_here);
-    std::uint64_t copied = c->bytes_here;
-    for (std::uint64_t off = c->next; off != 0; off = s.chunk(off)->next) {
-        chunk_header const* part = s.chunk(off);
-        std::memcpy(d.data.data() + copied, reinterpret_cast<std::uint8_t const*>(part) + sizeof(chunk_header),
-                    part->bytes_here);
-        copied += part->bytes_here;
+    if (!s.read_record_locked(ref.offset, d.data.data())) {
+        // Never send bytes that were not stored: the record is dropped alone.
+        s.delete_record_locked(ref.offset);
+        count_dropped(s.store(), drop_reason::checksum);
+        RELAY_LOG_ERROR("shard %u: a record failed its checksum at delivery and was dropped (damaged memory or "
+                        "disk); relay_store_records_dropped_total counts it", ref.shard);
+        return std::nullopt;
     }
-    if (first_delivery_notice && (c->flags & blob_flag_has_sender) && !(c->flags & blob_flag_delivered_sent)) {
-        c->flags |= blob_flag_delivered_sent;
+    std::memcpy(d.blob_id.data(), m->blob_id, 16);
+    if (first_delivery_notice && (c->record_flags & record_flag_has_sender) &&
+        !(c->delivery_flags.load(std::memory_order_relaxed) & delivery_flag_delivered_sent)) {
+        c->delivery_flags.fetch_or(delivery_flag_delivered_sent, std::memory_order_relaxed);
         d.notify_sender = true;
         d.sender.assign(m->sender, key_size);
-        d.sender_message_id.assign(reinterpret_cast<char const*>(tail_bytes), c->sender_message_id_len);
+        d.sender_message_id.assign(reinterpret_cast<char const*>(s.head_tail(ref.offset)), c->sender_message_id_len);
     }
     return d;
 }
@@ -345,21 +371,19 @@ removal store::remove(std::string_view routing_id, random::uuid const& blob_id)
     removal r;
     shard_view s = shard(shard_of(routing_id));
     shard_guard guard(s);
-    mailbox_entry* box = s.find_mailbox_locked(blob_kind::update, routing_id);
-    if (box == nullptr)
-        return r;
+    std::uint64_t const a = s.find_mailbox_locked(blob_kind::update, routing_id);
     std::uint64_t prev = 0;
-    for (std::uint64_t off = box->head; off != 0; prev = off, off = s.chunk(off)->mailbox_next) {
+    for (std::uint64_t off = a; off != 0; prev = off, off = s.chunk(off)->mailbox_next) {
         blob_meta const* m = s.meta(off);
         if (std::memcmp(m->blob_id, blob_id.data(), 16) != 0)
             continue;
         chunk_header const* c = s.chunk(off);
-        if (c->flags & blob_flag_has_sender) {
+        if (c->record_flags & record_flag_has_sender) {
             r.has_sender = true;
             r.sender.assign(m->sender, key_size);
-            r.sender_message_id.assign(reinterpret_cast<char const*>(m + 1), c->sender_message_id_len);
+            r.sender_message_id.assign(reinterpret_cast<char const*>(s.head_tail(off)), c->sender_message_id_len);
         }
-        s.delete_blob_locked(box, prev, off);
+        s.delete_record_locked(a, prev, off);
         r.removed = true;
         return r;
     }
@@ -371,8 +395,8 @@ std::uint64_t store::purge(blob_kind kind, std::string_view key)
     shard_view s = shard(shard_of(key));
     shard_guard guard(s);
     std::uint64_t deleted = 0;
-    while (mailbox_entry* box = s.find_mailbox_locked(kind, key)) {
-        s.delete_blob_locked(box, 0, box->head); // erases the mailbox with its last blob
+    while (std::uint64_t const a = s.find_mailbox_locked(kind, key)) {
+        s.delete_record_locked(a, 0, a); // the mailbox goes with its last record
         ++deleted;
     }
     return deleted;
@@ -382,8 +406,8 @@ std::uint64_t store::pending_count(blob_kind kind, std::string_view key)
 {
     shard_view s = shard(shard_of(key));
     shard_guard guard(s);
-    mailbox_entry const* box = s.find_mailbox_locked(kind, key);
-    return box ? box->count : 0;
+    std::uint64_t const a = s.find_mailbox_locked(kind, key);
+    return a ? s.anchor(a).count : 0;
 }
 
 std::uint64_t store::expire_shard(std::uint32_t index, per_kind const& cutoff_unix, std::uint32_t budget,
@@ -392,21 +416,24 @@ std::uint64_t store::expire_shard(std::uint32_t index, per_kind const& cutoff_un
     shard_view s = shard(index);
     shard_guard guard(s);
     std::uint64_t deleted = 0;
-    // Deleting may backward-shift table entries, so rescan from the start of a
-    // probe position until a full pass finds nothing left to expire.
-    for (std::uint32_t i = 0; i < s.header().mailbox_capacity && deleted < budget;) {
-        mailbox_entry* box = &s.mailboxes()[i];
-        if (!box->used || box->kind >= blob_kind_count || s.meta(box->head)->created_unix > cutoff_unix[box->kind]) {
-            ++i;
-            continue;
+    for (std::uint32_t b = 0; b < s.header().buckets && deleted < budget; ++b) {
+        // Deleting an anchor puts the next record of its mailbox (or the next
+        // anchor of the bucket) in its place: look at the same link again.
+        std::uint64_t* link = &s.buckets()[b];
+        for (std::uint64_t steps = 0; *link != 0 && deleted < budget && steps <= s.header().mailbox_count + budget; ++steps) {
+            std::uint64_t const a = *link;
+            std::uint8_t const kind = s.chunk(a)->kind;
+            if (kind >= blob_kind_count || s.meta(a)->created_unix > cutoff_unix[kind]) {
+                link = &s.anchor(a).bucket_next;
+                continue;
+            }
+            RELAY_KILL_POINT("expire.before_delete");
+            if (expired_by_kind)
+                (*expired_by_kind)[kind] += 1;
+            s.delete_record_locked(a, 0, a);
+            ++deleted;
+            RELAY_KILL_POINT("expire.after_delete");
         }
-        RELAY_KILL_POINT("expire.before_delete");
-        if (expired_by_kind)
-            (*expired_by_kind)[box->kind] += 1;
-        s.delete_blob_locked(box, 0, box->head);
-        ++deleted;
-        RELAY_KILL_POINT("expire.after_delete");
-        // Stay on i: the same mailbox (or an entry shifted into it) is checked again.
     }
     return deleted;
 }
@@ -421,6 +448,23 @@ void store::recover_shards()
 
 void store::reset_slot(std::uint32_t slot_index)
 {
+    // The record a dead writer left between its two lock holds: freed, unless
+    // it got as far as its commit (then the record stays, complete).
+    worker_slot& ws = slot(slot_index);
+    if (std::uint64_t const head = ws.reserved_head.load(std::memory_order_acquire); head != 0) {
+        std::uint32_t const index = ws.reserved_shard.load();
+        if (index < shard_count()) {
+            shard_view s = shard(index);
+            shard_guard guard(s);
+            if (s.is_own_chunk(head) &&
+                s.chunk(head)->state.load() == static_cast<std::uint32_t>(chunk_state::reserved) &&
+                s.chunk(head)->seq == ws.reserved_seq.load()) {
+                s.free_chain_locked(head);
+                RELAY_KILL_POINT("reset.after_free_reservation");
+            }
+        }
+        ws.reserved_head.store(0, std::memory_order_release);
+    }
     for (std::uint32_t i = 0; i < shard_count(); ++i) {
         shard_view s = shard(i);
         shard_guard guard(s);
@@ -442,25 +486,18 @@ void store::reset_slot(std::uint32_t slot_index)
     address_counts::reset_slot(base_, header(), slot_index);
 }
 
-store::rebuild_stats store::rebuild_all(std::function<void(std::uint32_t, std::uint32_t)> const& progress)
+bool store::check_all(std::string& why, bool checksums)
 {
-    rebuild_stats stats;
-    for (std::uint32_t i = 0; i < shard_count(); ++i) {
-        shard_view s = shard(i);
-        shard_guard guard(s);
-        stats.kept += s.rebuild_locked(true, stats.dropped);
-        if (progress)
-            progress(i + 1, shard_count());
+    {
+        page_pool pool(base_);
+        pool_guard guard(pool);
+        if (!pool.check_locked(why))
+            return false;
     }
-    return stats;
-}
-
-bool store::check_all(std::string& why)
-{
     for (std::uint32_t i = 0; i < shard_count(); ++i) {
         shard_view s = shard(i);
         shard_guard guard(s);
-        if (!s.check_locked(why)) {
+        if (!s.check_locked(why, checksums)) {
             why = "shard " + std::to_string(i) + ": " + why;
             return false;
         }
@@ -470,6 +507,7 @@ bool store::check_all(std::string& why)
 
 void store::reinit_locks()
 {
+    page_pool(base_).reinit_lock();
     for (std::uint32_t i = 0; i < shard_count(); ++i)
         shard(i).header().lock.init();
 }
@@ -478,6 +516,8 @@ store_totals store::totals() const
 {
     store_totals t;
     t.arena_bytes = header().arena_bytes;
+    t.pages = header().page_count;
+    t.free_pages = page_pool(base_).free_pages();
     // Unlocked reads of plain counters: a snapshot for health and metrics, where
     // a value off by one in-flight update is fine.
     for (std::uint32_t i = 0; i < shard_count(); ++i) {
@@ -485,8 +525,11 @@ store_totals store::totals() const
         t.blobs += __atomic_load_n(&h.blob_count, __ATOMIC_RELAXED);
         for (std::size_t k = 0; k < blob_kind_count; ++k)
             t.by_kind[k] += __atomic_load_n(&h.kind_count[k], __ATOMIC_RELAXED);
+        for (std::size_t c = 0; c < class_count; ++c)
+            t.pages_by_class[c] += __atomic_load_n(&h.pages_of_class[c], __ATOMIC_RELAXED);
         t.data_bytes += __atomic_load_n(&h.data_bytes, __ATOMIC_RELAXED);
         t.chunk_bytes += __atomic_load_n(&h.chunk_bytes, __ATOMIC_RELAXED);
+        t.mailboxes += __atomic_load_n(&h.mailbox_count, __ATOMIC_RELAXED);
         t.repairs += h.repairs.load(std::memory_order_relaxed);
     }
     return t;

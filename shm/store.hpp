@@ -15,7 +15,9 @@
 
 #include "common/random.hpp"
 #include "shm/layout.hpp"
+#include "shm/chunk_plan.hpp"
 #include "shm/shard.hpp"
+#include "shm/stored_record.hpp"
 
 namespace relay::shm {
 
@@ -41,6 +43,10 @@ struct put_request {
     /// Recovery proofs: once the new blob is committed, older blobs under the
     /// same key are deleted (a crash in between leaves both; readers take the newest).
     bool replace_existing = false;
+    /// Import and migration: the record keeps the id it was given and its
+    /// delivered flag (D-7) instead of a fresh id.
+    random::uuid const* preset_blob_id = nullptr;
+    bool delivered_sent = false;
 };
 
 enum class put_status { stored, over_quota, store_full };
@@ -69,7 +75,7 @@ struct removal {
 };
 
 struct attach_result {
-    bool registered = false;        ///< false if the presence table was full (no live push)
+    bool registered = false;        ///< false if the presence table was full: refuse the connection
     std::vector<blob_ref> pending;  ///< oldest first
 };
 
@@ -86,11 +92,20 @@ struct store_totals {
     std::uint64_t chunk_bytes = 0;
     std::uint64_t arena_bytes = 0;
     std::uint64_t repairs = 0;
+    std::uint64_t pages = 0;          ///< pages in the arena
+    std::uint64_t free_pages = 0;     ///< pages in the pool
+    std::uint64_t pages_by_class[class_count] = {};
+    std::uint64_t mailboxes = 0;
 };
+
+/// A process that stores records outside the shard lock must name its
+/// worker slot, where its reservation is recorded (docs/store.md, "Commit
+/// protocol"); one without (tests, import) writes under the lock.
+inline constexpr std::uint32_t no_writer_slot = 0xffffffffu;
 
 class store {
 public:
-    explicit store(std::uint8_t* base) noexcept;
+    explicit store(std::uint8_t* base, std::uint32_t writer_slot = no_writer_slot) noexcept;
 
     store_header& header() const noexcept { return *reinterpret_cast<store_header*>(base_); }
     std::uint32_t shard_count() const noexcept { return header().shard_count; }
@@ -100,6 +115,13 @@ public:
 
     /// Stores a blob; `Stored` may be sent once this returns put_status::stored.
     put_result put(put_request const& request);
+    /// Puts a record back with its identity (blob id, times, sender, flags):
+    /// --import and the layout-2 migration. No quota applies.
+    put_status import_record(stored_record const& record);
+    /// Calls `sink` for every record of the store, each mailbox in order,
+    /// holding every shard lock at once (a consistent snapshot even while
+    /// workers store and deliver): --export.
+    void for_each_record(std::function<void(stored_record const&)> const& sink);
     /// Registers a live connection of `routing_id` on worker `slot` and lists the
     /// blobs pending for it, atomically: every later put() sees the presence.
     attach_result attach(std::string_view routing_id, std::uint32_t slot);
@@ -143,26 +165,32 @@ public:
     /// Takes and releases every shard lock: a shard whose lock a dead process
     /// held is repaired now (by the caller) instead of at its next use.
     void recover_shards();
-    /// Resets every trace of a dead worker: presence counts, connection count
-    /// and its per-address connection counts.
+    /// Resets every trace of a dead worker: the record it was writing,
+    /// presence counts, connection count and its per-address connection counts.
     void reset_slot(std::uint32_t slot);
     struct rebuild_stats {
-        std::uint64_t kept = 0;    ///< committed blobs found intact
-        std::uint64_t dropped = 0; ///< committed heads whose chunks did not read back (corruption)
+        std::uint64_t kept = 0;    ///< committed records found intact
+        std::uint64_t dropped[drop_reason_count] = {}; ///< records that did not read back
+        std::uint64_t dropped_total() const noexcept;
     };
-    /// Rebuilds every shard from its chunks; `progress(done, total)` after each.
+    /// Rebuilds the whole store from its records, trusting nothing derived
+    /// (store_recovery.cpp): only while no other process has it open.
+    /// `progress(done, total)` after each shard.
     rebuild_stats rebuild_all(std::function<void(std::uint32_t, std::uint32_t)> const& progress);
-    /// Verifies every shard; false with the first failure.
-    bool check_all(std::string& why);
+    /// Verifies every shard and the pool; false with the first failure. With
+    /// `checksums`, every record's checksum too.
+    bool check_all(std::string& why, bool checksums = false);
     /// Re-initialises every lock: only while no other process has the store open.
     void reinit_locks();
     store_totals totals() const;
-    /// Shard rebuilds this process ran to make room for a store (statistics
-    /// and tests: a full shard must not cost a rebuild per request).
-    static std::uint64_t reclaim_rebuilds_in_this_process() noexcept;
 
 private:
+    /// Phase 4 of a put (docs/store.md, "Commit protocol").
+    put_status commit_locked(shard_view& s, put_request const& rq, std::uint64_t head, std::uint64_t seq,
+                             put_result& result);
+
     std::uint8_t* base_;
+    std::uint32_t writer_slot_;
 };
 
 } // namespace relay::shm

@@ -19,7 +19,7 @@ static_assert(device_sync_record::prefix_size <= head_data_min, "the prefix must
 /// (up to head_data_min of them: chunk_plan.hpp).
 std::uint8_t const* head_data(shard_view const& s, std::uint64_t head)
 {
-    return reinterpret_cast<std::uint8_t const*>(s.meta(head) + 1) + s.chunk(head)->sender_message_id_len;
+    return s.head_tail(head) + s.chunk(head)->sender_message_id_len;
 }
 
 bool targets_device(shard_view const& s, std::uint64_t head, std::string_view device_id)
@@ -37,10 +37,8 @@ std::vector<device_sync_ref> store::list_device_sync(std::string_view client_id,
     shard_view s = shard(index);
     {
         shard_guard guard(s);
-        mailbox_entry const* box = s.find_mailbox_locked(blob_kind::device_sync, client_id);
-        if (box == nullptr)
-            return out;
-        for (std::uint64_t off = box->head; off != 0; off = s.chunk(off)->mailbox_next)
+        for (std::uint64_t off = s.find_mailbox_locked(blob_kind::device_sync, client_id); off != 0;
+             off = s.chunk(off)->mailbox_next)
             if (targets_device(s, off, device_id))
                 out.push_back({{index, blob_kind::device_sync, off, s.chunk(off)->seq},
                                device_sync_record::read_version(head_data(s, off))});
@@ -56,13 +54,11 @@ bool store::remove_device_sync(std::string_view client_id, std::string_view devi
 {
     shard_view s = shard(shard_of(client_id));
     shard_guard guard(s);
-    mailbox_entry* box = s.find_mailbox_locked(blob_kind::device_sync, client_id);
-    if (box == nullptr)
-        return false;
+    std::uint64_t const a = s.find_mailbox_locked(blob_kind::device_sync, client_id);
     std::uint64_t prev = 0;
-    for (std::uint64_t off = box->head; off != 0; prev = off, off = s.chunk(off)->mailbox_next) {
+    for (std::uint64_t off = a; off != 0; prev = off, off = s.chunk(off)->mailbox_next) {
         if (std::memcmp(s.meta(off)->blob_id, id.data(), 16) == 0 && targets_device(s, off, device_id)) {
-            s.delete_blob_locked(box, prev, off);
+            s.delete_record_locked(a, prev, off);
             return true;
         }
     }
@@ -77,11 +73,14 @@ std::optional<std::vector<std::uint8_t>> store::find_recovery_proof(std::string_
     blob_ref newest{index, blob_kind::recovery_proof, 0, 0};
     {
         shard_guard guard(s);
-        mailbox_entry const* box = s.find_mailbox_locked(blob_kind::recovery_proof, key_hash);
-        if (box == nullptr || s.meta(box->tail)->created_unix <= created_after)
+        std::uint64_t const a = s.find_mailbox_locked(blob_kind::recovery_proof, key_hash);
+        if (a == 0)
             return std::nullopt;
-        newest.offset = box->tail;
-        newest.seq = s.chunk(box->tail)->seq;
+        std::uint64_t const tail = s.anchor(a).tail;
+        if (s.meta(tail)->created_unix <= created_after)
+            return std::nullopt;
+        newest.offset = tail;
+        newest.seq = s.chunk(tail)->seq;
     }
     // fetch() re-takes the lock and re-checks the reference, so a proof replaced
     // or purged in between is simply not found.

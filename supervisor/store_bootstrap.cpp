@@ -26,10 +26,6 @@ shm::geometry geometry_for(config const& cfg)
     shm::geometry g;
     g.shard_count = cfg.shards;
     g.arena_bytes = cfg.max_storage_bytes;
-    std::uint64_t const per_shard = cfg.max_storage_bytes / cfg.shards;
-    // A mailbox per 4 KiB of arena is far more than real mailboxes need (a
-    // recipient rarely holds only one tiny blob) and costs 96 bytes each.
-    g.mailbox_capacity = static_cast<std::uint32_t>(std::bit_ceil(std::max<std::uint64_t>(256, per_shard / 4096)));
     g.presence_capacity =
         static_cast<std::uint32_t>(std::bit_ceil(std::max<std::uint64_t>(64, cfg.max_connections * 4 / cfg.shards)));
     g.rate_table_entries =
@@ -106,11 +102,18 @@ shm::segment bootstrap_store(config const& cfg)
     } else {
         // lock_data_dir() created the directory.
         std::string const path = cfg.data_dir + "/store";
-        bool created = false;
-        seg = shm::segment::open_or_create_file(path, geometry_for(cfg), created, shm::backing::reserved);
+        shm::open_report report;
+        seg = shm::segment::open_or_create_file(path, geometry_for(cfg), report, shm::backing::reserved);
         what = "file " + path;
-        RELAY_LOG_INFO("%s store %s, %llu bytes", created ? "created" : "opened", what.c_str(),
+        RELAY_LOG_INFO("%s store %s, %llu bytes", report.created ? "created" : "opened", what.c_str(),
                        static_cast<unsigned long long>(seg.size()));
+        if (report.grown_from_pages != 0)
+            RELAY_LOG_INFO("store grown in place from %llu to %llu MiB of capacity (RELAY_MAX_STORAGE_BYTES rose); "
+                           "every record kept", static_cast<unsigned long long>(report.grown_from_pages * shm::page_size >> 20),
+                           static_cast<unsigned long long>(seg.header().arena_bytes >> 20));
+        else if (report.tail_relaid)
+            RELAY_LOG_INFO("store soft state laid out again (its shape changed with the configuration or the "
+                           "binary): rate-limit buckets and the nonce window start empty; records are kept");
     }
     unsigned long long const store_mib = (seg.size() + (1 << 20) - 1) >> 20;
     if (seg.space_reserved())
@@ -128,10 +131,9 @@ shm::segment bootstrap_store(config const& cfg)
 
     shm::store st(seg.base());
     auto& h = st.header();
-    if (h.arena_bytes / (1 << 20) != cfg.max_storage_bytes / (1 << 20) || h.shard_count != cfg.shards)
-        RELAY_LOG_WARN("the existing store keeps its own geometry (%llu bytes of blob capacity, %u shards); "
-                       "RELAY_MAX_STORAGE_BYTES and --shards only apply when a store is created",
-                       static_cast<unsigned long long>(h.arena_bytes), h.shard_count);
+    if (h.shard_count != cfg.shards)
+        RELAY_LOG_WARN("the existing store keeps its own shard count (%u); --shards only applies when a store is "
+                       "created", h.shard_count);
     bool const was_clean = h.clean_shutdown.load() == 1;
     if (!was_clean)
         RELAY_LOG_WARN("store was not closed cleanly (crash or SIGKILL): rebuilding every shard from its chunks");
@@ -151,13 +153,17 @@ shm::segment bootstrap_store(config const& cfg)
             last_report = now;
         }
     });
-    if (rebuilt.dropped > 0)
-        RELAY_LOG_ERROR("store recovery dropped %llu blobs whose chunks did not read back intact; this means "
-                        "corruption from outside the relay (disk, another program), not a crash",
-                        static_cast<unsigned long long>(rebuilt.dropped));
+    if (rebuilt.dropped_total() > 0)
+        RELAY_LOG_ERROR("store recovery dropped %llu records that did not read back (%llu failed their checksum, "
+                        "%llu had a broken chain of chunks): a power cut loses records acknowledged since the last "
+                        "flush, anything else means damage from outside the relay (disk, another program); "
+                        "relay_store_records_dropped_total counts them",
+                        static_cast<unsigned long long>(rebuilt.dropped_total()),
+                        static_cast<unsigned long long>(rebuilt.dropped[static_cast<std::size_t>(shm::drop_reason::checksum)]),
+                        static_cast<unsigned long long>(rebuilt.dropped[static_cast<std::size_t>(shm::drop_reason::structure)]));
     std::string why;
     if (!st.check_all(why))
-        throw shm::open_error{what + " failed verification after rebuild (" + why +
+        throw shm::damaged_store{what + " failed verification after rebuild (" + why +
                               "): keep a copy for analysis and move it away to start with an empty store"};
     for (std::uint32_t s = 0; s < shm::max_worker_slots; ++s) {
         st.reset_slot(s);
@@ -186,20 +192,28 @@ int check_store(config const& cfg)
         return exit_code::fatal;
     }
     try {
-        bool created = false;
-        shm::segment seg = shm::segment::open_or_create_file(path, geometry_for(cfg), created);
+        shm::segment seg = shm::segment::open_existing_file(path);
         shm::store st(seg.base());
         std::string why;
-        bool const ok = st.check_all(why);
+        // Every record's checksum too: a damaged record is reported here in
+        // the same words as at start, before a delivery would drop it.
+        bool const ok = st.check_all(why, true);
         auto const t = st.totals();
-        std::printf("store %s: %s; %llu blobs, %llu data bytes, %llu chunk bytes, %llu shard repairs so far\n",
+        auto const& h = st.header();
+        std::printf("store %s: %s; %llu records, %llu data bytes, %llu chunk bytes, %llu of %llu pages free, "
+                    "%llu shard repairs so far, records dropped so far: %llu (checksum), %llu (structure)\n",
                     path.c_str(), ok ? "consistent" : ("INCONSISTENT: " + why).c_str(),
                     static_cast<unsigned long long>(t.blobs), static_cast<unsigned long long>(t.data_bytes),
-                    static_cast<unsigned long long>(t.chunk_bytes), static_cast<unsigned long long>(t.repairs));
+                    static_cast<unsigned long long>(t.chunk_bytes), static_cast<unsigned long long>(t.free_pages),
+                    static_cast<unsigned long long>(t.pages), static_cast<unsigned long long>(t.repairs),
+                    static_cast<unsigned long long>(h.records_dropped[static_cast<std::size_t>(shm::drop_reason::checksum)].load()),
+                    static_cast<unsigned long long>(h.records_dropped[static_cast<std::size_t>(shm::drop_reason::structure)].load()));
         return ok ? exit_code::ok : exit_code::store_poisoned;
     } catch (shm::open_error const& e) {
+        // The store exists but cannot be trusted as it is: the same verdict
+        // as a failed verification.
         std::fprintf(stderr, "vauchi-relay: %s\n", e.message.c_str());
-        return exit_code::fatal;
+        return exit_code::store_poisoned;
     }
 }
 

@@ -112,6 +112,9 @@ int supervisor::run()
     try {
         data_dir_lock_ = lock_data_dir(cfg_);
         segment_ = bootstrap_store(cfg_);
+    } catch (shm::damaged_store const& e) {
+        RELAY_LOG_ERROR("refusing the store: %s", e.message.c_str());
+        return exit_code::store_poisoned;
     } catch (shm::open_error const& e) {
         RELAY_LOG_ERROR("cannot open the store: %s", e.message.c_str());
         return exit_code::fatal;
@@ -433,7 +436,7 @@ void supervisor::escalate()
     }
     RELAY_LOG_WARN("store rebuilt and verified after escalation: %llu blobs kept, %llu unreadable dropped; "
                    "restarting every child", static_cast<unsigned long long>(rebuilt.kept),
-                   static_cast<unsigned long long>(rebuilt.dropped));
+                   static_cast<unsigned long long>(rebuilt.dropped_total()));
     ready_ = false;
     for (child& c : children_) {
         c.backoff = std::chrono::milliseconds(0);

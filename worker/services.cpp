@@ -13,7 +13,7 @@ worker_services::worker_services(config const& cfg, std::uint8_t* store_base, st
                                  std::vector<int> event_fds, std::uint64_t relay_start_unix,
                                  std::optional<noise::dh_key> noise_key)
     : cfg_(cfg),
-      store_(store_base),
+      store_(store_base, slot), // its puts copy payloads outside the shard lock (docs/store.md)
       rings_(store_base, store_.header()),
       limiter_(store_base, store_.header()),
       nonces_(store_base, store_.header()),

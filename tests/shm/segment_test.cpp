@@ -47,18 +47,18 @@ BOOST_AUTO_TEST_CASE(file_store_is_created_reopened_and_refused_when_foreign)
     std::filesystem::create_directories(dir);
     std::string const path = (dir / "store").string();
     auto const g = small_geometry();
-    bool created = false;
+    open_report report;
     {
-        auto seg = segment::open_or_create_file(path, g, created);
-        BOOST_TEST(created);
+        auto seg = segment::open_or_create_file(path, g, report);
+        BOOST_TEST(report.created);
         store st(seg.base());
         st.reinit_locks();
         auto const data = bytes_of(10, 1);
         st.put(request(key('b'), data));
     }
     {
-        auto seg = segment::open_or_create_file(path, g, created);
-        BOOST_TEST(!created);
+        auto seg = segment::open_or_create_file(path, g, report);
+        BOOST_TEST(!report.created);
         store st(seg.base());
         st.reinit_locks();
         BOOST_TEST(st.pending_count(key('b')) == 1u);
@@ -72,7 +72,7 @@ BOOST_AUTO_TEST_CASE(file_store_is_created_reopened_and_refused_when_foreign)
     }
     auto const size_before = std::filesystem::file_size(path);
     try {
-        segment::open_or_create_file(path, g, created);
+        segment::open_or_create_file(path, g, report);
         BOOST_FAIL("a foreign file was accepted");
     } catch (open_error const& e) {
         BOOST_TEST(e.message.find("not a vauchi-relay store") != std::string::npos);
@@ -108,11 +108,11 @@ BOOST_AUTO_TEST_CASE(a_reserved_file_store_is_allocated_in_full_and_reallocated_
     } cleanup{dir};
     std::string const path = (dir / "store").string();
     auto const g = small_geometry();
-    bool created = false;
+    open_report report;
     std::uint64_t size = 0;
     {
-        auto seg = segment::open_or_create_file(path, g, created, backing::reserved);
-        BOOST_TEST(created);
+        auto seg = segment::open_or_create_file(path, g, report, backing::reserved);
+        BOOST_TEST(report.created);
         BOOST_TEST(seg.space_reserved());
         size = seg.size();
     }
@@ -126,13 +126,13 @@ BOOST_AUTO_TEST_CASE(a_reserved_file_store_is_allocated_in_full_and_reallocated_
     ::close(fd);
     BOOST_REQUIRE(allocated_bytes(path) < size);
     {
-        auto seg = segment::open_or_create_file(path, g, created, backing::lazy);
+        auto seg = segment::open_or_create_file(path, g, report, backing::lazy);
         BOOST_TEST(!seg.space_reserved());
     }
     BOOST_TEST(allocated_bytes(path) < size);
     {
-        auto seg = segment::open_or_create_file(path, g, created, backing::reserved);
-        BOOST_TEST(!created);
+        auto seg = segment::open_or_create_file(path, g, report, backing::reserved);
+        BOOST_TEST(!report.created);
         BOOST_TEST(seg.space_reserved());
     }
     BOOST_TEST(allocated_bytes(path) >= size);

@@ -19,7 +19,6 @@ inline geometry small_geometry(std::uint64_t arena_bytes = 4u << 20, std::uint32
     g.shard_count = shards;
     g.arena_bytes = arena_bytes;
     g.rate_table_entries = 1024;
-    g.mailbox_capacity = 256;
     g.presence_capacity = 64;
     return g;
 }

@@ -146,7 +146,6 @@ inline shm::geometry small_geometry()
     g.shard_count = 4;
     g.arena_bytes = 4u << 20;
     g.rate_table_entries = 1024;
-    g.mailbox_capacity = 256;
     g.presence_capacity = 64;
     return g;
 }

@@ -16,6 +16,7 @@
 #include "common/log.hpp"
 #include "shm/notify_ring.hpp"
 #include "shm/prefault.hpp"
+#include "supervisor/store_migration.hpp"
 #include "supervisor/systemd_notify.hpp"
 #include "shm/store.hpp"
 
@@ -103,7 +104,12 @@ shm::segment bootstrap_store(config const& cfg)
         // lock_data_dir() created the directory.
         std::string const path = cfg.data_dir + "/store";
         shm::open_report report;
-        seg = shm::segment::open_or_create_file(path, geometry_for(cfg), report, shm::backing::reserved);
+        try {
+            seg = shm::segment::open_or_create_file(path, geometry_for(cfg), report, shm::backing::reserved);
+        } catch (shm::legacy_store_found const&) {
+            migrate_layout2_store(path, geometry_for(cfg), shm::backing::reserved);
+            seg = shm::segment::open_or_create_file(path, geometry_for(cfg), report, shm::backing::reserved);
+        }
         what = "file " + path;
         RELAY_LOG_INFO("%s store %s, %llu bytes", report.created ? "created" : "opened", what.c_str(),
                        static_cast<unsigned long long>(seg.size()));

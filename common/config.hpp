@@ -36,6 +36,8 @@ struct config {
     std::uint64_t max_storage_bytes = 1073741824;  ///< RELAY_MAX_STORAGE_BYTES: store capacity
     storage_backend backend = storage_backend::file; ///< RELAY_STORAGE_BACKEND
     bool store_prefault = false;                 ///< RELAY_STORE_PREFAULT: fault the whole store in at start (ours)
+    bool sync_commit = false;                    ///< RELAY_SYNC_COMMIT: Stored only once on disk (ours, docs/store.md)
+    std::uint64_t sync_interval_ms = 1000;       ///< RELAY_SYNC_INTERVAL_MS: background flush period when off (ours)
     std::string data_dir = "./data";             ///< RELAY_DATA_DIR / --data-dir
     bool require_noise = false;                  ///< RELAY_REQUIRE_NOISE_ENCRYPTION
     std::string noise_static_key;                ///< RELAY_NOISE_STATIC_KEY (base64url), empty = the key file

@@ -31,7 +31,8 @@ using relay::worker::connection_handler;
 
 class counting_sink final : public relay::worker::session_sink {
 public:
-    void send_frame(std::string frame) override { bytes += frame.size(); }
+    using session_sink::send_frame;
+    void send_frame(std::string frame, std::uint64_t) override { bytes += frame.size(); }
     void queue_blob(shm::blob_ref const& ref) override { blobs.push_back(ref); }
     void touch() override {}
     std::size_t bytes = 0;

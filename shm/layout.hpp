@@ -233,6 +233,8 @@ enum class counter : std::uint32_t {
     noise_sessions_total,
     noise_decrypt_failures_total,
     noise_frames_skipped_total,     ///< frames too large to encrypt (Q-8)
+    sync_flushes_total,             ///< group flushes of RELAY_SYNC_COMMIT=on
+    sync_records_total,             ///< records whose Stored waited for one of them
     count_
 };
 inline constexpr std::size_t counter_count = static_cast<std::size_t>(counter::count_);

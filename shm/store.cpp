@@ -460,7 +460,8 @@ void store::reset_slot(std::uint32_t slot_index)
                 s.chunk(head)->state.load() == static_cast<std::uint32_t>(chunk_state::reserved) &&
                 s.chunk(head)->seq == ws.reserved_seq.load()) {
                 s.free_chain_locked(head);
-                RELAY_KILL_POINT("reset.after_free_reservation");
+                RELAY_LOG_WARN("worker slot %u: its process died between reserving and committing a record; freed "
+                               "the record it was writing (never acknowledged)", slot_index);
             }
         }
         ws.reserved_head.store(0, std::memory_order_release);

@@ -214,6 +214,13 @@ load_result load_config(int argc, char const* const* argv, env_lookup const& pro
         cfg.tls_verified = parse_bool("RELAY_TLS_VERIFIED", *v);
     if (auto v = env("RELAY_STORE_PREFAULT"))
         cfg.store_prefault = parse_bool("RELAY_STORE_PREFAULT", *v);
+    if (auto v = env("RELAY_SYNC_COMMIT")) {
+        std::string lower = *v;
+        std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+        if (lower != "on" && lower != "off")
+            throw config_error("RELAY_SYNC_COMMIT \"" + *v + "\" is invalid: expected on or off");
+        cfg.sync_commit = lower == "on";
+    }
     if (auto v = env("RELAY_PER_IP_EXEMPT_LOOPBACK"))
         cfg.per_ip_exempt_loopback = parse_bool("RELAY_PER_IP_EXEMPT_LOOPBACK", *v);
     constexpr std::uint64_t u32max = 0xffffffffu;
@@ -229,6 +236,7 @@ load_result load_config(int argc, char const* const* argv, env_lookup const& pro
     r.u64("RELAY_MAX_BLOBS_PER_USER", cfg.max_blobs_per_user, 0, u32max);
     r.u64("RELAY_MAX_STORAGE_PER_USER", cfg.max_storage_per_user, 0, std::uint64_t{1} << 40);
     r.u64("RELAY_MAX_STORAGE_BYTES", cfg.max_storage_bytes, 4u << 20, std::uint64_t{1} << 40);
+    r.u64("RELAY_SYNC_INTERVAL_MS", cfg.sync_interval_ms, 10, 3600000);
     if (auto v = env("RELAY_STORAGE_BACKEND")) {
         std::string lower = *v;
         std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -286,6 +294,9 @@ load_result load_config(int argc, char const* const* argv, env_lookup const& pro
         throw config_error("RELAY_MAX_STORAGE_BYTES=" + std::to_string(cfg.max_storage_bytes) + " is too small for " +
                            std::to_string(cfg.shards) + " shards: expected at least " +
                            std::to_string(std::uint64_t{cfg.shards} * 2 * shm::page_size));
+    if (cfg.sync_commit && cfg.backend == storage_backend::memory)
+        throw config_error("RELAY_SYNC_COMMIT=on needs a store on disk, and RELAY_STORAGE_BACKEND=memory keeps it in "
+                           "memory: set RELAY_SYNC_COMMIT=off or use the file backend");
     // PROTOCOL §12.3: a non-loopback listener needs TLS terminated in front.
     if (!is_loopback(cfg.listen) && !cfg.tls_verified)
         throw config_error("RELAY_LISTEN_ADDR " + cfg.listen.host + ":" + std::to_string(cfg.listen.port) +
@@ -306,6 +317,7 @@ std::string describe(config const& c)
       << " storage=" << (c.backend == storage_backend::file ? "file" : "memory") << " data_dir=" << c.data_dir
       << " max_storage_bytes=" << c.max_storage_bytes << " shards(new store)=" << c.shards
       << " store_prefault=" << (c.store_prefault ? "true" : "false")
+      << " sync_commit=" << (c.sync_commit ? "on" : "off") << " sync_interval_ms=" << c.sync_interval_ms
       << " max_connections=" << c.max_connections << " max_connections_per_ip=" << c.max_connections_per_ip
       << (c.per_ip_exempt_loopback ? " (loopback exempt)" : " (loopback included)")
       << " max_message_size=" << c.max_message_size

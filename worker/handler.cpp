@@ -146,7 +146,11 @@ void connection_handler::handle_message(std::string_view frame)
 
 void connection_handler::reply_ack(std::string_view acked_message_id, ack_status status)
 {
-    sink_.send_frame(protocol::encode_ack(random::new_uuid_string(), worker_services::now_unix(), acked_message_id, status));
+    // A Stored ack waits for the flush that puts its record on disk when
+    // RELAY_SYNC_COMMIT=on (every Stored follows a successful put).
+    std::uint64_t const durable = status == ack_status::stored ? services_.commit_gate().cover() : 0;
+    sink_.send_frame(protocol::encode_ack(random::new_uuid_string(), worker_services::now_unix(), acked_message_id, status),
+                     durable);
 }
 
 void connection_handler::after_store(shm::put_result const& r, std::string_view recipient)

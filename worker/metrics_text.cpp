@@ -159,6 +159,35 @@ std::string render_metrics(shm::store& st)
     m.single("relay_store_data_bytes", "gauge", "Payload bytes of live records.", totals.data_bytes);
     m.single("relay_store_shard_repairs_total", "counter", "Shards rebuilt after a process died holding their lock.",
              totals.repairs);
+    // Store v2 (docs/store.md): the page pool, its classes, refusals and drops.
+    m.single("relay_store_pages", "gauge", "Pages of 64 KiB in the store.", totals.pages);
+    m.single("relay_store_free_pages", "gauge", "Pages in the pool, free for any shard and size class.",
+             totals.free_pages);
+    m.family("relay_store_class_pages", "gauge", "Pages held by shards for chunks of one size class.");
+    for (std::uint32_t c = 0; c < shm::class_count; ++c)
+        m.sample("relay_store_class_pages", totals.pages_by_class[c],
+                 "{chunk_bytes=\"" + std::to_string(shm::chunk_size_of_class(c)) + "\"}");
+    m.single("relay_store_mailboxes", "gauge", "Mailboxes (recipients, identities and key hashes) holding records.",
+             totals.mailboxes);
+    m.family("relay_store_refusals_total", "counter", "Records the store refused, by cause.");
+    m.sample("relay_store_refusals_total",
+             st.header().refusals[static_cast<std::size_t>(shm::refusal_reason::quota)].load(std::memory_order_relaxed),
+             "{cause=\"quota\"}");
+    m.sample("relay_store_refusals_total",
+             st.header().refusals[static_cast<std::size_t>(shm::refusal_reason::capacity)].load(std::memory_order_relaxed),
+             "{cause=\"capacity\"}");
+    m.family("relay_store_records_dropped_total", "counter",
+             "Records dropped because they did not read back (power cut, damaged disk), by reason.");
+    m.sample("relay_store_records_dropped_total",
+             st.header().records_dropped[static_cast<std::size_t>(shm::drop_reason::checksum)].load(std::memory_order_relaxed),
+             "{reason=\"checksum\"}");
+    m.sample("relay_store_records_dropped_total",
+             st.header().records_dropped[static_cast<std::size_t>(shm::drop_reason::structure)].load(std::memory_order_relaxed),
+             "{reason=\"structure\"}");
+    m.single("relay_store_sync_flushes_total", "counter", "Group flushes of RELAY_SYNC_COMMIT=on.",
+             count(counter::sync_flushes_total));
+    m.single("relay_store_sync_records_total", "counter", "Records whose Stored ack waited for a group flush.",
+             count(counter::sync_records_total));
 
     // Per worker slot, for every slot that was ever used.
     auto used = [&st](std::uint32_t i) { return st.slot(i).generation.load(std::memory_order_relaxed) != 0; };

@@ -18,6 +18,7 @@
 #include "shm/notify_ring.hpp"
 #include "shm/rate_limiter.hpp"
 #include "shm/store.hpp"
+#include "worker/commit_gate.hpp"
 #include "worker/noise/dh.hpp"
 
 namespace relay::worker {
@@ -35,6 +36,7 @@ public:
     shm::rate_limiter& limiter() noexcept { return limiter_; }
     shm::nonce_window& nonces() noexcept { return nonces_; }
     shm::address_counts& addresses() noexcept { return addresses_; }
+    worker::commit_gate& commit_gate() noexcept { return commit_gate_; }
     std::uint32_t slot() const noexcept { return slot_; }
     /// The relay's static Noise key; absent only in tests that do not need it.
     std::optional<noise::dh_key> const& noise_key() const noexcept { return noise_key_; }
@@ -75,6 +77,7 @@ private:
     shm::rate_limiter limiter_;
     shm::nonce_window nonces_;
     shm::address_counts addresses_;
+    worker::commit_gate commit_gate_;
     std::uint32_t slot_;
     std::vector<int> event_fds_;
     std::uint64_t relay_start_unix_;

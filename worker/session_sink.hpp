@@ -13,7 +13,10 @@ class session_sink {
 public:
     virtual ~session_sink() = default;
     /// Queues one complete frame for sending, after those queued before.
-    virtual void send_frame(std::string frame) = 0;
+    void send_frame(std::string frame) { send_frame(std::move(frame), 0); }
+    /// The same, held back until the commit gate's durable generation reaches
+    /// `durable_generation` (0: never held; worker/commit_gate.hpp).
+    virtual void send_frame(std::string frame, std::uint64_t durable_generation) = 0;
     /// Queues a stored blob; it is read from the store only when it is its turn,
     /// so a long backlog costs a few bytes per blob, not the blob.
     virtual void queue_blob(shm::blob_ref const& ref) = 0;

@@ -24,6 +24,8 @@ public:
     std::size_t size() const noexcept { return items_.size() - head_; }
 
     void push_back(T item) { items_.push_back(std::move(item)); }
+    /// The oldest item. Precondition: !empty().
+    T const& front() const noexcept { return items_[head_]; }
 
     /// The oldest item, moved out. Precondition: !empty().
     T pop_front()

@@ -4,9 +4,14 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <functional>
+#include <memory>
 
 #include "common/exit_codes.hpp"
 #include "common/log.hpp"
@@ -181,6 +186,33 @@ net::awaitable<void> heartbeat_loop(worker_services& services)
 
 } // namespace
 
+/// RELAY_SYNC_COMMIT=on: the worker's own descriptor of the store file for
+/// the commit gate's flushes; each finished flush is counted and wakes the
+/// sessions whose acks it held (worker/commit_gate.hpp).
+bool start_commit_gate(worker_services& services, session_registry& registry, net::io_context& ioc)
+{
+    config const& cfg = services.cfg();
+    if (!cfg.sync_commit)
+        return true;
+    std::string const path = cfg.data_dir + "/store";
+    int const fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        RELAY_LOG_ERROR("RELAY_SYNC_COMMIT=on: cannot open %s to flush it: %s", path.c_str(), std::strerror(errno));
+        return false;
+    }
+    commit_gate& gate = services.commit_gate();
+    gate.open(
+        fd, [&ioc](std::function<void()> f) { net::post(ioc, std::move(f)); },
+        [&services, &gate, &registry, counted = std::uint64_t{0}]() mutable {
+            services.count(shm::counter::sync_flushes_total);
+            services.count(shm::counter::sync_records_total, gate.records_flushed() - counted);
+            counted = gate.records_flushed();
+            for (ws_session* s : std::vector<ws_session*>(registry.all()))
+                s->on_durable();
+        });
+    return true;
+}
+
 int run_worker(worker_context const& ctx)
 {
     RELAY_KILL_POINT("worker.start"); // tests of the supervisor's crash-loop handling
@@ -196,6 +228,8 @@ int run_worker(worker_context const& ctx)
                              std::move(noise_key));
     session_registry registry;
     net::io_context ioc(1);
+    if (!start_commit_gate(services, registry, ioc))
+        return exit_code::fatal;
 
     tcp::acceptor acceptor(ioc);
     if (!adopt_listener(acceptor, ctx.listen_fd, "listening"))

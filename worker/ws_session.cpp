@@ -185,7 +185,14 @@ void ws_session::pump()
     std::string frame;
     for (;;) {
         if (!frames_.empty()) {
-            frame = frames_.pop_front();
+            if (frames_.front().durable_generation > services_.commit_gate().durable()) {
+                // A Stored ack whose record is not on disk yet (RELAY_SYNC_COMMIT=on):
+                // it and everything behind it wait for the flush (on_durable()).
+                cork(false);
+                writing_ = false;
+                return;
+            }
+            frame = std::move(frames_.pop_front().bytes);
             queued_bytes_ -= frame.size();
         } else if (!blobs_.empty()) {
             auto const ref = blobs_.pop_front();
@@ -331,7 +338,7 @@ void ws_session::cork(bool on)
                        sizeof value);
 }
 
-void ws_session::send_frame(std::string frame)
+void ws_session::send_frame(std::string frame, std::uint64_t durable_generation)
 {
     if (closed_)
         return;
@@ -342,7 +349,7 @@ void ws_session::send_frame(std::string frame)
         return;
     }
     queued_bytes_ += frame.size();
-    frames_.push_back(std::move(frame));
+    frames_.push_back({std::move(frame), durable_generation});
     pump();
 }
 

@@ -36,7 +36,10 @@ public:
     /// Drain: close with 1001 "going away" after what is queued (issue 3 refines).
     void go_away();
 
-    void send_frame(std::string frame) override;
+    using session_sink::send_frame;
+    void send_frame(std::string frame, std::uint64_t durable_generation) override;
+    /// The commit gate's flush finished: acks it held may go.
+    void on_durable() { pump(); }
     void queue_blob(shm::blob_ref const& ref) override;
     void touch() override;
     /// [CLOSE] if the handshake or idle deadline has passed; called by the
@@ -80,7 +83,11 @@ private:
     connection_slot slot_;
     connection_handler handler_;
     beast::flat_buffer buffer_;
-    small_fifo<std::string> frames_;
+    struct queued_frame {
+        std::string bytes;
+        std::uint64_t durable_generation; ///< held until the commit gate reaches it (0: never)
+    };
+    small_fifo<queued_frame> frames_;
     std::size_t queued_bytes_ = 0;
     small_fifo<shm::blob_ref> blobs_;
     std::optional<noise::transport> noise_;  ///< set once the Noise handshake is done

@@ -41,15 +41,21 @@ std::ostream& operator<<(std::ostream& os, kill_case const& k) { return os << k.
 
 kill_case const cases[] = {
     {"put.after_alloc:5", workload::store, "rebuilt from chunk headers"},
-    {"put.after_continuations:3", workload::store, "rebuilt from chunk headers"},
+    // Outside the lock, while the payload is copied: the supervisor frees the
+    // dead writer's reservation.
+    {"put.after_reserve:3", workload::store, "freed the record it was writing"},
+    {"put.after_write:3", workload::store, "freed the record it was writing"},
     {"put.before_commit:5", workload::store, "rebuilt from chunk headers"},
     {"put.after_commit:5", workload::store, "rebuilt from chunk headers"},
     {"put.quota_half_updated:5", workload::store, "rebuilt from chunk headers"},
     {"put.after_link:5", workload::store, "rebuilt from chunk headers"},
-    {"alloc.page_assigned:3", workload::store, "rebuilt from chunk headers"},
+    {"alloc.page_taken:3", workload::store, "rebuilt from chunk headers"},
+    {"pool.take_after_pop:3", workload::store, "page pool: previous lock holder died"},
     {"delete.after_uncommit:5", workload::deliver_and_ack, "rebuilt from chunk headers"},
     {"delete.after_unlink:5", workload::deliver_and_ack, "rebuilt from chunk headers"},
-    {"free.before_link:5", workload::deliver_and_ack, "rebuilt from chunk headers"},
+    {"free.before_bitmap:5", workload::deliver_and_ack, "rebuilt from chunk headers"},
+    {"free.page_unlinked:2", workload::deliver_and_ack, "rebuilt from chunk headers"},
+    {"pool.give_back_after_owner:2", workload::deliver_and_ack, "page pool: previous lock holder died"},
     {"table.erase_shift:2", workload::deliver_and_ack, "rebuilt from chunk headers"},
     {"attach.after_presence:5", workload::connect_cycle, "rebuilt from chunk headers"},
     {"detach.presence_half_updated:5", workload::connect_cycle, "rebuilt from chunk headers"},
@@ -185,6 +191,37 @@ BOOST_DATA_TEST_CASE(a_process_killed_at_the_point_loses_nothing_acknowledged, b
     std::filesystem::remove_all(tmpl);
 }
 
+BOOST_AUTO_TEST_CASE(with_sync_commit_no_stored_ack_leaves_before_the_flush_that_covers_it)
+{
+    // RELAY_SYNC_COMMIT=on: the worker dies at its first group flush, before
+    // fdatasync. The stores it covered are committed in memory, but their
+    // Stored acks are held until the flush: the client sees none of them.
+    char tmpl[] = "/tmp/vauchi-relay-fi-XXXXXX";
+    BOOST_REQUIRE(::mkdtemp(tmpl) != nullptr);
+    relay_options options;
+    options.workers = 1;
+    options.env = {{"VAUCHI_KILL_POINT", "sync.before_flush:1"},
+                   {"VAUCHI_KILL_POINT_TOKEN", std::string(tmpl) + "/token"},
+                   {"RELAY_SYNC_COMMIT", "on"},
+                   {"RELAY_RATE_LIMIT", "100000"}};
+    relay_process relay(options);
+    {
+        auto s = connect_as(relay.port(), random_id());
+        for (int i = 0; i < 20; ++i)
+            s->send_binary(update_frame(random_id(), random_bytes(300), "h" + std::to_string(i)));
+        int acks = 0;
+        while (auto e = s->receive_envelope(2000ms))
+            acks += std::holds_alternative<acknowledgment>(e->body);
+        BOOST_TEST(acks == 0);
+    }
+    BOOST_TEST(relay.wait_for_log("was killed by signal 9", 5000ms));
+    // The point fired once: the respawned worker flushes, and acks flow.
+    auto s = connect_as(relay.port(), random_id());
+    s->send_binary(update_frame(random_id(), random_bytes(300), "after"));
+    expect_ack(*s, "after", ack_status::stored);
+    std::filesystem::remove_all(tmpl);
+}
+
 BOOST_AUTO_TEST_CASE(workers_that_crash_on_start_back_off_and_the_supervisor_gives_up)
 {
     relay_options options;
@@ -236,9 +273,9 @@ BOOST_AUTO_TEST_CASE(a_shard_damaged_from_outside_makes_the_supervisor_rebuild_t
         auto shard = store.shard(0);
         {
             relay::shm::shard_guard guard(shard);
-            auto const* box = shard.find_mailbox_locked(relay::shm::blob_kind::update, victim);
-            BOOST_REQUIRE(box != nullptr);
-            auto* continuation = shard.chunk(shard.chunk(box->head)->next);
+            auto const anchor = shard.find_mailbox_locked(relay::shm::blob_kind::update, victim);
+            BOOST_REQUIRE(anchor != 0u);
+            auto* continuation = shard.chunk(shard.chunk(anchor)->next);
             continuation->seq += 1000;
         }
         ::munmap(base, static_cast<std::size_t>(st.st_size));
@@ -252,7 +289,7 @@ BOOST_AUTO_TEST_CASE(a_shard_damaged_from_outside_makes_the_supervisor_rebuild_t
             kept.insert(data);
     }
     BOOST_TEST(relay.wait_for_log("was killed by signal 9", 5000ms));
-    BOOST_TEST(relay.wait_for_log("could not prove the repair consistent (1 committed blobs unreadable)", 5000ms));
+    BOOST_TEST(relay.wait_for_log("could not prove the repair consistent (1 committed records did not read back)", 5000ms));
     BOOST_TEST(relay.wait_for_log("escalating", 5000ms));
     BOOST_TEST(relay.wait_for_log("store rebuilt and verified after escalation", 5000ms));
 

@@ -86,18 +86,6 @@ std::array<std::uint8_t, 32> logged_noise_key(relay_process const& relay)
     return out;
 }
 
-std::string http_get(std::uint16_t port, std::string const& path, std::string const& extra_headers = {})
-{
-    return raw_exchange(port, "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + extra_headers + "\r\n");
-}
-
-/// The value of an unlabelled sample in a Prometheus exposition.
-std::uint64_t metric(std::string const& text, std::string const& name)
-{
-    auto const at = text.find("\n" + name + " ");
-    BOOST_REQUIRE_MESSAGE(at != std::string::npos, "metric " << name << " missing");
-    return std::stoull(text.substr(at + name.size() + 2));
-}
 
 } // namespace
 

@@ -56,4 +56,18 @@ inline std::string raw_exchange(std::uint16_t port, std::string const& request)
     return out;
 }
 
+/// A plain HTTP GET (health, metrics); the whole response, headers included.
+inline std::string http_get(std::uint16_t port, std::string const& path, std::string const& extra_headers = {})
+{
+    return raw_exchange(port, "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + extra_headers + "\r\n");
+}
+
+/// The value of a sample in a Prometheus exposition (`name` may carry labels).
+inline std::uint64_t metric(std::string const& text, std::string const& name)
+{
+    auto const at = text.find("\n" + name + " ");
+    BOOST_REQUIRE_MESSAGE(at != std::string::npos, "metric " << name << " missing");
+    return std::stoull(text.substr(at + name.size() + 2));
+}
+
 } // namespace relay::testing

@@ -49,7 +49,8 @@ inline std::string const device(64, 'd');
 
 class fake_sink final : public relay::worker::session_sink {
 public:
-    void send_frame(std::string frame) override { frames.push_back(std::move(frame)); }
+    using session_sink::send_frame;
+    void send_frame(std::string frame, std::uint64_t) override { frames.push_back(std::move(frame)); }
     void queue_blob(shm::blob_ref const& ref) override { blobs.push_back(ref); }
     void touch() override { ++touches; }
 

@@ -378,6 +378,21 @@ void validate(std::uint8_t const* base, std::uint64_t size, std::string const& w
         throw damaged_store{why};
 }
 
+bool check_in_place(std::uint8_t* base, std::uint64_t size, geometry const& g, std::string const& what)
+{
+    validate_arena(base, size, what);
+    if (tail_problem(base, size, what).empty())
+        return false;
+    auto const& h = *reinterpret_cast<store_header const*>(base);
+    geometry kept = g;
+    kept.shard_count = h.shard_count;
+    tail_shape const shape = shape_of(kept, h.page_count);
+    if (compute(shape).total != size)
+        throw damaged_store{what + ": its soft state does not fit the file and cannot be laid out again in place"};
+    lay_out_tail(base, shape);
+    return true;
+}
+
 segment segment::open_or_create_file(std::string const& path, geometry const& g, open_report& report, backing policy)
 {
     report = open_report{};

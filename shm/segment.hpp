@@ -99,7 +99,12 @@ std::uint64_t segment_size(geometry const& g);
 /// Lays out an all-zero segment and writes the stamp (magic) last.
 void format(std::uint8_t* base, std::uint64_t size, geometry const& g);
 /// Checks the header against the file: magic, version, fingerprint, and every
-/// field that sizes or places something; throws open_error naming the field.
+/// field that sizes or places something; throws damaged_store naming the field.
 void validate(std::uint8_t const* base, std::uint64_t size, std::string const& what);
+/// What opening does to a store of `size` bytes already mapped at `base`
+/// whose tail has the shape of `g`: the header and the arena are checked
+/// (damaged_store), and a tail that does not hold is laid out again (returns
+/// true). Recovery (store::recover_unshared) comes next.
+bool check_in_place(std::uint8_t* base, std::uint64_t size, geometry const& g, std::string const& what);
 
 } // namespace relay::shm

@@ -173,6 +173,11 @@ public:
         std::uint64_t dropped[drop_reason_count] = {}; ///< records that did not read back
         std::uint64_t dropped_total() const noexcept;
     };
+    /// Everything a store needs before any process serves from it, at start
+    /// and after an escalation, while no other process has it open: locks
+    /// re-initialised, the soft state of processes that no longer exist
+    /// cleared (presence, rings, worker slots), then rebuild_all().
+    rebuild_stats recover_unshared(std::function<void(std::uint32_t, std::uint32_t)> const& progress);
     /// Rebuilds the whole store from its records, trusting nothing derived
     /// (store_recovery.cpp): only while no other process has it open.
     /// `progress(done, total)` after each shard.

@@ -8,6 +8,7 @@
 
 #include <cstring>
 
+#include "shm/notify_ring.hpp"
 #include "shm/page_pool.hpp"
 #include "shm/shard.hpp"
 #include "shm/store.hpp"
@@ -33,6 +34,27 @@ std::uint64_t store::rebuild_stats::dropped_total() const noexcept
     for (auto d : dropped)
         n += d;
     return n;
+}
+
+store::rebuild_stats store::recover_unshared(std::function<void(std::uint32_t, std::uint32_t)> const& progress)
+{
+    // Locks held by processes of a previous run (possibly of a previous boot)
+    // would never report their owner's death.
+    reinit_locks();
+    notify_rings(base_, header()).reinit_locks();
+    for (std::uint32_t i = 0; i < shard_count(); ++i) {
+        shard_header& h = shard(i).header();
+        std::memset(static_cast<void*>(shard(i).presences()), 0, sizeof(presence_entry) * h.presence_capacity);
+        h.presence_used = 0;
+        h.next_seq = 1; // rebuilt as one past the highest sequence found
+    }
+    auto const stats = rebuild_all(progress);
+    for (std::uint32_t s = 0; s < max_worker_slots; ++s) {
+        reset_slot(s);
+        slot(s).pid.store(0);
+        slot(s).heartbeat_ms.store(0);
+    }
+    return stats;
 }
 
 store::rebuild_stats store::rebuild_all(std::function<void(std::uint32_t, std::uint32_t)> const& progress)

@@ -144,15 +144,12 @@ shm::segment bootstrap_store(config const& cfg)
     if (!was_clean)
         RELAY_LOG_WARN("store was not closed cleanly (crash or SIGKILL): rebuilding every shard from its chunks");
 
-    // Nobody else has the store open yet: locks left held by processes of a
-    // previous run (possibly of a previous boot) are re-initialised, and every
-    // index is rebuilt from the chunk headers so that a torn update of any kind
-    // is repaired before the first worker starts.
-    st.reinit_locks();
-    shm::notify_rings(seg.base(), h).reinit_locks();
+    // Nobody else has the store open yet: everything derived is rebuilt from
+    // the records, and nothing but them is trusted (docs/store.md, "Recovery"),
+    // so that a crash or a power cut is repaired before the first worker starts.
     auto const started = std::chrono::steady_clock::now();
     auto last_report = started;
-    auto const rebuilt = st.rebuild_all([&](std::uint32_t done, std::uint32_t total) {
+    auto const rebuilt = st.recover_unshared([&](std::uint32_t done, std::uint32_t total) {
         auto const now = std::chrono::steady_clock::now();
         if (now - last_report > std::chrono::seconds(2) || done == total) {
             RELAY_LOG_INFO("store recovery: %u/%u shards", done, total);
@@ -171,11 +168,6 @@ shm::segment bootstrap_store(config const& cfg)
     if (!st.check_all(why))
         throw shm::damaged_store{what + " failed verification after rebuild (" + why +
                               "): keep a copy for analysis and move it away to start with an empty store"};
-    for (std::uint32_t s = 0; s < shm::max_worker_slots; ++s) {
-        st.reset_slot(s);
-        st.slot(s).pid.store(0);
-        st.slot(s).heartbeat_ms.store(0);
-    }
     h.clean_shutdown.store(0);
     h.opened_count.fetch_add(1);
     auto const ms =

@@ -418,9 +418,7 @@ void supervisor::escalate()
     }
     // Nobody else has the store open now: the same recovery as at start-up.
     shm::store st(segment_.base());
-    st.reinit_locks();
-    shm::notify_rings(segment_.base(), st.header()).reinit_locks();
-    auto const rebuilt = st.rebuild_all({});
+    auto const rebuilt = st.recover_unshared({});
     std::string why;
     if (!st.check_all(why)) {
         RELAY_LOG_ERROR("the store failed verification after a full rebuild (%s): stopping; keep a copy of the "
@@ -428,11 +426,6 @@ void supervisor::escalate()
         exit_code_ = exit_code::store_poisoned;
         begin_stop(false);
         return;
-    }
-    for (std::uint32_t s = 0; s < shm::max_worker_slots; ++s) {
-        st.reset_slot(s);
-        st.slot(s).pid.store(0);
-        st.slot(s).heartbeat_ms.store(0);
     }
     RELAY_LOG_WARN("store rebuilt and verified after escalation: %llu blobs kept, %llu unreadable dropped; "
                    "restarting every child", static_cast<unsigned long long>(rebuilt.kept),

@@ -350,6 +350,11 @@ struct store_header {
     std::uint32_t page_count;      ///< pages in the arena
     std::uint64_t arena_offset;    ///< always page_size
     std::uint64_t arena_bytes;     ///< page_count * page_size
+    /// CRC32C of the fields above (segment.cpp, identity_crc): one damaged
+    /// seed would otherwise cost every record. A copy of this header lives at
+    /// header_copy_offset and restores it.
+    std::uint32_t identity_crc;
+    std::uint32_t reserved1;
     // ---- the tail (docs/store.md): recomputed from the sizes below and checked ----
     std::uint64_t tail_offset;
     std::uint32_t rate_table_entries;  ///< power of two
@@ -378,6 +383,10 @@ struct store_header {
 static_assert(std::is_standard_layout_v<chunk_header>);
 static_assert(std::is_standard_layout_v<store_header>);
 static_assert(sizeof(store_header) <= page_size);
+/// Where the copy of the header's identity lives: another 4 KiB page of the
+/// first 64 KiB, so that one damaged page cannot take both.
+inline constexpr std::uint64_t header_copy_offset = 32 * 1024;
+static_assert(header_copy_offset + sizeof(store_header) <= page_size);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint8_t>::is_always_lock_free);

@@ -17,6 +17,7 @@
 
 #include "common/random.hpp"
 #include "shm/page_pool.hpp"
+#include "shm/record_crc.hpp"
 #include "shm/space_reservation.hpp"
 
 namespace bip = boost::interprocess;
@@ -125,6 +126,30 @@ void lay_out_tail(std::uint8_t* base, tail_shape const& t, bool zeroed = false)
     }
 }
 
+} // namespace
+
+/// The checksum of the header's identity: everything that says what the
+/// records mean (seeds) and where they are (geometry of the arena).
+std::uint32_t header_identity_crc(store_header const& h)
+{
+    std::uint64_t const fields[] = {h.magic, h.version, h.arena_fingerprint, h.created_unix, h.epoch_unix,
+                                    h.hash_seed, h.crc_seed, h.shard_count, h.page_count, h.arena_offset,
+                                    h.arena_bytes};
+    return ~crc32c_extend(~0u, fields, sizeof fields);
+}
+
+namespace {
+
+std::uint32_t identity_crc(store_header const& h) { return header_identity_crc(h); }
+
+/// Seals the identity after a change: its checksum, then the copy.
+void seal_identity(std::uint8_t* base)
+{
+    auto& h = *reinterpret_cast<store_header*>(base);
+    h.identity_crc = identity_crc(h);
+    std::memcpy(base + header_copy_offset, base, sizeof(store_header));
+}
+
 bool is_pow2_in(std::uint64_t v, std::uint64_t lo, std::uint64_t hi) { return v >= lo && v <= hi && std::has_single_bit(v); }
 
 std::string field_error(std::string const& what, char const* field, std::uint64_t value, std::string const& expected)
@@ -151,6 +176,9 @@ void validate_arena(std::uint8_t const* base, std::uint64_t size, std::string co
         throw damaged_store{what + " has store layout version " + std::to_string(h->version) +
                          ", this binary reads layout version " + std::to_string(layout_version) + (h->version == layout_version ? " (its record format differs)" : "") +
                          "; it was left untouched: start the relay version that wrote it, or move it away"};
+    if (h->identity_crc != identity_crc(*h))
+        throw damaged_store{what + ": its header fails its checksum and so does the copy of it (the first 64 KiB of "
+                            "the file are damaged); it was left untouched: restore it from a backup or move it away"};
     if (!is_pow2_in(h->shard_count, 1, 4096))
         throw damaged_store{field_error(what, "shard_count", h->shard_count, "expected a power of two from 1 to 4096")};
     if (h->arena_offset != page_size)
@@ -161,6 +189,34 @@ void validate_arena(std::uint8_t const* base, std::uint64_t size, std::string co
                                      "but the file holds room for " + std::to_string(max_pages) + " pages")};
     if (h->arena_bytes != std::uint64_t{h->page_count} * page_size)
         throw damaged_store{field_error(what, "arena_bytes", h->arena_bytes, "disagreeing with page_count")};
+}
+
+/// A header whose identity fails its checksum is restored from the copy,
+/// when the copy holds (logged by the caller). Returns whether it was.
+bool restore_header_from_copy(std::uint8_t* base, std::uint64_t size)
+{
+    if (size < page_size)
+        return false;
+    auto const& h = *reinterpret_cast<store_header const*>(base);
+    auto const& copy = *reinterpret_cast<store_header const*>(base + header_copy_offset);
+    if (h.identity_crc == identity_crc(h) || copy.magic != layout_magic || copy.identity_crc != identity_crc(copy))
+        return false;
+    // Only the identity: the rest of the header is state, or checked against
+    // the file on its own.
+    auto& live = *reinterpret_cast<store_header*>(base);
+    live.magic = copy.magic;
+    live.version = copy.version;
+    live.arena_fingerprint = copy.arena_fingerprint;
+    live.created_unix = copy.created_unix;
+    live.epoch_unix = copy.epoch_unix;
+    live.hash_seed = copy.hash_seed;
+    live.crc_seed = copy.crc_seed;
+    live.shard_count = copy.shard_count;
+    live.page_count = copy.page_count;
+    live.arena_offset = copy.arena_offset;
+    live.arena_bytes = copy.arena_bytes;
+    live.identity_crc = copy.identity_crc;
+    return true;
 }
 
 /// The tail as recorded: its shape bounded and every offset where the shape
@@ -341,6 +397,7 @@ void grow_file(int fd, std::string const& path, std::uint32_t pages, geometry co
     auto& live = *reinterpret_cast<store_header*>(base);
     live.page_count = pages;
     live.arena_bytes = std::uint64_t{pages} * page_size;
+    seal_identity(base);
     lay_out_tail(base, shape_of(kept, pages));
     region.flush(0, 0, false);
 }
@@ -366,7 +423,11 @@ void format(std::uint8_t* base, std::uint64_t size, geometry const& g)
     (void)size;
     h->clean_shutdown.store(1);
     // The stamp goes last: a store whose creation was interrupted has no magic
-    // and is refused at the next start instead of being half-trusted.
+    // and is refused at the next start instead of being half-trusted (the
+    // copy of the header, written first, counts only with a sealed primary).
+    h->magic = layout_magic;
+    seal_identity(base);
+    h->magic = 0;
     std::atomic_thread_fence(std::memory_order_release);
     h->magic = layout_magic;
 }
@@ -380,6 +441,7 @@ void validate(std::uint8_t const* base, std::uint64_t size, std::string const& w
 
 bool check_in_place(std::uint8_t* base, std::uint64_t size, geometry const& g, std::string const& what)
 {
+    restore_header_from_copy(base, size);
     validate_arena(base, size, what);
     if (tail_problem(base, size, what).empty())
         return false;
@@ -418,6 +480,7 @@ segment segment::open_or_create_file(std::string const& path, geometry const& g,
             {
                 bip::mapped_region region(fm, bip::read_write);
                 auto* base = static_cast<std::uint8_t*>(region.get_address());
+                report.header_restored = restore_header_from_copy(base, region.get_size());
                 validate_arena(base, region.get_size(), what);
                 auto const& h = *reinterpret_cast<store_header const*>(base);
                 pages = h.page_count;

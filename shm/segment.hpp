@@ -48,6 +48,7 @@ struct open_report {
     bool created = false;
     bool tail_relaid = false;        ///< soft state started empty (new shape or binary)
     std::uint64_t grown_from_pages = 0; ///< the arena grew from this many pages (0: it did not)
+    bool header_restored = false;    ///< the header failed its checksum and was restored from its copy
 };
 
 class segment final {
@@ -101,6 +102,8 @@ void format(std::uint8_t* base, std::uint64_t size, geometry const& g);
 /// Checks the header against the file: magic, version, fingerprint, and every
 /// field that sizes or places something; throws damaged_store naming the field.
 void validate(std::uint8_t const* base, std::uint64_t size, std::string const& what);
+/// The checksum a header's identity must carry (store_header::identity_crc).
+std::uint32_t header_identity_crc(store_header const& h);
 /// What opening does to a store of `size` bytes already mapped at `base`
 /// whose tail has the shape of `g`: the header and the arena are checked
 /// (damaged_store), and a tail that does not hold is laid out again (returns

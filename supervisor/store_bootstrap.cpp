@@ -113,6 +113,9 @@ shm::segment bootstrap_store(config const& cfg)
         what = "file " + path;
         RELAY_LOG_INFO("%s store %s, %llu bytes", report.created ? "created" : "opened", what.c_str(),
                        static_cast<unsigned long long>(seg.size()));
+        if (report.header_restored)
+            RELAY_LOG_ERROR("the header of %s failed its checksum (damaged disk or file) and was restored from its "
+                            "copy; check the disk", path.c_str());
         if (report.grown_from_pages != 0)
             RELAY_LOG_INFO("store grown in place from %llu to %llu MiB of capacity (RELAY_MAX_STORAGE_BYTES rose); "
                            "every record kept", static_cast<unsigned long long>(report.grown_from_pages * shm::page_size >> 20),

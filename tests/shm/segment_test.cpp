@@ -63,11 +63,21 @@ BOOST_AUTO_TEST_CASE(file_store_is_created_reopened_and_refused_when_foreign)
         st.reinit_locks();
         BOOST_TEST(st.pending_count(key('b')) == 1u);
     }
-    // A file with the wrong magic is refused and left as it was.
+    // A damaged magic alone is restored from the header's copy.
     {
         FILE* f = std::fopen(path.c_str(), "r+b");
         std::uint32_t const bogus = 0x12345678;
         std::fwrite(&bogus, sizeof bogus, 1, f);
+        std::fclose(f);
+        auto seg = segment::open_or_create_file(path, g, report);
+        BOOST_TEST(report.header_restored);
+        BOOST_TEST(seg.header().magic == layout_magic);
+    }
+    // A file whose first page is foreign, copy included, is refused and left as it was.
+    {
+        FILE* f = std::fopen(path.c_str(), "r+b");
+        std::vector<std::uint8_t> const bogus(page_size, 0x5a);
+        std::fwrite(bogus.data(), 1, bogus.size(), f);
         std::fclose(f);
     }
     auto const size_before = std::filesystem::file_size(path);

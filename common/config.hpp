@@ -46,6 +46,8 @@ struct config {
     std::string log_level = "info";              ///< RELAY_LOG_LEVEL / --log-level
     std::string shm_name;                        ///< POSIX shm object name for the memory backend
     bool check_store_only = false;               ///< --check-store: verify the store and exit
+    std::string export_path;                     ///< --export FILE: write every record to FILE and exit
+    std::string import_path;                     ///< --import FILE: load FILE into a new store and exit
 };
 
 } // namespace relay

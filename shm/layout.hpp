@@ -212,6 +212,7 @@ enum class counter : std::uint32_t {
     connection_errors_total,
     connections_rejected_limit,
     connections_rejected_per_ip,
+    connections_rejected_presence,  ///< presence could not be recorded: refused rather than left without live push
     messages_received_total,
     messages_sent_total,
     messages_rejected_total,

@@ -357,8 +357,10 @@ bool shard_view::read_record_locked(std::uint64_t head, std::uint8_t* out) const
             return false;
         std::uint8_t const* src = n == 0 ? tail + c->sender_message_id_len
                                          : reinterpret_cast<std::uint8_t const*>(part) + sizeof(chunk_header);
-        std::memcpy(out + copied, src, part->bytes_here);
-        crc.add(src, part->bytes_here);
+        if (part->bytes_here != 0) { // an empty record's `out` may be null
+            std::memcpy(out + copied, src, part->bytes_here);
+            crc.add(src, part->bytes_here);
+        }
         copied += part->bytes_here;
     }
     return copied == total && crc.value() == c->record_crc;

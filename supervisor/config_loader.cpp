@@ -162,6 +162,8 @@ load_result load_config(int argc, char const* const* argv, env_lookup const& pro
         ("help,h", "print this help and exit")
         ("version", "print the version and exit")
         ("check-store", "verify the store in the data directory (safe while the relay runs) and exit")
+        ("export", po::value<std::string>(), "write every record of the store to a new file and exit (safe while the relay runs)")
+        ("import", po::value<std::string>(), "load an --export file into a new store in the data directory and exit")
         ("config,c", po::value<std::string>(), "RELAY_*=value file read at start and on SIGHUP; overrides the environment")
         ("workers,w", po::value(&workers), "worker processes, 1-64 [RELAY_WORKERS; default: CPU count]")
         ("listen,l", po::value(&listen), "client address ip:port [RELAY_LISTEN_ADDR; default 127.0.0.1:8080]")
@@ -280,6 +282,10 @@ load_result load_config(int argc, char const* const* argv, env_lookup const& pro
     if (vm.count("log-level"))
         cfg.log_level = log_level;
     cfg.check_store_only = vm.count("check-store") > 0;
+    if (vm.count("export"))
+        cfg.export_path = vm["export"].as<std::string>();
+    if (vm.count("import"))
+        cfg.import_path = vm["import"].as<std::string>();
     if (cfg.log_level != "debug" && cfg.log_level != "info" && cfg.log_level != "warn" && cfg.log_level != "error")
         throw config_error(std::string(vm.count("log-level") ? "--log-level" : "RELAY_LOG_LEVEL") + " \"" +
                            cfg.log_level + "\" is invalid: expected debug, info, warn or error");

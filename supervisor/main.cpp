@@ -11,6 +11,7 @@
 #include "common/log.hpp"
 #include "supervisor/config_loader.hpp"
 #include "supervisor/store_bootstrap.hpp"
+#include "supervisor/store_transfer.hpp"
 #include "supervisor/supervisor.hpp"
 
 int main(int argc, char** argv)
@@ -29,6 +30,10 @@ int main(int argc, char** argv)
                                             : log::level::info);
         if (loaded.cfg->check_store_only)
             return supervisor::check_store(*loaded.cfg);
+        if (!loaded.cfg->export_path.empty())
+            return supervisor::export_store(*loaded.cfg, loaded.cfg->export_path);
+        if (!loaded.cfg->import_path.empty())
+            return supervisor::import_store(*loaded.cfg, loaded.cfg->import_path);
         supervisor::supervisor sup(*loaded.cfg, std::vector<std::string>(argv, argv + argc));
         return sup.run();
     } catch (supervisor::config_error const& e) {

@@ -84,13 +84,23 @@ connection_handler::verdict connection_handler::on_handshake(std::string_view fr
     suppress_presence_ = hs->suppress_presence;
     handshaken_ = true;
 
-    sink_.send_frame(protocol::encode_handshake_ack(random::new_uuid_string(), worker_services::now_unix(), noise));
     // Local registration first, then the store: a push that races the attach
     // finds this handler, and attach() lists everything stored before it under
     // the same shard lock, so no blob is missed or sent twice.
     services_.register_handler(routing_id_, this);
     auto attach = services_.store().attach(routing_id_, services_.slot());
     attached_ = attach.registered;
+    if (!attached_) {
+        // Without its presence recorded, no live push would reach this
+        // connection: it is refused instead of silently left without them.
+        services_.unregister_handler(routing_id_, this);
+        handshaken_ = false;
+        services_.count(counter::connections_rejected_presence);
+        RELAY_LOG_WARN("connection refused: a shard's presence table is full (raise RELAY_MAX_CONNECTIONS, which "
+                       "sizes it; the client reconnects)");
+        return verdict::close;
+    }
+    sink_.send_frame(protocol::encode_handshake_ack(random::new_uuid_string(), worker_services::now_unix(), noise));
     for (auto const& ref : attach.pending)
         sink_.queue_blob(ref);
     // A push for one of these may still be on its way through a ring: all of a

@@ -141,6 +141,9 @@ std::string render_metrics(shm::store& st)
              count(counter::nonce_replays_total));
     m.single("relay_connections_rejected_limit_total", "counter", "Connections refused by RELAY_MAX_CONNECTIONS.",
              count(counter::connections_rejected_limit));
+    m.single("relay_connections_rejected_presence_total", "counter",
+             "Connections refused because their presence could not be recorded.",
+             count(counter::connections_rejected_presence));
     m.single("relay_connections_rejected_per_ip_total", "counter",
              "Connections refused by RELAY_MAX_CONNECTIONS_PER_IP.", count(counter::connections_rejected_per_ip));
     m.single("relay_notifications_dropped_total", "counter", "Delivered/receipt notifications lost to full queues.",

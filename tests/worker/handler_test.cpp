@@ -4,6 +4,16 @@
 
 using namespace handler_testing;
 
+namespace {
+/// A distinct lowercase hex64 id per number.
+std::string hex_id(int n)
+{
+    char buf[65];
+    std::snprintf(buf, sizeof buf, "%064x", n + 1);
+    return buf;
+}
+} // namespace
+
 BOOST_AUTO_TEST_SUITE(handler)
 
 // ===================== handshake (§4.3, §4.4, §5, D-3) =====================
@@ -29,6 +39,33 @@ BOOST_FIXTURE_TEST_CASE(valid_handshake_proceeds_and_sends_one_handshake_ack, re
                                             "forwarding_hints", "authenticated_handshake", "live_push"};
     BOOST_TEST(ack->features == features, boost::test_tools::per_element());
     BOOST_TEST(store().live_slots(alice) == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_connection_whose_presence_cannot_be_recorded_is_refused_not_left_without_push, relay_fixture)
+{
+    // 4 shards with 64 presence entries each (48 usable): some of 400 distinct
+    // routing ids find their shard's table full. Each of those is refused
+    // (no HandshakeAck) and counted; every accepted one is live.
+    std::vector<std::unique_ptr<client>> open;
+    int refused = 0;
+    for (int i = 0; i < 400; ++i) {
+        auto c = std::make_unique<client>(services);
+        std::string const id = hex_id(i);
+        if (c->handler.on_handshake(frame_of("h", hello(id))) == verdict::close) {
+            ++refused;
+            BOOST_TEST(c->sink.frames.empty());
+            BOOST_TEST(!c->handler.handshaken());
+            continue;
+        }
+        BOOST_TEST(store().live_slots(id) == 1u);
+        open.push_back(std::move(c));
+    }
+    BOOST_TEST(refused > 0);
+    BOOST_TEST(services.slot_state().counters[static_cast<std::size_t>(shm::counter::connections_rejected_presence)]
+                   .load() == static_cast<std::uint64_t>(refused));
+    open.clear(); // every accepted connection detaches cleanly
+    std::string why;
+    BOOST_TEST(store().check_all(why), why);
 }
 
 BOOST_FIXTURE_TEST_CASE(minimal_legacy_handshake_with_only_client_id_is_accepted, relay_fixture)

@@ -112,6 +112,7 @@ BOOST_AUTO_TEST_CASE(a_damaged_export_is_refused_and_leaves_no_store)
     char tmpl[] = "/tmp/vauchi-relay-xfer-XXXXXX";
     BOOST_REQUIRE(::mkdtemp(tmpl) != nullptr);
     std::string const dir = tmpl;
+    std::filesystem::create_directories(dir + "/a"); // the relay's log goes there
     {
         relay_options options;
         options.data_dir = dir + "/a";

@@ -104,22 +104,22 @@ BOOST_AUTO_TEST_CASE(twenty_thousand_recipients_with_one_small_blob_each_fit_a_6
 
 BOOST_AUTO_TEST_CASE(a_store_grows_in_place_keeping_every_blob_and_never_shrinks)
 {
+    char tmpl[] = "/tmp/vauchi-relay-grow-XXXXXX";
+    BOOST_REQUIRE(::mkdtemp(tmpl) != nullptr);
     relay_options options;
+    options.data_dir = tmpl; // kept across the three relays (a relay's own directory goes with it)
     options.workers = 2;
     options.env = {{"RELAY_RATE_LIMIT", "100000"},
                    {"RELAY_MAX_BLOBS_PER_USER", "0"},
                    {"RELAY_MAX_STORAGE_PER_USER", "0"},
                    {"RELAY_MAX_STORAGE_BYTES", std::to_string(16u << 20)}};
     std::string const recipient = random_id();
-    std::string data_dir;
     int first = 0;
     {
         relay_process relay(options);
-        data_dir = relay.data_dir();
         first = store_until_failed(relay.port(), recipient, 250000, 1000);
         BOOST_TEST(first >= 55); // ~90% of 16 MiB
     }
-    options.data_dir = data_dir;
     options.env["RELAY_MAX_STORAGE_BYTES"] = std::to_string(48u << 20);
     {
         relay_process relay(options);
@@ -139,6 +139,7 @@ BOOST_AUTO_TEST_CASE(a_store_grows_in_place_keeping_every_blob_and_never_shrinks
     int const status = smaller.wait_exit();
     BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 2));
     BOOST_TEST(smaller.log().find("a store never shrinks in place") != std::string::npos);
+    std::filesystem::remove_all(tmpl);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -168,11 +168,8 @@ public:
     /// Resets every trace of a dead worker: the record it was writing,
     /// presence counts, connection count and its per-address connection counts.
     void reset_slot(std::uint32_t slot);
-    struct rebuild_stats {
-        std::uint64_t kept = 0;    ///< committed records found intact
-        std::uint64_t dropped[drop_reason_count] = {}; ///< records that did not read back
-        std::uint64_t dropped_total() const noexcept;
-    };
+    /// Records kept, and dropped by reason, over every shard rebuilt.
+    using rebuild_stats = shard_view::rebuild_stats;
     /// Everything a store needs before any process serves from it, at start
     /// and after an escalation, while no other process has it open: locks
     /// re-initialised, the soft state of processes that no longer exist

@@ -28,14 +28,6 @@ bool identity_of(store_header const& h, chunk_header const& c0, std::uint16_t& o
 
 } // namespace
 
-std::uint64_t store::rebuild_stats::dropped_total() const noexcept
-{
-    std::uint64_t n = 0;
-    for (auto d : dropped)
-        n += d;
-    return n;
-}
-
 store::rebuild_stats store::recover_unshared(std::function<void(std::uint32_t, std::uint32_t)> const& progress)
 {
     // Locks held by processes of a previous run (possibly of a previous boot)

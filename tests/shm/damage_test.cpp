@@ -58,14 +58,17 @@ struct damaged_store_fixture {
     std::unique_ptr<store_image> pristine;
 };
 
-/// The first chunk of a record's chain after its head, in the pristine image.
+/// A continuation chunk that is not the first chunk of its page (that one
+/// also carries the page's identity: damaging it costs the whole page's
+/// records, which the random cases cover).
 std::uint64_t a_continuation(store& st, record_registry const& reg)
 {
     for (auto const& key : reg.keys)
         for (auto const& ref : st.attach(key, 2).pending) {
             auto s = st.shard(ref.shard);
-            if (s.chunk(ref.offset)->next != 0)
-                return s.chunk(ref.offset)->next;
+            for (std::uint64_t part = s.chunk(ref.offset)->next; part != 0; part = s.chunk(part)->next)
+                if (part % page_size != 0) // the arena starts one page in: pages are page-aligned
+                    return part;
         }
     return 0;
 }

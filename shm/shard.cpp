@@ -240,14 +240,17 @@ std::uint64_t* shard_view::link_to_anchor(std::uint64_t a) const noexcept
 
 void shard_view::append_locked(std::uint64_t head)
 {
+    append_locked(head, find_mailbox_locked(static_cast<blob_kind>(chunk(head)->kind),
+                                            std::string_view(meta(head)->recipient, key_size)));
+}
+
+void shard_view::append_locked(std::uint64_t head, std::uint64_t a)
+{
     chunk_header* c = chunk(head);
     blob_meta* m = meta(head);
-    auto const kind = static_cast<blob_kind>(c->kind);
-    std::string_view const key(m->recipient, key_size);
     c->mailbox_next = 0;
-    std::uint64_t const a = find_mailbox_locked(kind, key);
     if (a == 0) {
-        std::uint64_t* bucket = bucket_of(kind, key);
+        std::uint64_t* bucket = bucket_of(static_cast<blob_kind>(c->kind), std::string_view(m->recipient, key_size));
         m->anchor = mailbox_anchor{head, *bucket, m->total_bytes + quota_overhead, 1, 0};
         *bucket = head;
         h_.mailbox_count += 1;

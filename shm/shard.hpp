@@ -67,6 +67,9 @@ public:
     std::uint64_t find_mailbox_locked(blob_kind kind, std::string_view key) const;
     /// Links a committed head as the newest record of its mailbox.
     void append_locked(std::uint64_t head);
+    /// The same when the caller already looked the mailbox up: `anchor` is
+    /// find_mailbox_locked()'s answer for the head's kind and key (0: none).
+    void append_locked(std::uint64_t head, std::uint64_t anchor);
     /// Un-commits a record, unlinks it from its mailbox (`prev` = the previous
     /// head in the mailbox or 0) and frees its chunks. The single release store
     /// on the head's state is the point after which it no longer exists.

@@ -206,8 +206,9 @@ put_status store::commit_locked(shard_view& s, put_request const& rq, std::uint6
         return put_status::store_full;
     }
     // Another store to the same mailbox may have committed since the check
-    // in phase 2.
-    if (!within_quota(s, rq, s.find_mailbox_locked(rq.kind, rq.recipient))) {
+    // in phase 2; the lookup also serves the append below.
+    std::uint64_t const anchor = s.find_mailbox_locked(rq.kind, rq.recipient);
+    if (!within_quota(s, rq, anchor)) {
         s.free_chain_locked(head);
         refuse(s.store(), refusal_reason::quota);
         return put_status::over_quota;
@@ -222,7 +223,7 @@ put_status store::commit_locked(shard_view& s, put_request const& rq, std::uint6
     // The commit point: from here on the record exists and survives any crash.
     c->state.store(static_cast<std::uint32_t>(chunk_state::committed), std::memory_order_release);
     RELAY_KILL_POINT("put.after_commit");
-    s.append_locked(head);
+    s.append_locked(head, anchor);
     RELAY_KILL_POINT("put.after_link");
     if (rq.replace_existing) {
         // The mailbox keeps the new record, so it is never erased.

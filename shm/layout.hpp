@@ -112,6 +112,9 @@ static_assert(sizeof(chunk_header) == 48);
 
 inline constexpr std::uint8_t record_flag_has_sender = 1;     ///< sender routing id + message id recorded (D-7)
 inline constexpr std::uint8_t delivery_flag_delivered_sent = 1; ///< the Delivered ack was already emitted (D-7)
+/// The old copy of a record compaction moved: out of every mailbox until the
+/// next flush frees it; recovery treats it as a committed copy (shard_compaction.cpp).
+inline constexpr std::uint8_t delivery_flag_retired = 2;
 
 /// Derived mailbox fields, meaningful in the anchor (oldest head) of a mailbox
 /// only; outside the checksum.
@@ -168,6 +171,8 @@ struct pool_header {
     std::uint32_t reserved;
     std::atomic<std::uint64_t> pages_taken;    ///< statistics
     std::atomic<std::uint64_t> pages_returned; ///< statistics
+    std::atomic<std::uint64_t> records_moved;  ///< statistics: records compaction moved
+    std::atomic<std::uint64_t> compactions;    ///< statistics: compaction rounds that moved a record
 };
 
 struct shard_header {
@@ -187,6 +192,8 @@ struct shard_header {
     std::uint64_t data_bytes;          ///< Σ record data lengths
     std::uint64_t chunk_bytes;         ///< Σ chunk sizes of live records
     std::uint64_t mailbox_count;
+    std::uint64_t retired_head;        ///< old copies of moved records, linked by mailbox_next
+    std::uint64_t retired_count;
     // ---- statistics (not derived, informative) ----
     std::atomic<std::uint64_t> repairs;
 };

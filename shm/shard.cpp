@@ -309,7 +309,10 @@ void shard_view::delete_record_locked(std::uint64_t a, std::uint64_t prev, std::
     h_.data_bytes -= total;
     h_.chunk_bytes -= chunk_bytes;
     RELAY_KILL_POINT("delete.after_unlink");
+    std::uint64_t const seq = c->seq;
     free_chain_locked(head);
+    if (h_.retired_head != 0)
+        drop_retired_copy_locked(seq); // else a crash before the release would bring the record back
 }
 
 void shard_view::delete_record_locked(std::uint64_t head)

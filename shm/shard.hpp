@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "shm/layout.hpp"
 #include "shm/page_pool.hpp"
@@ -92,10 +93,28 @@ public:
     /// outside the lock, or 0 (none, or a stale entry of a finished put).
     std::uint64_t live_reservation(worker_slot const& slot) const noexcept;
 
+    /// The live head of the (kind, key) mailbox with sequence `seq`, or 0: a
+    /// reference whose record compaction moved finds it again this way.
+    std::uint64_t find_record_locked(blob_kind kind, std::string_view key, std::uint64_t seq) const;
+    /// A committed head that is not a retired copy.
+    bool is_live_head(std::uint64_t offset) const noexcept;
+
+    // ---- compaction (shard_compaction.cpp) ----
+    /// Moves up to `budget` records off the sparsest pages of each size class
+    /// that holds clearly more pages than its records need; their old copies
+    /// are retired. Returns how many moved.
+    std::uint64_t compact_locked(std::uint32_t budget);
+    /// Frees every retired copy: only once the store file was flushed after
+    /// the moves (the new copies are then on disk). Returns how many.
+    std::uint64_t release_retired_locked();
+    /// Frees the retired copy of record `seq`, if any: its live copy is deleted.
+    void drop_retired_copy_locked(std::uint64_t seq);
+
     // ---- repair (shard_repair.cpp) ----
     struct rebuild_stats {
         std::uint64_t kept = 0;
         std::uint64_t dropped[drop_reason_count] = {};
+        std::uint64_t copies = 0; ///< second copies of moved records, set aside
         std::uint64_t dropped_total() const noexcept;
     };
     /// Rebuilds every derived structure of this shard from the chunk headers
@@ -115,6 +134,9 @@ private:
     void take_page_locked(std::uint32_t cls);
     void unlink_partial_locked(std::uint32_t page);
     void push_partial_locked(std::uint32_t page);
+    std::uint64_t alloc_chunk_for_move_locked(std::uint32_t cls, bool leaves_sparse_page);
+    std::uint64_t relocate_record_locked(std::uint64_t anchor, std::uint64_t prev, std::uint64_t head,
+                                         std::vector<std::uint8_t> const& is_source);
 
     std::uint8_t* base_;
     shard_header& h_;

@@ -74,6 +74,7 @@ shard_view::rebuild_stats shard_view::rebuild_locked()
     struct head_ref {
         std::uint64_t seq;
         std::uint64_t offset;
+        bool retired;
     };
     std::vector<head_ref> heads;
     std::vector<std::uint32_t> pages;
@@ -88,9 +89,16 @@ shard_view::rebuild_stats shard_view::rebuild_locked()
         for (std::uint64_t off = pool.page_offset(p); off < pool.page_offset(p) + page_size; off += size)
             if (has_page_identity(off) &&
                 chunk(off)->state.load(std::memory_order_acquire) == static_cast<std::uint32_t>(chunk_state::committed))
-                heads.push_back({chunk(off)->seq, off});
+                heads.push_back({chunk(off)->seq, off,
+                                 (chunk(off)->delivery_flags.load(std::memory_order_relaxed) & delivery_flag_retired) != 0});
     }
-    std::sort(heads.begin(), heads.end(), [](head_ref const& a, head_ref const& b) { return a.seq < b.seq; });
+    // A record compaction moved can have two committed copies (shard_compaction.cpp):
+    // they sort together, the live one first, and only the first that reads back stays.
+    std::sort(heads.begin(), heads.end(), [](head_ref const& a, head_ref const& b) {
+        return a.seq != b.seq ? a.seq < b.seq : a.retired != b.retired ? !a.retired : a.offset < b.offset;
+    });
+    h_.retired_head = 0;
+    h_.retired_count = 0;
 
     // 2. Chunks of records still being written by live processes (between
     //    the two lock holds of a put): kept, neither free nor in a mailbox.
@@ -116,6 +124,12 @@ shard_view::rebuild_stats shard_view::rebuild_locked()
     for (head_ref const& hr : heads) {
         chunk_header* head = chunk(hr.offset);
         blob_meta const* m = meta(hr.offset);
+        if (!kept.empty() && kept.back().seq == hr.seq &&
+            std::memcmp(meta(kept.back().offset)->blob_id, m->blob_id, sizeof m->blob_id) == 0) {
+            head->state.store(static_cast<std::uint32_t>(chunk_state::free), std::memory_order_release);
+            stats.copies += 1;
+            continue;
+        }
         bool ok = head->sender_message_id_len <= max_sender_message_id && head->kind < blob_kind_count &&
                   is_key(m->recipient) && shard_of_key(sh, std::string_view(m->recipient, key_size)) == h_.index &&
                   m->total_bytes <= std::uint64_t{page_count_} * page_size && !live.test(hr.offset);
@@ -146,6 +160,7 @@ shard_view::rebuild_stats shard_view::rebuild_locked()
         }
         for (std::uint64_t off : chain)
             live.set(off);
+        head->delivery_flags.fetch_and(static_cast<std::uint8_t>(~delivery_flag_retired), std::memory_order_relaxed);
         max_seq = std::max(max_seq, hr.seq);
         kept.push_back(hr);
     }
@@ -251,6 +266,25 @@ bool shard_view::check_locked(std::string& why, bool checksums) const
                 return fail("a reservation reaches an invalid or shared chunk");
     }
 
+    // Retired copies of moved records hold their chunks until the release;
+    // their pages may be off every list meanwhile.
+    std::vector<std::uint8_t> holds_retired(page_count_, 0);
+    std::uint64_t retired = 0;
+    for (std::uint64_t head = h_.retired_head; head != 0; head = chunk(head)->mailbox_next) {
+        if (++retired > h_.retired_count || !is_own_chunk(head) ||
+            chunk(head)->state.load() != static_cast<std::uint32_t>(chunk_state::committed) ||
+            !(chunk(head)->delivery_flags.load() & delivery_flag_retired))
+            return fail("the list of retired copies is broken");
+        std::uint32_t n = 0;
+        for (std::uint64_t off = head; off != 0 && n < page_count_ * max_chunks_per_page; off = chunk(off)->next, ++n) {
+            if (!mark(off))
+                return fail("a retired copy reaches an invalid or shared chunk");
+            holds_retired[pool.page_of(off)] = 1;
+        }
+    }
+    if (retired != h_.retired_count)
+        return fail("the count of retired copies disagrees with their list");
+
     std::uint64_t blobs = 0, data = 0, chunk_bytes = 0, boxes = 0;
     std::uint64_t per_kind[blob_kind_count] = {};
     std::vector<std::uint8_t> scratch;
@@ -271,7 +305,7 @@ bool shard_view::check_locked(std::string& why, bool checksums) const
                 if (!is_own_chunk(off))
                     return fail("a mailbox links a chunk outside the shard");
                 chunk_header const* c = chunk(off);
-                if (c->state.load() != static_cast<std::uint32_t>(chunk_state::committed) || !has_page_identity(off))
+                if (!is_live_head(off) || !has_page_identity(off))
                     return fail("a mailbox links a chunk that is not a committed head");
                 if (std::memcmp(meta(off)->recipient, meta(a)->recipient, key_size) != 0 || c->kind != chunk(a)->kind)
                     return fail("a record is filed under the wrong mailbox");
@@ -337,9 +371,9 @@ bool shard_view::check_locked(std::string& why, bool checksums) const
             return fail("a page's free count disagrees with its bitmap");
         if (free_count == n)
             return fail("an empty page was not given back to the pool");
-        if ((free_count > 0) != (d.on_list != 0))
+        if (free_count == 0 ? d.on_list != 0 : d.on_list == 0 && !holds_retired[p])
             return fail("a page with free chunks is missing from its partial list, or a full one is on it");
-        partial_pages += free_count > 0;
+        partial_pages += d.on_list != 0;
         pages_by_class[d.size_class] += 1;
     }
     std::uint32_t listed = 0;

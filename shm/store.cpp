@@ -25,11 +25,6 @@ std::string_view key_view(char const (&key)[key_size]) { return {key, key_size};
 
 using chunk_list = boost::container::small_vector<std::uint64_t, 8>; // head first, then continuations
 
-bool committed(chunk_header const* c)
-{
-    return c->state.load(std::memory_order_acquire) == static_cast<std::uint32_t>(chunk_state::committed);
-}
-
 /// The record as put() prepares it outside any lock: its head fields (with
 /// the checksum), its metadata and its plan.
 struct prepared_record {
@@ -340,17 +335,24 @@ std::optional<delivery> store::fetch(blob_ref const& ref, blob_kind kind, std::s
         return std::nullopt;
     shard_view s = shard(ref.shard);
     shard_guard guard(s);
-    if (!s.is_own_chunk(ref.offset))
-        return std::nullopt;
-    chunk_header* c = s.chunk(ref.offset);
-    blob_meta const* m = s.meta(ref.offset);
-    if (!committed(c) || c->seq != ref.seq || c->kind != static_cast<std::uint8_t>(kind) || key_view(m->recipient) != key)
-        return std::nullopt;
+    std::uint64_t head = ref.offset;
+    auto const is_referenced = [&] {
+        return s.is_own_chunk(head) && s.is_live_head(head) && s.chunk(head)->seq == ref.seq &&
+               s.chunk(head)->kind == static_cast<std::uint8_t>(kind) && key_view(s.meta(head)->recipient) == key;
+    };
+    if (!is_referenced()) {
+        // Moved by compaction since the reference was taken, or gone.
+        head = s.find_record_locked(kind, key, ref.seq);
+        if (head == 0)
+            return std::nullopt;
+    }
+    chunk_header* c = s.chunk(head);
+    blob_meta const* m = s.meta(head);
     delivery d;
     d.data.resize(m->total_bytes);
-    if (!s.read_record_locked(ref.offset, d.data.data())) {
+    if (!s.read_record_locked(head, d.data.data())) {
         // Never send bytes that were not stored: the record is dropped alone.
-        s.delete_record_locked(ref.offset);
+        s.delete_record_locked(head);
         count_dropped(s.store(), drop_reason::checksum);
         RELAY_LOG_ERROR("shard %u: a record failed its checksum at delivery and was dropped (damaged memory or "
                         "disk); relay_store_records_dropped_total counts it", ref.shard);
@@ -362,7 +364,7 @@ std::optional<delivery> store::fetch(blob_ref const& ref, blob_kind kind, std::s
         c->delivery_flags.fetch_or(delivery_flag_delivered_sent, std::memory_order_relaxed);
         d.notify_sender = true;
         d.sender.assign(m->sender, key_size);
-        d.sender_message_id.assign(reinterpret_cast<char const*>(s.head_tail(ref.offset)), c->sender_message_id_len);
+        d.sender_message_id.assign(reinterpret_cast<char const*>(s.head_tail(head)), c->sender_message_id_len);
     }
     return d;
 }
@@ -437,6 +439,20 @@ std::uint64_t store::expire_shard(std::uint32_t index, per_kind const& cutoff_un
         }
     }
     return deleted;
+}
+
+std::uint64_t store::compact_shard(std::uint32_t index, std::uint32_t budget)
+{
+    shard_view s = shard(index);
+    shard_guard guard(s);
+    return s.compact_locked(budget);
+}
+
+std::uint64_t store::release_retired(std::uint32_t index)
+{
+    shard_view s = shard(index);
+    shard_guard guard(s);
+    return s.release_retired_locked();
 }
 
 void store::recover_shards()
@@ -520,6 +536,8 @@ store_totals store::totals() const
     t.arena_bytes = header().arena_bytes;
     t.pages = header().page_count;
     t.free_pages = page_pool(base_).free_pages();
+    t.records_moved = page_pool(base_).header().records_moved.load(std::memory_order_relaxed);
+    t.compactions = page_pool(base_).header().compactions.load(std::memory_order_relaxed);
     // Unlocked reads of plain counters: a snapshot for health and metrics, where
     // a value off by one in-flight update is fine.
     for (std::uint32_t i = 0; i < shard_count(); ++i) {

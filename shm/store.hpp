@@ -96,6 +96,8 @@ struct store_totals {
     std::uint64_t free_pages = 0;     ///< pages in the pool
     std::uint64_t pages_by_class[class_count] = {};
     std::uint64_t mailboxes = 0;
+    std::uint64_t records_moved = 0;  ///< by compaction, since the tail was laid out
+    std::uint64_t compactions = 0;    ///< compaction rounds that moved a record
 };
 
 /// A process that stores records outside the shard lock must name its
@@ -161,6 +163,13 @@ public:
     using per_kind = std::array<std::uint64_t, blob_kind_count>;
     std::uint64_t expire_shard(std::uint32_t shard, per_kind const& cutoff_unix, std::uint32_t budget,
                                per_kind* expired_by_kind = nullptr);
+
+    /// Compaction, phase 1 (compaction.cpp drives it): moves up to `budget`
+    /// records of shard `index` off sparse pages; returns how many moved.
+    std::uint64_t compact_shard(std::uint32_t index, std::uint32_t budget);
+    /// Compaction, phase 2, once the store file was flushed after phase 1:
+    /// frees the old copies, so that emptied pages go back to the pool.
+    std::uint64_t release_retired(std::uint32_t index);
 
     /// Takes and releases every shard lock: a shard whose lock a dead process
     /// held is repaired now (by the caller) instead of at its next use.

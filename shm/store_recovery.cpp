@@ -84,6 +84,7 @@ store::rebuild_stats store::rebuild_all(std::function<void(std::uint32_t, std::u
         shard_guard guard(s);
         auto const r = s.rebuild_locked();
         stats.kept += r.kept;
+        stats.copies += r.copies;
         for (std::size_t k = 0; k < drop_reason_count; ++k)
             stats.dropped[k] += r.dropped[k];
         if (progress)

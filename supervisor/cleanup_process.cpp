@@ -13,6 +13,7 @@
 
 #include "common/exit_codes.hpp"
 #include "common/log.hpp"
+#include "shm/compaction.hpp"
 #include "shm/rate_limiter.hpp"
 #include "shm/sweep.hpp"
 
@@ -61,6 +62,14 @@ public:
     {
         if (fd_ < 0 || due_in_ms() > 0)
             return;
+        flush_now();
+    }
+    /// Flushes now (compaction needs its moves on disk before it frees the
+    /// old copies); a flush counts as the periodic one too.
+    void flush_now()
+    {
+        if (fd_ < 0)
+            return;
         if (::fdatasync(fd_) != 0 && !failing_) {
             RELAY_LOG_ERROR("background flush of the store failed (%s): acknowledged records may not survive a "
                             "power cut until it succeeds; check the disk holding RELAY_DATA_DIR", std::strerror(errno));
@@ -76,6 +85,42 @@ private:
     std::chrono::steady_clock::time_point next_;
     int fd_ = -1;
     bool failing_ = false;
+};
+
+/// Compaction (docs/store.md, "Compaction"): checked every second, it runs
+/// when the pool is short of pages and a size class holds clearly more pages
+/// than its records need.
+class store_compactor {
+public:
+    store_compactor(shm::store& st, store_flusher& flusher) : st_(st), flusher_(flusher) {}
+
+    std::int64_t due_in_ms() const
+    {
+        return std::max<std::int64_t>(
+            0, std::chrono::duration_cast<std::chrono::milliseconds>(next_ - std::chrono::steady_clock::now()).count());
+    }
+    void run_if_due()
+    {
+        if (due_in_ms() > 0)
+            return;
+        next_ = std::chrono::steady_clock::now() + every_;
+        if (!shm::compaction_wanted(st_))
+            return;
+        auto const started = std::chrono::steady_clock::now();
+        auto const round = shm::compact_store(st_, [this] { flusher_.flush_now(); });
+        if (round.moved == 0)
+            return;
+        auto const ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+        RELAY_LOG_INFO("compaction moved %llu records off sparse pages in %u batches (%lld ms): free pages %u -> %u",
+                       static_cast<unsigned long long>(round.moved), round.batches, static_cast<long long>(ms.count()),
+                       round.free_pages_before, round.free_pages_after);
+    }
+
+private:
+    static constexpr std::chrono::milliseconds every_{1000};
+    shm::store& st_;
+    store_flusher& flusher_;
+    std::chrono::steady_clock::time_point next_ = std::chrono::steady_clock::now() + every_;
 };
 
 } // namespace
@@ -95,13 +140,15 @@ int run_cleanup(config const& cfg, std::uint8_t* store_base)
     RELAY_LOG_INFO("cleanup every %llu s, blob TTL %llu s", static_cast<unsigned long long>(cfg.cleanup_interval_secs),
                    static_cast<unsigned long long>(cfg.blob_ttl_secs));
     store_flusher flusher(cfg);
+    store_compactor compactor(st, flusher);
     for (;;) {
         flusher.run_if_due();
+        compactor.run_if_due();
         std::uint64_t const now = now_unix();
         std::uint64_t const due = std::min(next_sweep, next_buckets);
         if (now < due) {
             std::int64_t const wait_ms =
-                std::min<std::int64_t>(static_cast<std::int64_t>(due - now) * 1000, flusher.due_in_ms());
+                std::min({static_cast<std::int64_t>(due - now) * 1000, flusher.due_in_ms(), compactor.due_in_ms()});
             timespec wait{static_cast<time_t>(wait_ms / 1000), static_cast<long>(wait_ms % 1000) * 1000000};
             if (sigtimedwait(&stop, nullptr, &wait) > 0)
                 return exit_code::ok;

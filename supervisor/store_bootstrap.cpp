@@ -167,6 +167,9 @@ shm::segment bootstrap_store(config const& cfg)
                         static_cast<unsigned long long>(rebuilt.dropped_total()),
                         static_cast<unsigned long long>(rebuilt.dropped[static_cast<std::size_t>(shm::drop_reason::checksum)]),
                         static_cast<unsigned long long>(rebuilt.dropped[static_cast<std::size_t>(shm::drop_reason::structure)]));
+    if (rebuilt.copies > 0)
+        RELAY_LOG_INFO("store recovery: %llu records had a second copy from a compaction in progress; one copy of "
+                       "each was kept", static_cast<unsigned long long>(rebuilt.copies));
     std::string why;
     if (!st.check_all(why))
         throw shm::damaged_store{what + " failed verification after rebuild (" + why +

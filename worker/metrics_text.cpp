@@ -166,6 +166,10 @@ std::string render_metrics(shm::store& st)
     m.single("relay_store_pages", "gauge", "Pages of 64 KiB in the store.", totals.pages);
     m.single("relay_store_free_pages", "gauge", "Pages in the pool, free for any shard and size class.",
              totals.free_pages);
+    m.single("relay_store_records_moved_total", "counter",
+             "Records compaction moved off sparse pages so that those pages return to the pool.", totals.records_moved);
+    m.single("relay_store_compactions_total", "counter", "Compaction rounds that moved at least one record.",
+             totals.compactions);
     m.family("relay_store_class_pages", "gauge", "Pages held by shards for chunks of one size class.");
     for (std::uint32_t c = 0; c < shm::class_count; ++c)
         m.sample("relay_store_class_pages", totals.pages_by_class[c],

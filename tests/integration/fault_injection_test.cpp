@@ -87,21 +87,69 @@ std::vector<std::uint8_t> payload(std::size_t i, sizes what)
 
 BOOST_AUTO_TEST_SUITE(fault_injection)
 
+namespace {
+
+/// The long mode (docs/chaos.md): VAUCHI_KILL_REPEAT=100 runs every case that
+/// many times, each time with another hit count and another number of workers.
+int kill_repeats()
+{
+    char const* v = std::getenv("VAUCHI_KILL_REPEAT");
+    return v != nullptr && std::atoi(v) > 0 ? std::atoi(v) : 1;
+}
+
+/// `points` with every hit count shifted by `shift` (1 to 8 in turn), so the
+/// kill lands in another state of the store each repetition.
+std::string shifted_points(std::string const& points, int shift)
+{
+    if (shift == 0)
+        return points;
+    std::string out;
+    std::size_t start = 0;
+    while (start <= points.size()) {
+        std::size_t const end = std::min(points.find(',', start), points.size());
+        std::string const one = points.substr(start, end - start);
+        std::size_t const colon = one.rfind(':');
+        int const n = std::atoi(one.c_str() + colon + 1);
+        out += (out.empty() ? "" : ",") + one.substr(0, colon + 1) + std::to_string(1 + (n - 1 + shift) % 8);
+        start = end + 1;
+    }
+    return out;
+}
+
+void run_kill_case(kill_case const& kc, std::string const& points, int workers);
+
+} // namespace
+
 BOOST_DATA_TEST_CASE(a_process_killed_at_the_point_loses_nothing_acknowledged, boost::unit_test::data::make(cases), kc)
+{
+    int const repeats = kill_repeats();
+    for (int i = 0; i < repeats; ++i) {
+        std::string const points = shifted_points(kc.points, i);
+        int const workers = repeats == 1 ? 3 : 2 + i % 3;
+        BOOST_TEST_CONTEXT("repetition " << i + 1 << " of " << repeats << ": " << points << ", " << workers << " workers")
+        run_kill_case(kc, points, workers);
+        if (repeats > 1 && (i + 1) % 10 == 0)
+            BOOST_TEST_MESSAGE(kc.points << ": " << i + 1 << " of " << repeats << " repetitions passed");
+    }
+}
+
+namespace {
+
+void run_kill_case(kill_case const& kc, std::string const& points, int workers)
 {
     char tmpl[] = "/tmp/vauchi-relay-fi-XXXXXX";
     BOOST_REQUIRE(::mkdtemp(tmpl) != nullptr);
     relay_options options;
-    options.workers = 3;
+    options.workers = workers;
     options.extra_args = {"--shards", "1"}; // one shard: every operation meets the point
-    options.env = {{"VAUCHI_KILL_POINT", kc.points},
+    options.env = {{"VAUCHI_KILL_POINT", points},
                    {"VAUCHI_KILL_POINT_TOKEN", std::string(tmpl) + "/token"},
                    {"RELAY_MAX_STORAGE_BYTES", "16777216"},
                    {"RELAY_RATE_LIMIT", "100000"},
                    {"RELAY_MAX_CONNECTIONS", "200"}};
     // Erasing from a probe run needs a crowded presence table: many ids
     // connecting, and RELAY_MAX_CONNECTIONS 16 sizes it at 64 entries.
-    bool const crowded = std::string(kc.points).starts_with("table.");
+    bool const crowded = points.starts_with("table.");
     if (crowded)
         options.env["RELAY_MAX_CONNECTIONS"] = "16";
     if (kc.work == workload::expire) {
@@ -219,10 +267,10 @@ BOOST_DATA_TEST_CASE(a_process_killed_at_the_point_loses_nothing_acknowledged, b
     }
 
     BOOST_TEST_REQUIRE(relay.wait_for_log("was killed by signal 9", 5000ms),
-                       "the workload never reached " << kc.points);
+                       "the workload never reached " << points);
     // Another round meets the shard (or ring) the dead process left behind.
     store_round(10, 1);
-    BOOST_TEST(relay.wait_for_log(kc.repair_log, 5000ms), "no repair logged after the kill at " << kc.points);
+    BOOST_TEST(relay.wait_for_log(kc.repair_log, 5000ms), "no repair logged after the kill at " << points);
 
     if (kc.work == workload::expire) {
         BOOST_TEST(relay.wait_for_log("expired", 6000ms));
@@ -241,7 +289,7 @@ BOOST_DATA_TEST_CASE(a_process_killed_at_the_point_loses_nothing_acknowledged, b
             if (auto it = remaining.find(u->ciphertext); it != remaining.end())
                 remaining.erase(it);
         }
-        BOOST_TEST(remaining.empty(), remaining.size() << " acknowledged blobs lost after a kill at " << kc.points);
+        BOOST_TEST(remaining.empty(), remaining.size() << " acknowledged blobs lost after a kill at " << points);
     }
 
     // The live store verifies while the relay keeps running.
@@ -249,6 +297,8 @@ BOOST_DATA_TEST_CASE(a_process_killed_at_the_point_loses_nothing_acknowledged, b
     BOOST_TEST(std::system((check + " > /dev/null").c_str()) == 0);
     std::filesystem::remove_all(tmpl);
 }
+
+} // namespace
 
 BOOST_AUTO_TEST_CASE(with_sync_commit_no_stored_ack_leaves_before_the_flush_that_covers_it)
 {

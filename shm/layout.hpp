@@ -18,7 +18,8 @@
 //     notify_ring[max_worker_slots]      cross-worker notifications (DESIGN §3)
 //     pool_header, page_desc[page_count] the page pool shared by every shard
 //     shard_header[shard_count]          locks, partial-page lists, counters
-//     bucket heads, presence tables      per shard
+//     bucket heads                       per shard
+//     presence_header, presence_entry[]  one table for the store (presence_table.hpp)
 //
 // Crash safety (docs/store.md): the chunk headers and records in the arena are
 // the truth; everything in the tail is derived (rebuilt from the arena by
@@ -180,9 +181,6 @@ struct shard_header {
     std::uint32_t index;
     std::uint32_t buckets;             ///< mailbox buckets of this shard (power of two)
     std::uint64_t buckets_offset;      ///< std::uint64_t[buckets]: first anchor of each bucket
-    std::uint64_t presence_offset;     ///< presence_entry[presence_capacity]
-    std::uint32_t presence_capacity;   ///< power of two
-    std::uint32_t presence_used;
     // ---- derived (repair rebuilds these) ----
     std::uint32_t partial_head[class_count]; ///< pages of the class with a free chunk, no_page if none
     std::uint32_t pages_of_class[class_count];
@@ -209,6 +207,16 @@ struct presence_entry {
     std::uint16_t per_slot[max_worker_slots];
 };
 static_assert(sizeof(presence_entry) == 200);
+
+/// The presence table's header (presence_table.hpp): one table for the
+/// whole store, its entries following at presence_entries_at.
+struct presence_header {
+    robust_mutex lock;
+    std::uint32_t used;
+    std::uint32_t reserved;
+};
+inline constexpr std::uint64_t presence_entries_at = 64;
+static_assert(sizeof(presence_header) <= presence_entries_at);
 
 // ---------------------------------------------------------------------------
 // Soft, lock-free state.
@@ -366,7 +374,7 @@ struct store_header {
     // ---- the tail (docs/store.md): recomputed from the sizes below and checked ----
     std::uint64_t tail_offset;
     std::uint32_t rate_table_entries;  ///< power of two
-    std::uint32_t presence_capacity;   ///< per shard, power of two
+    std::uint32_t presence_capacity;   ///< entries of the presence table (whole store), power of two
     std::uint32_t buckets_per_shard;   ///< power of two
     std::uint32_t reserved0;
     std::uint64_t slots_offset;
@@ -378,7 +386,7 @@ struct store_header {
     std::uint64_t descs_offset;    ///< page_desc[page_count]
     std::uint64_t shards_offset;   ///< shard_header[shard_count]
     std::uint64_t buckets_offset;  ///< std::uint64_t[shard_count][buckets_per_shard]
-    std::uint64_t presence_offset; ///< presence_entry[shard_count][presence_capacity]
+    std::uint64_t presence_offset; ///< presence_header, then presence_entry[presence_capacity]
     // ---- state ----
     std::atomic<std::uint32_t> clean_shutdown; ///< 1 while no process has it open for writing
     std::atomic<std::uint64_t> opened_count;
@@ -430,6 +438,7 @@ constexpr std::uint64_t tail_fingerprint()
                             std::uint64_t{sizeof(pool_header)}, std::uint64_t{sizeof(page_desc)},
                             std::uint64_t{sizeof(shard_header)}, std::uint64_t{alignof(shard_header)},
                             std::uint64_t{sizeof(presence_entry)}, std::uint64_t{sizeof(robust_mutex)},
+                            std::uint64_t{sizeof(presence_header)}, std::uint64_t{presence_entries_at},
                             std::uint64_t{max_worker_slots}, std::uint64_t{counter_count},
                             std::uint64_t{duration_bucket_count}})
         detail::fnv_mix(h, v);

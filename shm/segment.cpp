@@ -17,6 +17,7 @@
 
 #include "common/random.hpp"
 #include "shm/page_pool.hpp"
+#include "shm/presence_table.hpp"
 #include "shm/record_crc.hpp"
 #include "shm/space_reservation.hpp"
 
@@ -54,7 +55,7 @@ tail_offsets compute(tail_shape const& t)
     o.shards = align_up(o.descs + sizeof(page_desc) * std::uint64_t{t.page_count}, 4096);
     o.buckets = align_up(o.shards + sizeof(shard_header) * std::uint64_t{t.shard_count}, 4096);
     o.presence = align_up(o.buckets + 8 * std::uint64_t{t.buckets_per_shard} * t.shard_count, 4096);
-    o.total = align_up(o.presence + sizeof(presence_entry) * std::uint64_t{t.presence_capacity} * t.shard_count, 4096);
+    o.total = align_up(o.presence + presence_entries_at + sizeof(presence_entry) * std::uint64_t{t.presence_capacity}, 4096);
     return o;
 }
 
@@ -112,6 +113,8 @@ void lay_out_tail(std::uint8_t* base, tail_shape const& t, bool zeroed = false)
     new (&pool.header()) pool_header{};
     pool.reinit_lock();
     pool.reset_all_free();
+    new (base + o.presence) presence_header{};
+    presence_table(base).reinit_lock();
     auto* shards = reinterpret_cast<shard_header*>(base + o.shards);
     for (std::uint32_t i = 0; i < t.shard_count; ++i) {
         auto* s = new (&shards[i]) shard_header{};
@@ -119,8 +122,6 @@ void lay_out_tail(std::uint8_t* base, tail_shape const& t, bool zeroed = false)
         s->index = i;
         s->buckets = t.buckets_per_shard;
         s->buckets_offset = o.buckets + 8 * std::uint64_t{t.buckets_per_shard} * i;
-        s->presence_capacity = t.presence_capacity;
-        s->presence_offset = o.presence + sizeof(presence_entry) * std::uint64_t{t.presence_capacity} * i;
         std::fill(std::begin(s->partial_head), std::end(s->partial_head), no_page);
         s->next_seq = 1;
     }
@@ -252,9 +253,7 @@ std::string tail_problem(std::uint8_t const* base, std::uint64_t size, std::stri
     for (std::uint32_t i = 0; i < h->shard_count; ++i) {
         shard_header const& s = shards[i];
         if (s.index != i || s.buckets != h->buckets_per_shard ||
-            s.buckets_offset != o.buckets + 8 * std::uint64_t{h->buckets_per_shard} * i ||
-            s.presence_capacity != h->presence_capacity ||
-            s.presence_offset != o.presence + sizeof(presence_entry) * std::uint64_t{h->presence_capacity} * i)
+            s.buckets_offset != o.buckets + 8 * std::uint64_t{h->buckets_per_shard} * i)
             return field_error(what, "shard_header", i, "placed where the header does not put it");
     }
     return {};

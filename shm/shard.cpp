@@ -21,17 +21,6 @@ std::uint64_t mix64(std::uint64_t x) noexcept
     return x;
 }
 
-bool presence_matches(presence_entry const& e, std::string_view key) noexcept
-{
-    return e.kind == static_cast<std::uint8_t>(blob_kind::update) && key.size() == key_size &&
-           std::memcmp(e.key, key.data(), key_size) == 0;
-}
-
-std::uint32_t presence_home(presence_entry const& e, std::uint64_t seed, std::uint32_t mask) noexcept
-{
-    return static_cast<std::uint32_t>(table_hash(seed, blob_kind::update, std::string_view(e.key, key_size))) & mask;
-}
-
 constexpr std::uint64_t quota_overhead = 36 + 8; // PROTOCOL §10.4: blob id length + 8
 
 } // namespace
@@ -208,10 +197,6 @@ std::uint64_t* shard_view::bucket_of(blob_kind kind, std::string_view key) const
 void shard_view::prefetch_lookups(blob_kind kind, std::string_view key) const noexcept
 {
     __builtin_prefetch(bucket_of(kind, key));
-    std::uint32_t const presence =
-        static_cast<std::uint32_t>(table_hash(seed_, blob_kind::update, key)) & (h_.presence_capacity - 1);
-    __builtin_prefetch(&presences()[presence].used);
-    __builtin_prefetch(presences()[presence].key);
 }
 
 std::uint64_t shard_view::find_mailbox_locked(blob_kind kind, std::string_view key) const
@@ -370,78 +355,6 @@ bool shard_view::read_record_locked(std::uint64_t head, std::uint8_t* out) const
         copied += part->bytes_here;
     }
     return copied == total && crc.value() == c->record_crc;
-}
-
-// ---------------------------------------------------------------------------
-// presence: open addressing (linear probing, backward-shift deletion)
-
-presence_entry* shard_view::find_presence_locked(std::string_view key) const
-{
-    presence_entry* table = presences();
-    std::uint32_t const mask = h_.presence_capacity - 1;
-    std::uint32_t i = static_cast<std::uint32_t>(table_hash(seed_, blob_kind::update, key)) & mask;
-    for (std::uint32_t probes = 0; probes < h_.presence_capacity; ++probes, i = (i + 1) & mask) {
-        if (!table[i].used)
-            return nullptr;
-        if (presence_matches(table[i], key))
-            return &table[i];
-    }
-    return nullptr;
-}
-
-presence_entry* shard_view::find_or_add_presence_locked(std::string_view key)
-{
-    if (auto* e = find_presence_locked(key))
-        return e;
-    // Keep a quarter free so probe sequences stay short.
-    if (std::uint64_t{h_.presence_used} + 1 > std::uint64_t{h_.presence_capacity} * 3 / 4)
-        return nullptr;
-    presence_entry* table = presences();
-    std::uint32_t const mask = h_.presence_capacity - 1;
-    std::uint32_t i = static_cast<std::uint32_t>(table_hash(seed_, blob_kind::update, key)) & mask;
-    while (table[i].used)
-        i = (i + 1) & mask;
-    presence_entry& e = table[i];
-    std::memset(static_cast<void*>(&e), 0, sizeof e);
-    std::memcpy(e.key, key.data(), key_size);
-    e.kind = static_cast<std::uint8_t>(blob_kind::update);
-    e.used = 1;
-    ++h_.presence_used;
-    return &e;
-}
-
-void shard_view::erase_presence_locked(presence_entry* victim)
-{
-    presence_entry* table = presences();
-    std::uint32_t const mask = h_.presence_capacity - 1;
-    std::uint32_t hole = static_cast<std::uint32_t>(victim - table);
-    std::uint32_t j = hole;
-    // Backward-shift: move later members of the probe run into the hole so that
-    // lookups never need tombstones.
-    for (;;) {
-        j = (j + 1) & mask;
-        if (!table[j].used)
-            break;
-        std::uint32_t const home = presence_home(table[j], seed_, mask);
-        // Can the entry at j move to hole? Only if its home is not in (hole, j].
-        bool const movable = (hole <= j) ? (home <= hole || home > j) : (home <= hole && home > j);
-        if (movable) {
-            std::memcpy(static_cast<void*>(&table[hole]), &table[j], sizeof(presence_entry));
-            RELAY_KILL_POINT("table.erase_shift");
-            hole = j;
-        }
-    }
-    table[hole].used = 0;
-    --h_.presence_used;
-}
-
-std::uint64_t shard_view::slot_mask(presence_entry const& e) noexcept
-{
-    std::uint64_t mask = 0;
-    for (std::uint32_t s = 0; s < max_worker_slots; ++s)
-        if (e.per_slot[s] != 0)
-            mask |= std::uint64_t{1} << s;
-    return mask;
 }
 
 // ---------------------------------------------------------------------------

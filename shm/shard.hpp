@@ -41,7 +41,6 @@ public:
     /// The sender message id, then the first data bytes, of a head.
     std::uint8_t* head_tail(std::uint64_t head) const noexcept { return reinterpret_cast<std::uint8_t*>(meta(head) + 1); }
     std::uint64_t* buckets() const noexcept { return reinterpret_cast<std::uint64_t*>(base_ + h_.buckets_offset); }
-    presence_entry* presences() const noexcept { return reinterpret_cast<presence_entry*>(base_ + h_.presence_offset); }
 
     /// True if `offset` is the start of a chunk on the grid of a page this
     /// shard owns (bounds-checked: any value is safe to pass).
@@ -59,8 +58,8 @@ public:
     /// Frees every chunk of a record whose head is no longer committed.
     void free_chain_locked(std::uint64_t head);
 
-    /// Starts loading the cache lines where `key`'s mailbox bucket and
-    /// presence lookup begin, before the lock is taken. A hint only.
+    /// Starts loading the cache line where `key`'s mailbox bucket lookup
+    /// begins, before the lock is taken. A hint only.
     void prefetch_lookups(blob_kind kind, std::string_view key) const noexcept;
 
     // ---- mailboxes ((kind, key) → records in arrival order) ----
@@ -77,12 +76,6 @@ public:
     void delete_record_locked(std::uint64_t anchor, std::uint64_t prev, std::uint64_t head);
     /// Deletes `head` wherever it is in its mailbox (walks to find its predecessor).
     void delete_record_locked(std::uint64_t head);
-
-    // ---- presence (routing id → live connections per worker slot) ----
-    presence_entry* find_presence_locked(std::string_view key) const;
-    presence_entry* find_or_add_presence_locked(std::string_view key);
-    void erase_presence_locked(presence_entry* entry);
-    static std::uint64_t slot_mask(presence_entry const& e) noexcept;
 
     // ---- records ----
     /// Copies a record's data out and checks its checksum; false if the
@@ -130,7 +123,6 @@ public:
 private:
     std::uint64_t* bucket_of(blob_kind kind, std::string_view key) const noexcept;
     std::uint64_t* link_to_anchor(std::uint64_t anchor) const noexcept;
-    void rebuild_presence_locked();
     void take_page_locked(std::uint32_t cls);
     void unlink_partial_locked(std::uint32_t page);
     void push_partial_locked(std::uint32_t page);

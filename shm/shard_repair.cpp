@@ -207,35 +207,7 @@ shard_view::rebuild_stats shard_view::rebuild_locked()
         append_locked(hr.offset);
     stats.kept = kept.size();
     h_.next_seq = std::max(h_.next_seq, max_seq + 1);
-    rebuild_presence_locked();
     return stats;
-}
-
-void shard_view::rebuild_presence_locked()
-{
-    // A death in the middle of a backward shift can leave one entry twice;
-    // merging with max() keeps every connection that was counted.
-    std::vector<presence_entry> entries;
-    presence_entry* table = presences();
-    for (std::uint32_t i = 0; i < h_.presence_capacity; ++i)
-        if (table[i].used)
-            entries.push_back(table[i]);
-    std::memset(static_cast<void*>(table), 0, sizeof(presence_entry) * h_.presence_capacity);
-    h_.presence_used = 0;
-    for (presence_entry const& old : entries) {
-        if (old.kind != static_cast<std::uint8_t>(blob_kind::update))
-            continue; // not a presence entry this binary wrote
-        presence_entry* e = find_or_add_presence_locked(std::string_view(old.key, key_size));
-        if (e == nullptr)
-            continue;
-        e->total = 0;
-        for (std::uint32_t s = 0; s < max_worker_slots; ++s) {
-            e->per_slot[s] = std::max(e->per_slot[s], old.per_slot[s]);
-            e->total += e->per_slot[s];
-        }
-        if (e->total == 0)
-            erase_presence_locked(e);
-    }
 }
 
 bool shard_view::check_locked(std::string& why, bool checksums) const
@@ -390,22 +362,6 @@ bool shard_view::check_locked(std::string& why, bool checksums) const
     if (listed != partial_pages)
         return fail("a partial page list misses a page");
 
-    std::uint32_t presences_used = 0;
-    for (std::uint32_t i = 0; i < h_.presence_capacity; ++i) {
-        presence_entry const& e = presences()[i];
-        if (!e.used)
-            continue;
-        ++presences_used;
-        std::uint32_t total = 0;
-        for (auto n : e.per_slot)
-            total += n;
-        if (total != e.total || total == 0)
-            return fail("presence entry counts disagree");
-        if (find_presence_locked(std::string_view(e.key, key_size)) != &e)
-            return fail("presence entry not reachable by lookup");
-    }
-    if (presences_used != h_.presence_used)
-        return fail("presence table size disagrees");
     return true;
 }
 

@@ -14,6 +14,7 @@
 #include "shm/chunk_plan.hpp"
 #include "shm/fault_injection.hpp"
 #include "shm/page_pool.hpp"
+#include "shm/presence_table.hpp"
 #include "shm/record_crc.hpp"
 
 namespace relay::shm {
@@ -135,6 +136,8 @@ put_result store::put(put_request const& rq)
     std::uint32_t const index = shard_of(rq.recipient);
     shard_view s = shard(index);
     s.prefetch_lookups(rq.kind, rq.recipient);
+    if (rq.kind == blob_kind::update)
+        presence_table(base_).prefetch(rq.recipient);
 
     // Phase 1, outside any lock: everything about the record but where it goes.
     // D-7: the sender is remembered with the record. An envelope id longer than
@@ -226,9 +229,12 @@ put_status store::commit_locked(shard_view& s, put_request const& rq, std::uint6
              a = s.find_mailbox_locked(rq.kind, rq.recipient))
             s.delete_record_locked(a, 0, a);
     }
-    if (rq.kind == blob_kind::update)
-        if (presence_entry const* p = s.find_presence_locked(rq.recipient))
-            result.live_slots = shard_view::slot_mask(*p);
+    if (rq.kind == blob_kind::update) {
+        presence_table presence(base_);
+        presence_guard pg(presence);
+        if (presence_entry const* p = presence.find_locked(rq.recipient))
+            result.live_slots = presence_table::slot_mask(*p);
+    }
     result.ref = {s.header().index, rq.kind, head, final_seq};
     return put_status::stored;
 }
@@ -290,15 +296,19 @@ attach_result store::attach(std::string_view routing_id, std::uint32_t slot_inde
     std::uint32_t const index = shard_of(routing_id);
     shard_view s = shard(index);
     shard_guard guard(s);
-    presence_entry* p = s.find_or_add_presence_locked(routing_id);
-    if (p != nullptr && p->per_slot[slot_index] == UINT16_MAX)
-        p = nullptr; // 65535 connections of one id on one worker: no more live push for the next
-    if (p != nullptr) {
-        p->per_slot[slot_index] += 1;
-        p->total += 1;
-        result.registered = true;
+    {
+        presence_table presence(base_);
+        presence_guard pg(presence);
+        presence_entry* p = presence.find_or_add_locked(routing_id);
+        if (p != nullptr && p->per_slot[slot_index] == UINT16_MAX)
+            p = nullptr; // 65535 connections of one id on one worker: no more live push for the next
+        if (p != nullptr) {
+            p->per_slot[slot_index] += 1;
+            p->total += 1;
+            result.registered = true;
+        }
+        RELAY_KILL_POINT("attach.after_presence");
     }
-    RELAY_KILL_POINT("attach.after_presence");
     if (std::uint64_t const a = s.find_mailbox_locked(blob_kind::update, routing_id)) {
         result.pending.reserve(s.anchor(a).count);
         for (std::uint64_t off = a; off != 0; off = s.chunk(off)->mailbox_next)
@@ -311,22 +321,24 @@ void store::detach(std::string_view routing_id, std::uint32_t slot_index)
 {
     shard_view s = shard(shard_of(routing_id));
     shard_guard guard(s);
-    presence_entry* p = s.find_presence_locked(routing_id);
+    presence_table presence(base_);
+    presence_guard pg(presence);
+    presence_entry* p = presence.find_locked(routing_id);
     if (p == nullptr || p->per_slot[slot_index] == 0)
         return; // already reset (e.g. after a slot reset): nothing to undo
     p->per_slot[slot_index] -= 1;
     RELAY_KILL_POINT("detach.presence_half_updated");
     p->total -= 1;
     if (p->total == 0)
-        s.erase_presence_locked(p);
+        presence.erase_locked(p);
 }
 
 std::uint64_t store::live_slots(std::string_view routing_id)
 {
-    shard_view s = shard(shard_of(routing_id));
-    shard_guard guard(s);
-    presence_entry const* p = s.find_presence_locked(routing_id);
-    return p ? shard_view::slot_mask(*p) : 0;
+    presence_table presence(base_);
+    presence_guard pg(presence);
+    presence_entry const* p = presence.find_locked(routing_id);
+    return p ? presence_table::slot_mask(*p) : 0;
 }
 
 std::optional<delivery> store::fetch(blob_ref const& ref, blob_kind kind, std::string_view key, bool first_delivery_notice)
@@ -483,22 +495,10 @@ void store::reset_slot(std::uint32_t slot_index)
         }
         ws.reserved_head.store(0, std::memory_order_release);
     }
-    for (std::uint32_t i = 0; i < shard_count(); ++i) {
-        shard_view s = shard(i);
-        shard_guard guard(s);
-        for (std::uint32_t e = 0; e < s.header().presence_capacity;) {
-            presence_entry* p = &s.presences()[e];
-            if (!p->used || p->per_slot[slot_index] == 0) {
-                ++e;
-                continue;
-            }
-            p->total -= p->per_slot[slot_index];
-            p->per_slot[slot_index] = 0;
-            if (p->total == 0)
-                s.erase_presence_locked(p); // may shift another entry into e: look again
-            else
-                ++e;
-        }
+    {
+        presence_table presence(base_);
+        presence_guard guard(presence);
+        presence.reset_slot_locked(slot_index);
     }
     slot(slot_index).connections.store(0, std::memory_order_relaxed);
     address_counts::reset_slot(base_, header(), slot_index);
@@ -510,6 +510,12 @@ bool store::check_all(std::string& why, bool checksums)
         page_pool pool(base_);
         pool_guard guard(pool);
         if (!pool.check_locked(why))
+            return false;
+    }
+    {
+        presence_table presence(base_);
+        presence_guard guard(presence);
+        if (!presence.check_locked(why))
             return false;
     }
     for (std::uint32_t i = 0; i < shard_count(); ++i) {
@@ -526,6 +532,7 @@ bool store::check_all(std::string& why, bool checksums)
 void store::reinit_locks()
 {
     page_pool(base_).reinit_lock();
+    presence_table(base_).reinit_lock();
     for (std::uint32_t i = 0; i < shard_count(); ++i)
         shard(i).header().lock.init();
 }

@@ -10,6 +10,7 @@
 
 #include "shm/notify_ring.hpp"
 #include "shm/page_pool.hpp"
+#include "shm/presence_table.hpp"
 #include "shm/shard.hpp"
 #include "shm/store.hpp"
 
@@ -34,12 +35,9 @@ store::rebuild_stats store::recover_unshared(std::function<void(std::uint32_t, s
     // would never report their owner's death.
     reinit_locks();
     notify_rings(base_, header()).reinit_locks();
-    for (std::uint32_t i = 0; i < shard_count(); ++i) {
-        shard_header& h = shard(i).header();
-        std::memset(static_cast<void*>(shard(i).presences()), 0, sizeof(presence_entry) * h.presence_capacity);
-        h.presence_used = 0;
-        h.next_seq = 1; // rebuilt as one past the highest sequence found
-    }
+    presence_table(base_).clear_locked(); // no connection of a previous run is live
+    for (std::uint32_t i = 0; i < shard_count(); ++i)
+        shard(i).header().next_seq = 1; // rebuilt as one past the highest sequence found
     auto const stats = rebuild_all(progress);
     for (std::uint32_t s = 0; s < max_worker_slots; ++s) {
         reset_slot(s);

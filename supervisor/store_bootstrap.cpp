@@ -16,19 +16,31 @@
 #include "common/log.hpp"
 #include "shm/notify_ring.hpp"
 #include "shm/prefault.hpp"
+#include "shm/presence_table.hpp"
 #include "supervisor/store_migration.hpp"
 #include "supervisor/systemd_notify.hpp"
 #include "shm/store.hpp"
 
 namespace relay::supervisor {
 
+std::uint32_t presence_capacity_for(std::uint64_t max_connections)
+{
+    // One entry per routing id online, so never more than the connections
+    // admitted: RELAY_MAX_CONNECTIONS, plus one per worker slot because each
+    // worker checks the relay-wide count before it adds its own connection.
+    std::uint64_t const most = max_connections + shm::max_worker_slots;
+    std::uint64_t capacity = std::bit_ceil(std::max<std::uint64_t>(64, most));
+    while (shm::presence_table::usable(static_cast<std::uint32_t>(capacity)) < most)
+        capacity *= 2;
+    return static_cast<std::uint32_t>(capacity);
+}
+
 shm::geometry geometry_for(config const& cfg)
 {
     shm::geometry g;
     g.shard_count = cfg.shards;
     g.arena_bytes = cfg.max_storage_bytes;
-    g.presence_capacity =
-        static_cast<std::uint32_t>(std::bit_ceil(std::max<std::uint64_t>(64, cfg.max_connections * 4 / cfg.shards)));
+    g.presence_capacity = presence_capacity_for(cfg.max_connections);
     g.rate_table_entries =
         static_cast<std::uint32_t>(std::bit_ceil(std::max<std::uint64_t>(4096, cfg.max_connections * 8)));
     return g;

@@ -19,6 +19,9 @@ shm::segment bootstrap_store(config const& cfg);
 
 /// Geometry for a new store from the configuration.
 shm::geometry geometry_for(config const& cfg);
+/// Entries of the presence table: it can never be full while the relay
+/// admits at most `max_connections` (docs/store.md, "Presence").
+std::uint32_t presence_capacity_for(std::uint64_t max_connections);
 
 /// `vauchi-relay --check-store`: maps the file store of `cfg` and verifies every
 /// shard under its lock, without rebuilding anything; safe while the relay

@@ -93,11 +93,14 @@ connection_handler::verdict connection_handler::on_handshake(std::string_view fr
     if (!attached_) {
         // Without its presence recorded, no live push would reach this
         // connection: it is refused instead of silently left without them.
+        // The table is sized for RELAY_MAX_CONNECTIONS, so only a store laid
+        // out for a lower limit (tests), or 65 535 connections of one id on
+        // one worker, gets here.
         services_.unregister_handler(routing_id_, this);
         handshaken_ = false;
         services_.count(counter::connections_rejected_presence);
-        RELAY_LOG_WARN("connection refused: a shard's presence table is full (raise RELAY_MAX_CONNECTIONS, which "
-                       "sizes it; the client reconnects)");
+        RELAY_LOG_WARN("connection refused: its presence could not be recorded (the presence table is full, or one "
+                       "routing id has 65535 connections on this worker); the client reconnects");
         return verdict::close;
     }
     sink_.send_frame(protocol::encode_handshake_ack(random::new_uuid_string(), worker_services::now_unix(), noise));

@@ -183,11 +183,15 @@ public:
     /// and after an escalation, while no other process has it open: locks
     /// re-initialised, the soft state of processes that no longer exist
     /// cleared (presence, rings, worker slots), then rebuild_all().
-    rebuild_stats recover_unshared(std::function<void(std::uint32_t, std::uint32_t)> const& progress);
+    /// `identity_fd`: the store file opened with O_DIRECT, or -1 (see
+    /// store_recovery.cpp, page_identity_reader, for why it matters).
+    rebuild_stats recover_unshared(std::function<void(std::uint32_t, std::uint32_t)> const& progress,
+                                   int identity_fd = -1);
     /// Rebuilds the whole store from its records, trusting nothing derived
     /// (store_recovery.cpp): only while no other process has it open.
     /// `progress(done, total)` after each shard.
-    rebuild_stats rebuild_all(std::function<void(std::uint32_t, std::uint32_t)> const& progress);
+    rebuild_stats rebuild_all(std::function<void(std::uint32_t, std::uint32_t)> const& progress,
+                              int identity_fd = -1);
     /// Verifies every shard and the pool; false with the first failure. With
     /// `checksums`, every record's checksum too.
     bool check_all(std::string& why, bool checksums = false);

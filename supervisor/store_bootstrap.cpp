@@ -23,6 +23,23 @@
 
 namespace relay::supervisor {
 
+identity_scan_file::identity_scan_file(config const& cfg)
+{
+    if (cfg.backend != storage_backend::file)
+        return;
+    std::string const path = cfg.data_dir + "/store";
+    fd_ = ::open(path.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
+    if (fd_ < 0)
+        RELAY_LOG_DEBUG("store recovery reads page identities through the mapping (%s cannot be opened with "
+                        "O_DIRECT: %s)", path.c_str(), std::strerror(errno));
+}
+
+identity_scan_file::~identity_scan_file()
+{
+    if (fd_ >= 0)
+        ::close(fd_);
+}
+
 std::uint32_t presence_capacity_for(std::uint64_t max_connections)
 {
     // One entry per routing id online, so never more than the connections
@@ -164,13 +181,16 @@ shm::segment bootstrap_store(config const& cfg)
     // so that a crash or a power cut is repaired before the first worker starts.
     auto const started = std::chrono::steady_clock::now();
     auto last_report = started;
-    auto const rebuilt = st.recover_unshared([&](std::uint32_t done, std::uint32_t total) {
-        auto const now = std::chrono::steady_clock::now();
-        if (now - last_report > std::chrono::seconds(2) || done == total) {
-            RELAY_LOG_INFO("store recovery: %u/%u shards", done, total);
-            last_report = now;
-        }
-    });
+    identity_scan_file const scan(cfg);
+    auto const rebuilt = st.recover_unshared(
+        [&](std::uint32_t done, std::uint32_t total) {
+            auto const now = std::chrono::steady_clock::now();
+            if (now - last_report > std::chrono::seconds(2) || done == total) {
+                RELAY_LOG_INFO("store recovery: %u/%u shards", done, total);
+                last_report = now;
+            }
+        },
+        scan.fd());
     if (rebuilt.dropped_total() > 0)
         RELAY_LOG_ERROR("store recovery dropped %llu records that did not read back (%llu failed their checksum, "
                         "%llu had a broken chain of chunks): a power cut loses records acknowledged since the last "

@@ -19,6 +19,21 @@ shm::segment bootstrap_store(config const& cfg);
 
 /// Geometry for a new store from the configuration.
 shm::geometry geometry_for(config const& cfg);
+/// The store file opened for recovery's page-identity scan (O_DIRECT, so the
+/// scan leaves no single-page folios in the page cache), or -1 when the
+/// backend or the filesystem has none: recovery then reads the mapping.
+class identity_scan_file {
+public:
+    explicit identity_scan_file(config const& cfg);
+    ~identity_scan_file();
+    identity_scan_file(identity_scan_file const&) = delete;
+    identity_scan_file& operator=(identity_scan_file const&) = delete;
+    int fd() const noexcept { return fd_; }
+
+private:
+    int fd_ = -1;
+};
+
 /// Entries of the presence table: it can never be full while the relay
 /// admits at most `max_connections` (docs/store.md, "Presence").
 std::uint32_t presence_capacity_for(std::uint64_t max_connections);

@@ -418,7 +418,8 @@ void supervisor::escalate()
     }
     // Nobody else has the store open now: the same recovery as at start-up.
     shm::store st(segment_.base());
-    auto const rebuilt = st.recover_unshared({});
+    identity_scan_file const scan(cfg_);
+    auto const rebuilt = st.recover_unshared({}, scan.fd());
     std::string why;
     if (!st.check_all(why)) {
         RELAY_LOG_ERROR("the store failed verification after a full rebuild (%s): stopping; keep a copy of the "

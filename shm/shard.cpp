@@ -1,10 +1,14 @@
 #include "shm/shard.hpp"
 
+#include <time.h>
+
+#include <atomic>
 #include <cstring>
 
 #include "common/exit_codes.hpp"
 #include "common/log.hpp"
 #include "shm/fault_injection.hpp"
+#include "shm/lock_hold.hpp"
 #include "shm/record_crc.hpp"
 
 namespace relay::shm {
@@ -362,14 +366,29 @@ bool shard_view::read_record_locked(std::uint64_t head, std::uint8_t* out) const
 namespace {
 bool unprovable_repair_is_fatal = true;
 std::uint64_t unprovable_repairs = 0;
+
+std::atomic<lock_hold_histogram*> hold_histogram{nullptr};
+thread_local std::uint64_t hold_started_ns = 0;
+
+std::uint64_t monotonic_ns() noexcept
+{
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000u + static_cast<std::uint64_t>(ts.tv_nsec);
+}
 } // namespace
+
+void record_lock_holds(lock_hold_histogram* into) noexcept { hold_histogram.store(into, std::memory_order_relaxed); }
 
 void set_unprovable_repair_fatal(bool fatal) { unprovable_repair_is_fatal = fatal; }
 std::uint64_t unprovable_repairs_seen() { return unprovable_repairs; }
 
 shard_guard::shard_guard(shard_view& shard) : shard_(shard)
 {
-    if (shard_.header().lock.lock() != lock_outcome::owner_died)
+    lock_outcome const outcome = shard_.header().lock.lock();
+    if (hold_histogram.load(std::memory_order_relaxed) != nullptr)
+        hold_started_ns = monotonic_ns();
+    if (outcome != lock_outcome::owner_died)
         return;
     // A process died holding this lock: the shard may be mid-update. Rebuild
     // everything derived from the chunk headers, verify, and only then let
@@ -401,6 +420,11 @@ shard_guard::shard_guard(shard_view& shard) : shard_(shard)
     repaired_ = true;
 }
 
-shard_guard::~shard_guard() { shard_.header().lock.unlock(); }
+shard_guard::~shard_guard()
+{
+    if (lock_hold_histogram* h = hold_histogram.load(std::memory_order_relaxed); h != nullptr && hold_started_ns != 0)
+        h->add(monotonic_ns() - hold_started_ns);
+    shard_.header().lock.unlock();
+}
 
 } // namespace relay::shm

@@ -74,8 +74,8 @@ def run(build, loadgen, env_extra, flags, duration, warmup, work_dir, workers):
         server.stop()
     w = result.get("window", {})
     lat = result.get("latency", {})
-    flushes = after.get("relay_sync_flushes_total", 0) - before.get("relay_sync_flushes_total", 0)
-    records = after.get("relay_sync_records_total", 0) - before.get("relay_sync_records_total", 0)
+    flushes = after.get("relay_store_sync_flushes_total", 0) - before.get("relay_store_sync_flushes_total", 0)
+    records = after.get("relay_store_sync_records_total", 0) - before.get("relay_store_sync_records_total", 0)
     wall = w.get("wall_s", 0) + warmup  # flush counters span the warm-up too
     return {
         "ops_per_s": w.get("ops_per_s", 0),

@@ -1,5 +1,6 @@
 #include "shm/presence_table.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 

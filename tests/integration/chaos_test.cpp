@@ -7,6 +7,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <random>
@@ -23,11 +24,16 @@ BOOST_AUTO_TEST_SUITE(chaos)
 BOOST_AUTO_TEST_CASE(random_worker_kills_under_load_lose_no_acknowledged_blob)
 {
     int const seconds = std::getenv("VAUCHI_CHAOS_SECONDS") ? std::atoi(std::getenv("VAUCHI_CHAOS_SECONDS")) : 30;
-    // Nothing is deleted during the run, so the store must hold all of it: a
-    // recipient's blobs live in one shard, hence few, large shards.
+    // Nothing is deleted during the run, so the store must hold all of it
+    // (about 12 KB per stored blob, ~30 blobs a second). The default 32 shards
+    // in a store of 512 KiB per second of run: before Store v2 each shard had
+    // its own 1/32 of it, and a recipient's blobs had to fit its shard's share
+    // (a 600 s run on 256 MiB had 9 355 stores refused); now the page pool
+    // serves every shard.
+    std::uint64_t const store_bytes = std::max<std::uint64_t>(32u << 20, std::uint64_t(seconds) * (512u << 10));
     relay_options options = with_env({{"RELAY_RATE_LIMIT", "1000000"}, {"RELAY_MAX_BLOBS_PER_USER", "0"},
-                                      {"RELAY_MAX_STORAGE_PER_USER", "0"}, {"RELAY_MAX_STORAGE_BYTES", "1073741824"}});
-    options.extra_args = {"--shards", "4"};
+                                      {"RELAY_MAX_STORAGE_PER_USER", "0"},
+                                      {"RELAY_MAX_STORAGE_BYTES", std::to_string(store_bytes)}});
     relay_process relay(options);
     std::uint16_t const port = relay.port();
 

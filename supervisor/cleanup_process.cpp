@@ -1,6 +1,5 @@
 #include "supervisor/cleanup_process.hpp"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -15,6 +14,7 @@
 #include "common/log.hpp"
 #include "shm/compaction.hpp"
 #include "shm/rate_limiter.hpp"
+#include "shm/record_flush.hpp"
 #include "shm/sweep.hpp"
 
 namespace relay::supervisor {
@@ -27,25 +27,16 @@ constexpr std::uint64_t bucket_idle_ms = 30 * 60 * 1000;
 std::uint64_t now_unix() { return static_cast<std::uint64_t>(std::time(nullptr)); }
 
 /// The background flush (docs/store.md, "Durability to disk"): every
-/// RELAY_SYNC_INTERVAL_MS the store file's dirty pages go to disk, so that a
-/// power cut loses at most about that window of acknowledged records.
+/// RELAY_SYNC_INTERVAL_MS the records written since go to disk
+/// (shm/record_flush.hpp), so that a power cut loses at most about that
+/// window of acknowledged records.
 class store_flusher {
 public:
-    explicit store_flusher(config const& cfg) : interval_(std::chrono::milliseconds(cfg.sync_interval_ms))
+    store_flusher(config const& cfg, std::uint8_t* store_base)
+        : interval_(std::chrono::milliseconds(cfg.sync_interval_ms)),
+          base_(cfg.backend == storage_backend::file ? store_base : nullptr)
     {
-        if (cfg.backend != storage_backend::file)
-            return;
-        std::string const path = cfg.data_dir + "/store";
-        fd_ = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-        if (fd_ < 0)
-            RELAY_LOG_ERROR("cannot open %s for its background flush (%s): only the kernel's own write-back "
-                            "protects acknowledged records from a power cut", path.c_str(), std::strerror(errno));
         next_ = std::chrono::steady_clock::now() + interval_;
-    }
-    ~store_flusher()
-    {
-        if (fd_ >= 0)
-            ::close(fd_);
     }
     store_flusher(store_flusher const&) = delete;
     store_flusher& operator=(store_flusher const&) = delete;
@@ -53,14 +44,14 @@ public:
     /// Milliseconds until the next flush is due (a day when there is none).
     std::int64_t due_in_ms() const
     {
-        if (fd_ < 0)
+        if (base_ == nullptr)
             return 86400000;
         return std::max<std::int64_t>(
             0, std::chrono::duration_cast<std::chrono::milliseconds>(next_ - std::chrono::steady_clock::now()).count());
     }
     void run_if_due()
     {
-        if (fd_ < 0 || due_in_ms() > 0)
+        if (base_ == nullptr || due_in_ms() > 0)
             return;
         flush_now();
     }
@@ -68,11 +59,13 @@ public:
     /// old copies); a flush counts as the periodic one too.
     void flush_now()
     {
-        if (fd_ < 0)
+        if (base_ == nullptr)
             return;
-        if (::fdatasync(fd_) != 0 && !failing_) {
-            RELAY_LOG_ERROR("background flush of the store failed (%s): acknowledged records may not survive a "
-                            "power cut until it succeeds; check the disk holding RELAY_DATA_DIR", std::strerror(errno));
+        if (int const error = shm::flush_records(base_); error != 0) {
+            if (!failing_)
+                RELAY_LOG_ERROR("background flush of the store failed (%s): acknowledged records may not survive "
+                                "a power cut until it succeeds; check the disk holding RELAY_DATA_DIR",
+                                std::strerror(error));
             failing_ = true;
         } else {
             failing_ = false;
@@ -82,8 +75,8 @@ public:
 
 private:
     std::chrono::milliseconds interval_;
+    std::uint8_t* base_; ///< nullptr: nothing to flush (memory backend)
     std::chrono::steady_clock::time_point next_;
-    int fd_ = -1;
     bool failing_ = false;
 };
 
@@ -139,7 +132,7 @@ int run_cleanup(config const& cfg, std::uint8_t* store_base)
     std::uint64_t next_buckets = now_unix() + bucket_sweep_every_s;
     RELAY_LOG_INFO("cleanup every %llu s, blob TTL %llu s", static_cast<unsigned long long>(cfg.cleanup_interval_secs),
                    static_cast<unsigned long long>(cfg.blob_ttl_secs));
-    store_flusher flusher(cfg);
+    store_flusher flusher(cfg, store_base);
     store_compactor compactor(st, flusher);
     for (;;) {
         flusher.run_if_due();

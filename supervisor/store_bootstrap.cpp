@@ -17,6 +17,7 @@
 #include "shm/notify_ring.hpp"
 #include "shm/prefault.hpp"
 #include "shm/presence_table.hpp"
+#include "shm/record_flush.hpp"
 #include "supervisor/store_migration.hpp"
 #include "supervisor/systemd_notify.hpp"
 #include "shm/store.hpp"
@@ -208,6 +209,13 @@ shm::segment bootstrap_store(config const& cfg)
                               "): keep a copy for analysis and move it away to start with an empty store"};
     h.clean_shutdown.store(0);
     h.opened_count.fetch_add(1);
+    // The flushes while serving cover the arena only (shm/record_flush.hpp):
+    // the header's identity, which every record's checksum depends on, goes
+    // to disk now.
+    if (cfg.backend == storage_backend::file)
+        if (int const error = shm::flush_header(seg.base()); error != 0)
+            throw shm::open_error{what + ": its header could not be written to disk (" + std::strerror(error) +
+                                  "); check the disk holding RELAY_DATA_DIR"};
     auto const ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
     auto const totals = st.totals();

@@ -1,7 +1,5 @@
 #include "worker/commit_gate.hpp"
 
-#include <unistd.h>
-
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -21,13 +19,13 @@ commit_gate::~commit_gate()
         wake_.notify_one();
         flusher_.join();
     }
-    if (fd_ >= 0)
-        ::close(fd_);
 }
 
-void commit_gate::open(int fd, std::function<void(std::function<void()>)> post, std::function<void()> on_durable)
+void commit_gate::open(std::function<int()> flush, std::function<void(std::function<void()>)> post,
+                       std::function<void()> on_durable)
 {
-    fd_ = fd;
+    enabled_ = true;
+    flush_ = std::move(flush);
     post_ = std::move(post);
     on_durable_ = std::move(on_durable);
     flusher_ = std::thread([this] { run_flusher(); });
@@ -35,7 +33,7 @@ void commit_gate::open(int fd, std::function<void(std::function<void()>)> post, 
 
 std::uint64_t commit_gate::cover()
 {
-    if (fd_ < 0)
+    if (!enabled_)
         return 0;
     ++waiting_records_;
     if (in_flight_ == 0) {
@@ -88,11 +86,11 @@ void commit_gate::run_flusher()
             records = requested_records_;
         }
         // Everything the worker wrote before requesting this generation is in
-        // the page cache of the file: fdatasync puts it on disk.
-        while (::fdatasync(fd_) != 0) {
+        // the page cache of the file: the flush puts it on disk.
+        while (int const error = flush_()) {
             if (!failing)
                 RELAY_LOG_ERROR("flushing the store to disk failed (%s): Stored acks stay held and the flush is "
-                                "retried every 100 ms; check the disk holding RELAY_DATA_DIR", std::strerror(errno));
+                                "retried every 100 ms; check the disk holding RELAY_DATA_DIR", std::strerror(error));
             failing = true;
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
             std::lock_guard lock(mutex_);

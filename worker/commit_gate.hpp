@@ -1,7 +1,7 @@
 #pragma once
 // RELAY_SYNC_COMMIT=on (docs/store.md, "Durability to disk"): a `Stored` ack
 // is sent only once the store file is on stable storage with the record in
-// it. Flushes run on a thread of their own (fdatasync blocks for
+// it. Flushes run on a thread of their own (a flush blocks for
 // milliseconds), one at a time, and each covers every record committed
 // before it started (group commit): while one runs, the worker goes on
 // storing, and the records it commits meanwhile share the next flush. Acks
@@ -24,11 +24,13 @@ public:
     commit_gate(commit_gate const&) = delete;
     commit_gate& operator=(commit_gate const&) = delete;
 
-    /// Enables the gate on the open store file `fd` (then owned by the gate).
-    /// `post` runs a function on the worker's thread (its io_context);
-    /// `on_durable` is then called there after every finished flush.
-    void open(int fd, std::function<void(std::function<void()>)> post, std::function<void()> on_durable);
-    bool enabled() const noexcept { return fd_ >= 0; }
+    /// Enables the gate. `flush` puts every record written before the call
+    /// on stable storage (0, or an errno value; it runs on the gate's
+    /// thread). `post` runs a function on the worker's thread (its
+    /// io_context); `on_durable` is then called there after every finished flush.
+    void open(std::function<int()> flush, std::function<void(std::function<void()>)> post,
+              std::function<void()> on_durable);
+    bool enabled() const noexcept { return enabled_; }
 
     /// A record was just committed: the generation whose flush covers it (0
     /// when disabled). Starts that flush unless one is running.
@@ -44,7 +46,8 @@ private:
     void flushed(std::uint64_t generation, std::uint64_t records);
     void run_flusher();
 
-    int fd_ = -1;
+    bool enabled_ = false;
+    std::function<int()> flush_;
     std::function<void(std::function<void()>)> post_;
     std::function<void()> on_durable_;
     // Worker thread only.

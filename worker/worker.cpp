@@ -15,6 +15,7 @@
 
 #include "common/exit_codes.hpp"
 #include "common/log.hpp"
+#include "shm/record_flush.hpp"
 #include "shm/fault_injection.hpp"
 #include "worker/asio_fwd.hpp"
 #include "worker/http_front.hpp"
@@ -186,23 +187,18 @@ net::awaitable<void> heartbeat_loop(worker_services& services)
 
 } // namespace
 
-/// RELAY_SYNC_COMMIT=on: the worker's own descriptor of the store file for
-/// the commit gate's flushes; each finished flush is counted and wakes the
-/// sessions whose acks it held (worker/commit_gate.hpp).
+/// RELAY_SYNC_COMMIT=on: the commit gate flushes the records of the worker's
+/// mapping of the store (shm/record_flush.hpp); each finished flush is
+/// counted and wakes the sessions whose acks it held (worker/commit_gate.hpp).
 bool start_commit_gate(worker_services& services, session_registry& registry, net::io_context& ioc)
 {
     config const& cfg = services.cfg();
     if (!cfg.sync_commit)
         return true;
-    std::string const path = cfg.data_dir + "/store";
-    int const fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-        RELAY_LOG_ERROR("RELAY_SYNC_COMMIT=on: cannot open %s to flush it: %s", path.c_str(), std::strerror(errno));
-        return false;
-    }
     commit_gate& gate = services.commit_gate();
+    auto* const base = reinterpret_cast<std::uint8_t*>(&services.store().header());
     gate.open(
-        fd, [&ioc](std::function<void()> f) { net::post(ioc, std::move(f)); },
+        [base] { return shm::flush_records(base); }, [&ioc](std::function<void()> f) { net::post(ioc, std::move(f)); },
         [&services, &gate, &registry, counted = std::uint64_t{0}]() mutable {
             services.count(shm::counter::sync_flushes_total);
             services.count(shm::counter::sync_records_total, gate.records_flushed() - counted);

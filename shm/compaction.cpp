@@ -25,21 +25,20 @@ compaction_round compact_store(store& s, std::function<void()> const& flush, com
         }
         if (moved == 0)
             break;
-        ++round.batches;
+        if (round.batches++ == 0)
+            pool.header().compactions.fetch_add(1, std::memory_order_relaxed);
         round.moved += moved;
         flush();
         for (std::uint32_t i = 0; i < s.shard_count(); ++i)
             s.release_retired(i);
+        // Counted per batch: a long round shows its progress in the metrics.
+        pool.header().records_moved.fetch_add(moved, std::memory_order_relaxed);
         std::uint32_t const free_after = pool.free_pages();
         if (free_after <= free_before)
             break;
         free_before = free_after;
     }
     round.free_pages_after = pool.free_pages();
-    if (round.moved > 0) {
-        pool.header().records_moved.fetch_add(round.moved, std::memory_order_relaxed);
-        pool.header().compactions.fetch_add(1, std::memory_order_relaxed);
-    }
     return round;
 }
 

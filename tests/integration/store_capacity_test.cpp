@@ -205,6 +205,7 @@ BOOST_AUTO_TEST_CASE(space_freed_by_acknowledged_small_blobs_serves_blobs_of_ano
         std::this_thread::sleep_for(100ms);
         free_now = free_pages();
     }
+    // Records moved are counted batch by batch: a round still running counts too.
     std::string const text = http_get(relay.metrics_port(), "/metrics");
     BOOST_TEST_MESSAGE("free pages: " << free_after_acks << " after the acknowledgments, " << free_now
                                       << " after compaction moved " << metric(text, "relay_store_records_moved_total")

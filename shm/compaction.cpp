@@ -6,14 +6,14 @@ namespace relay::shm {
 
 bool compaction_wanted(store const& s)
 {
-    return std::uint64_t{page_pool(reinterpret_cast<std::uint8_t*>(&s.header())).free_pages()} * 2 <
+    return std::uint64_t{page_pool(s.base()).free_pages()} * 2 <
            s.header().page_count;
 }
 
 compaction_round compact_store(store& s, std::function<void()> const& flush, compaction_budget budget)
 {
     compaction_round round;
-    page_pool pool(reinterpret_cast<std::uint8_t*>(&s.header()));
+    page_pool pool(s.base());
     round.free_pages_before = pool.free_pages();
     // Batches go on while they give pages back: one pass per shard moves at
     // most a budget, and records it could not place then may find room.

@@ -361,6 +361,27 @@ bool shard_view::read_record_locked(std::uint64_t head, std::uint8_t* out) const
     return copied == total && crc.value() == c->record_crc;
 }
 
+std::uint64_t shard_view::find_record_locked(blob_kind kind, std::string_view key, std::uint64_t seq) const
+{
+    // Mailboxes are in sequence order, so the walk stops at the first later record.
+    std::uint64_t steps = 0;
+    for (std::uint64_t off = find_mailbox_locked(kind, key); off != 0 && steps <= h_.blob_count;
+         off = chunk(off)->mailbox_next, ++steps) {
+        if (chunk(off)->seq == seq)
+            return off;
+        if (chunk(off)->seq > seq)
+            return 0;
+    }
+    return 0;
+}
+
+bool shard_view::is_live_head(std::uint64_t offset) const noexcept
+{
+    chunk_header const* c = chunk(offset);
+    return c->state.load(std::memory_order_acquire) == static_cast<std::uint32_t>(chunk_state::committed) &&
+           (c->delivery_flags.load(std::memory_order_relaxed) & delivery_flag_retired) == 0;
+}
+
 // ---------------------------------------------------------------------------
 
 namespace {

@@ -25,11 +25,6 @@
 namespace relay::shm {
 namespace {
 
-bool is_retired(chunk_header const* c) noexcept
-{
-    return (c->delivery_flags.load(std::memory_order_relaxed) & delivery_flag_retired) != 0;
-}
-
 /// A class is compacted when it holds at least this many pages more than its
 /// live chunks need, and at least an eighth more: small slack is normal churn.
 bool worth_compacting(std::uint32_t pages, std::uint32_t spare_pages) noexcept
@@ -49,20 +44,6 @@ std::uint64_t shard_view::alloc_chunk_for_move_locked(std::uint32_t cls, bool le
     if (leaves_sparse_page && h_.partial_head[cls] == no_page)
         return 0;
     return alloc_chunk_locked(cls);
-}
-
-std::uint64_t shard_view::find_record_locked(blob_kind kind, std::string_view key, std::uint64_t seq) const
-{
-    // Mailboxes are in sequence order, so the walk stops at the first later record.
-    std::uint64_t steps = 0;
-    for (std::uint64_t off = find_mailbox_locked(kind, key); off != 0 && steps <= h_.blob_count;
-         off = chunk(off)->mailbox_next, ++steps) {
-        if (chunk(off)->seq == seq)
-            return off;
-        if (chunk(off)->seq > seq)
-            return 0;
-    }
-    return 0;
 }
 
 std::uint64_t shard_view::relocate_record_locked(std::uint64_t a, std::uint64_t prev, std::uint64_t head,
@@ -241,13 +222,6 @@ void shard_view::drop_retired_copy_locked(std::uint64_t seq)
         }
         link = &chunk(off)->mailbox_next;
     }
-}
-
-bool shard_view::is_live_head(std::uint64_t offset) const noexcept
-{
-    chunk_header const* c = chunk(offset);
-    return c->state.load(std::memory_order_acquire) == static_cast<std::uint32_t>(chunk_state::committed) &&
-           !is_retired(c);
 }
 
 } // namespace relay::shm

@@ -109,6 +109,7 @@ class store {
 public:
     explicit store(std::uint8_t* base, std::uint32_t writer_slot = no_writer_slot) noexcept;
 
+    std::uint8_t* base() const noexcept { return base_; }
     store_header& header() const noexcept { return *reinterpret_cast<store_header*>(base_); }
     std::uint32_t shard_count() const noexcept { return header().shard_count; }
     std::uint32_t shard_of(std::string_view routing_id) const noexcept;

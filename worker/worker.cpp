@@ -196,7 +196,7 @@ bool start_commit_gate(worker_services& services, session_registry& registry, ne
     if (!cfg.sync_commit)
         return true;
     commit_gate& gate = services.commit_gate();
-    auto* const base = reinterpret_cast<std::uint8_t*>(&services.store().header());
+    std::uint8_t* const base = services.store().base();
     gate.open(
         [base] { return shm::flush_records(base); }, [&ioc](std::function<void()> f) { net::post(ioc, std::move(f)); },
         [&services, &gate, &registry, counted = std::uint64_t{0}]() mutable {

@@ -95,7 +95,20 @@ BOOST_AUTO_TEST_CASE(acknowledged_small_records_give_their_pages_back_to_the_poo
     BOOST_TEST_MESSAGE("compaction moved " << round.moved << " of " << kept.size() << " records; free pages "
                                            << free_before << " -> " << round.free_pages_after << " of " << pages);
     // 10% of 70% of the pages are live: nearly everything else is free again.
-    BOOST_TEST(round.free_pages_after > pages * 0.85);
+    // What may stay behind is the design's slack (shard_compaction.cpp,
+    // worth_compacting): per shard and size class, the rounding of its last
+    // page plus one spare page. The shards' share of the records depends on
+    // the store's hash key, so the exact figure varies from run to run.
+    store_totals const after = s.st.totals();
+    std::uint64_t const page_bytes = after.arena_bytes / pages;
+    std::uint64_t classes_in_use = 0;
+    for (std::uint64_t held : after.pages_by_class)
+        classes_in_use += held > 0 ? 1 : 0;
+    std::uint64_t const slack = 2 * std::uint64_t{s.st.shard_count()} * classes_in_use;
+    std::uint64_t const live_pages = (after.chunk_bytes + page_bytes - 1) / page_bytes;
+    BOOST_TEST_MESSAGE("live chunks fill " << live_pages << " pages; slack allowed " << slack);
+    BOOST_TEST(pages - round.free_pages_after <= live_pages + slack);
+    BOOST_TEST(round.free_pages_after > pages * 0.75);
     expect_every_record_once(s.st, kept);
     BOOST_TEST(!compaction_wanted(s.st));
 }

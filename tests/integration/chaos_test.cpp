@@ -99,7 +99,7 @@ BOOST_AUTO_TEST_CASE(random_worker_kills_under_load_lose_no_acknowledged_blob)
     std::size_t delivered = 0, lost = 0;
     for (auto const& r : recipients) {
         auto remaining = expected[r];
-        for (auto const& e : drain(port, r, remaining.size())) {
+        for (auto const& e : drain_all_of(port, r, remaining)) {
             auto const* u = std::get_if<encrypted_update>(&e.body);
             BOOST_REQUIRE(u != nullptr);
             BOOST_TEST(sent[r].count(u->ciphertext) > 0u); // nothing torn or foreign

@@ -286,7 +286,7 @@ void run_kill_case(kill_case const& kc, std::string const& points, int workers)
     // Every acknowledged blob is delivered, byte for byte; nothing else appears.
     for (auto const& r : recipients) {
         auto remaining = expected[r];
-        for (auto const& e : drain(port, r, remaining.size())) {
+        for (auto const& e : drain_all_of(port, r, remaining)) {
             auto const* u = std::get_if<encrypted_update>(&e.body);
             BOOST_REQUIRE(u != nullptr);
             // Never a torn or foreign blob: every delivery is something sent.

@@ -78,4 +78,26 @@ std::vector<protocol::envelope> drain(std::uint16_t port, std::string const& rec
     return {};
 }
 
+std::vector<protocol::envelope> drain_all_of(std::uint16_t port, std::string const& recipient,
+                                             std::multiset<std::vector<std::uint8_t>> wanted)
+{
+    for (int attempt = 0; attempt < 20; ++attempt) {
+        auto r = try_connect(port, recipient, suppressed());
+        if (!r) {
+            std::this_thread::sleep_for(50ms);
+            continue;
+        }
+        std::vector<protocol::envelope> got;
+        while (auto e = r->receive_envelope(wanted.empty() ? 100ms : 3000ms)) {
+            if (auto const* u = std::get_if<protocol::encrypted_update>(&e->body))
+                if (auto it = wanted.find(u->ciphertext); it != wanted.end())
+                    wanted.erase(it);
+            got.push_back(*e);
+        }
+        return got;
+    }
+    BOOST_FAIL("could not connect to drain a mailbox");
+    return {};
+}
+
 } // namespace relay::testing

@@ -46,4 +46,12 @@ private:
 /// at least `expected` messages, then until 100 ms pass quietly.
 std::vector<protocol::envelope> drain(std::uint16_t port, std::string const& recipient, std::size_t expected);
 
+/// Like drain(), but waits for the blobs in `wanted` (by ciphertext) rather
+/// than for a count: a mailbox that also holds blobs the test does not wait
+/// for (an acknowledgment a kill swallowed) would reach the count early, and
+/// a pause in delivery (a repair holding the shard lock) would end the drain
+/// before every wanted blob arrived.
+std::vector<protocol::envelope> drain_all_of(std::uint16_t port, std::string const& recipient,
+                                             std::multiset<std::vector<std::uint8_t>> wanted);
+
 } // namespace relay::testing

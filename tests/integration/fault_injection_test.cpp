@@ -69,14 +69,16 @@ kill_case const cases[] = {
     {"compact.before_release:3", workload::compact, "rebuilt from chunk headers"},
 };
 
-enum class sizes { mixed, small, fragmenting };
+enum class sizes { mixed, small, fragmenting, whole_pages };
 
 std::vector<std::uint8_t> payload(std::size_t i, sizes what)
 {
     // Mixed sizes, some above one 64 KiB chunk so chains and continuations
-    // occur; fragmenting ones take chunks of three small classes each.
+    // occur; fragmenting ones take chunks of three small classes each; whole
+    // pages take one page-sized chunk each, so every delete returns a page.
     std::size_t const n = what == sizes::small         ? 20 + i % 200
                           : what == sizes::fragmenting ? 2000 + i * 37 % 1000
+                          : what == sizes::whole_pages ? 40000 + i * 37 % 20000
                           : i % 7 == 3                 ? 70000 + i * 13
                                                        : 20 + i * 131 % 3000;
     auto v = random_bytes(n);
@@ -167,11 +169,18 @@ void run_kill_case(kill_case const& kc, std::string const& points, int workers)
         recipients.push_back(random_id());
 
     resilient_sender sender(port);
+    // The page-return points count page returns per worker: with up to four
+    // workers sharing the deletes, each needs more than the 8 the long mode
+    // shifts a hit count to.
+    bool const returns_pages = points.starts_with("free.page_unlinked") || points.starts_with("pool.give_back");
+    sizes const size_mix = crowded                           ? sizes::small
+                           : kc.work == workload::compact    ? sizes::fragmenting
+                           : returns_pages                   ? sizes::whole_pages
+                                                             : sizes::mixed;
     auto store_round = [&](int count, int salt) {
         for (int i = 0; i < count; ++i) {
             auto const& r = recipients[static_cast<std::size_t>(i + salt) % recipients.size()];
-            auto const data = payload(static_cast<std::size_t>(i + salt * 100),
-                                      crowded ? sizes::small : kc.work == workload::compact ? sizes::fragmenting : sizes::mixed);
+            auto const data = payload(static_cast<std::size_t>(i + salt * 100), size_mix);
             sent[r].insert(data);
             if (sender.store(r, data))
                 expected[r].insert(data);
@@ -185,7 +194,7 @@ void run_kill_case(kill_case const& kc, std::string const& points, int workers)
         store_round(60, 0);
         break;
     case workload::deliver_and_ack:
-        store_round(60, 0);
+        store_round(returns_pages ? 120 : 60, 0);
         // Each recipient acknowledges over the connection its blobs arrive on,
         // and reads until quiet before closing (see the compaction workload):
         // every ack reaches the relay, so every page the blobs held empties.

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 #include "shm/layout.hpp"
@@ -110,6 +111,7 @@ bool known_setting(std::string const& key)
         "RELAY_MAX_CONNECTIONS", "RELAY_MAX_CONNECTIONS_PER_IP", "RELAY_PER_IP_EXEMPT_LOOPBACK", "RELAY_MAX_MESSAGE_SIZE", "RELAY_BLOB_TTL_SECS", "RELAY_RATE_LIMIT",
         "RELAY_RECOVERY_RATE_LIMIT", "RELAY_CLEANUP_INTERVAL", "RELAY_IDLE_TIMEOUT", "RELAY_HANDSHAKE_TIMEOUT",
         "RELAY_MAX_BLOBS_PER_USER", "RELAY_MAX_STORAGE_PER_USER", "RELAY_MAX_STORAGE_BYTES", "RELAY_STORAGE_BACKEND", "RELAY_STORE_PREFAULT",
+        "RELAY_SYNC_COMMIT", "RELAY_SYNC_INTERVAL_MS",
         "RELAY_DATA_DIR", "RELAY_REQUIRE_NOISE_ENCRYPTION", "RELAY_NOISE_STATIC_KEY", "RELAY_LOG_LEVEL",
         "RELAY_WORKERS", "RELAY_FEDERATION_ENABLED", "RELAY_FEDERATION_PEERS", "RELAY_FEDERATION_RELAY_ID",
         "RELAY_FEDERATION_OFFLOAD_THRESHOLD", "RELAY_FEDERATION_OFFLOAD_REFUSE", "RELAY_FEDERATION_DRAIN_TIMEOUT",
@@ -199,6 +201,10 @@ load_result load_config(int argc, char const* const* argv, env_lookup const& pro
     if (vm.count("config"))
         file_values = read_config_file(vm["config"].as<std::string>());
     env_lookup const env = [&](char const* name) -> std::optional<std::string> {
+        // Every variable read here must be one a --config file may set: a
+        // name missing from known_setting() fails every configuration test.
+        if (!known_setting(name))
+            throw std::logic_error(std::string("config_loader reads ") + name + ", which known_setting() does not list");
         if (auto it = file_values.find(name); it != file_values.end())
             return it->second;
         return process_env(name);

@@ -303,6 +303,15 @@ BOOST_AUTO_TEST_CASE(config_file_overrides_the_environment_and_rejects_unknown_s
     BOOST_TEST(cfg.workers == 3u);
     BOOST_TEST(cfg_of({}, {"--config", path, "--workers", "1"}).workers == 1u); // flags win over both
     {
+        // The durability settings (docs/store.md) are settings like the others.
+        std::ofstream out(path);
+        out << "RELAY_SYNC_COMMIT=on\nRELAY_SYNC_INTERVAL_MS=250\nRELAY_STORE_PREFAULT=false\n";
+    }
+    auto const durable = cfg_of({}, {"--config", path});
+    BOOST_TEST(durable.sync_commit);
+    BOOST_TEST(durable.sync_interval_ms == 250u);
+    BOOST_TEST(!durable.store_prefault);
+    {
         std::ofstream out(path);
         out << "RELAY_RATE_LIMT=7\n";
     }

@@ -117,12 +117,19 @@ inline constexpr std::uint8_t delivery_flag_delivered_sent = 1; ///< the Deliver
 /// next flush frees it; recovery treats it as a committed copy (shard_compaction.cpp).
 inline constexpr std::uint8_t delivery_flag_retired = 2;
 
+/// What a stored blob counts against its recipient's byte quota beyond its
+/// data: the length of its blob id (a 36-character UUID) plus 8. The Rust
+/// relay accounts it so and its tests depend on it (PROTOCOL §10.4): a
+/// 100-byte blob counts 144 bytes. Every place that adds or removes quota
+/// uses this one constant; a drift would make check_locked() reject the store.
+inline constexpr std::uint64_t quota_overhead_per_blob = 36 + 8;
+
 /// Derived mailbox fields, meaningful in the anchor (oldest head) of a mailbox
 /// only; outside the checksum.
 struct mailbox_anchor {
     std::uint64_t tail;          ///< store offset of the newest head
     std::uint64_t bucket_next;   ///< store offset of the next anchor in the same bucket, 0 = last
-    std::uint64_t quota_bytes;   ///< Σ (data length + 36 + 8), PROTOCOL §10.4
+    std::uint64_t quota_bytes;   ///< Σ (data length + quota_overhead_per_blob)
     std::uint32_t count;         ///< records in the mailbox
     std::uint32_t reserved;
 };

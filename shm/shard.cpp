@@ -25,8 +25,6 @@ std::uint64_t mix64(std::uint64_t x) noexcept
     return x;
 }
 
-constexpr std::uint64_t quota_overhead = 36 + 8; // PROTOCOL §10.4: blob id length + 8
-
 } // namespace
 
 std::uint64_t key_hash(std::uint64_t seed, std::string_view key) noexcept
@@ -240,7 +238,7 @@ void shard_view::append_locked(std::uint64_t head, std::uint64_t a)
     c->mailbox_next = 0;
     if (a == 0) {
         std::uint64_t* bucket = bucket_of(static_cast<blob_kind>(c->kind), std::string_view(m->recipient, key_size));
-        m->anchor = mailbox_anchor{head, *bucket, m->total_bytes + quota_overhead, 1, 0};
+        m->anchor = mailbox_anchor{head, *bucket, m->total_bytes + quota_overhead_per_blob, 1, 0};
         *bucket = head;
         h_.mailbox_count += 1;
     } else {
@@ -249,7 +247,7 @@ void shard_view::append_locked(std::uint64_t head, std::uint64_t a)
         box.tail = head;
         box.count += 1;
         RELAY_KILL_POINT("put.quota_half_updated");
-        box.quota_bytes += m->total_bytes + quota_overhead;
+        box.quota_bytes += m->total_bytes + quota_overhead_per_blob;
     }
     h_.blob_count += 1;
     h_.kind_count[c->kind] += 1;
@@ -280,7 +278,7 @@ void shard_view::delete_record_locked(std::uint64_t a, std::uint64_t prev, std::
             // The next record becomes the anchor in the same bucket position.
             mailbox_anchor moved = anchor(a);
             moved.count -= 1;
-            moved.quota_bytes -= total + quota_overhead;
+            moved.quota_bytes -= total + quota_overhead_per_blob;
             anchor(next) = moved;
             if (link != nullptr)
                 *link = next;
@@ -291,7 +289,7 @@ void shard_view::delete_record_locked(std::uint64_t a, std::uint64_t prev, std::
         if (box.tail == head)
             box.tail = prev;
         box.count -= 1;
-        box.quota_bytes -= total + quota_overhead;
+        box.quota_bytes -= total + quota_overhead_per_blob;
     }
     h_.blob_count -= 1;
     h_.kind_count[c->kind] -= 1;

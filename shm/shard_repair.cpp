@@ -302,7 +302,7 @@ bool shard_view::check_locked(std::string& why, bool checksums) const
                         return fail("a record's checksum does not verify");
                 }
                 ++count;
-                quota += total + 36 + 8;
+                quota += total + quota_overhead_per_blob;
                 data += total;
                 last = off;
                 if (count > h_.blob_count)

@@ -20,8 +20,6 @@
 namespace relay::shm {
 namespace {
 
-constexpr std::uint64_t quota_overhead = 36 + 8; // PROTOCOL §10.4: blob id length + 8
-
 std::string_view key_view(char const (&key)[key_size]) { return {key, key_size}; }
 
 using chunk_list = boost::container::small_vector<std::uint64_t, 8>; // head first, then continuations

@@ -312,9 +312,11 @@ void supervisor::on_child_exit(child& c, int status)
         // Clean the dead slot before anything else can use it: its presence
         // entries would swallow live pushes, its connection count would eat
         // into RELAY_MAX_CONNECTIONS, its ring holds notifications for nobody.
-        // reset_slot() takes every shard lock, so a shard whose lock the dead
-        // worker held is repaired here and now; recover_all() does the same for
-        // the rings it may have been posting to.
+        // reset_slot() takes the lock of the shard holding the dead worker's
+        // reservation (and the presence lock), repairing them if it died
+        // holding them; any other shard lock it held is repaired by the next
+        // process to take it (shard_guard). recover_all() repairs the rings it
+        // may have been posting to.
         st.reset_slot(c.slot);
         shm::notify_rings rings(segment_.base(), st.header());
         rings.reset(c.slot);

@@ -324,7 +324,7 @@ void run_kill_case(kill_case const& kc, std::string const& points, int workers)
 BOOST_AUTO_TEST_CASE(with_sync_commit_no_stored_ack_leaves_before_the_flush_that_covers_it)
 {
     // RELAY_SYNC_COMMIT=on: the worker dies at its first group flush, before
-    // fdatasync. The stores it covered are committed in memory, but their
+    // msync. The stores it covered are committed in memory, but their
     // Stored acks are held until the flush: the client sees none of them.
     char tmpl[] = "/tmp/vauchi-relay-fi-XXXXXX";
     BOOST_REQUIRE(::mkdtemp(tmpl) != nullptr);

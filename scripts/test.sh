@@ -11,6 +11,8 @@ quick=false
 [ "${1:-}" = "--quick" ] && quick=true
 
 scripts/install-deps.sh
+# Every docs/…#anchor, PROTOCOL §, DESIGN §, D-n and Q-n cited resolves in docs/.
+scripts/check-doc-refs.py
 
 run_suite() {
   local dir=$1; shift

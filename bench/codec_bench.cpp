@@ -1,4 +1,4 @@
-// Micro-benchmark of the hot codec paths (issue 6): decoding EncryptedUpdate
+// Micro-benchmark of the hot codec paths (bench/README.md): decoding EncryptedUpdate
 // frames of the sizes the load generator sends, and encoding the Stored ack
 // and the delivery frame. Reports nanoseconds per call as the median of
 // several rounds, so an optimisation of the codec can be measured before and

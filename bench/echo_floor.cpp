@@ -1,4 +1,4 @@
-// echo_floor: the floor of issue 6. A bare Beast WebSocket server built with
+// echo_floor: the floor of the benchmark (bench/README.md). A bare Beast WebSocket server built with
 // the relay's library versions and flags that parses nothing and answers with
 // canned frames (bench/floor/floor_session.hpp lists what it answers). N
 // worker threads, each with its own io_context and SO_REUSEPORT socket, stand

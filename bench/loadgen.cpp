@@ -1,4 +1,4 @@
-// loadgen: the load generator of issue 6. Speaks the relay protocol (v1
+// loadgen: the load generator of the benchmark (bench/README.md). Speaks the relay protocol (v1
 // frames, unauthenticated handshakes) over Beast WebSockets from one or two
 // threads, runs one scenario against one server, and prints one JSON report on
 // stdout; progress goes to stderr once a second. Every phase has a deadline,

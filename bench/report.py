@@ -203,7 +203,7 @@ def table(header, rows):
 
 
 MAIN_HEADER = ["Measure", "Workers", "Relay", "Floor", "Relay ÷ floor", "Server CPU µs/op relay", "floor",
-               "CPU ratio", "Target (issue 6)", "Result"]
+               "CPU ratio", "Target", "Result"]
 
 
 def latency_rows(res):
@@ -245,7 +245,7 @@ def run_rows(res, data):
 def write_markdown(res, data, out_dir):
     m = res.meta
     lines = [
-        "# Benchmark results (issue 6)",
+        "# Benchmark results",
         "",
         f"{m['mode']} run of {m['date']} at commit `{m['commit']}` (plus the working tree), {m['cpus']} CPUs, "
         f"{m['generator_threads']} generator thread(s), {m['elapsed_s'] / 60:.0f} min, load average at the end "

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Runs the benchmark of issue 6 (called by bench/run.sh after the build).
+"""Runs the benchmark (bench/README.md; called by bench/run.sh after the build).
 
 For each worker count and each scenario of plan.py it starts the floor, runs
 the load generator against it, stops it, then does the same with the relay,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark of issue 6 in one command: builds the release binaries (the
+# The benchmark (bench/README.md) in one command: builds the release binaries (the
 # relay, the floor server and the load generator), runs every scenario against
 # the floor and the relay with --workers 1 and 2, and writes
 # bench/results/RESULTS.md and the plots. bench/README.md explains it.

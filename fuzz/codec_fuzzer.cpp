@@ -1,4 +1,4 @@
-// libFuzzer target: the frame/JSON codec (issues 5 and 6). Any input must
+// libFuzzer target: the frame/JSON codec, hostile input and its fast paths. Any input must
 // decode or fail cleanly; the byte-array fast path must give exactly what the
 // general parser gives, with every conversion (array_digits.hpp); whatever
 // decodes must re-encode to a frame that decodes to the same envelope (the

@@ -1,5 +1,5 @@
 // libFuzzer target: the connection handler driven by arbitrary message
-// sequences against a real in-memory store (issue 5). The input is split into
+// sequences against a real in-memory store: no input may crash, hang or corrupt it. The input is split into
 // frames, each preceded by a 2-byte length; the first is the handshake, the
 // rest go through the post-handshake pipeline, and every queued delivery is
 // loaded as the session would. Several connections take turns so that

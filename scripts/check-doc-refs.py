@@ -5,7 +5,7 @@ Code and documents cite the protocol and the architecture by anchor
 (docs/protocol.md, "How to cite this file"): `docs/protocol.md#s7-6`,
 `PROTOCOL §7.6`, the decisions `D-5` and quirks `Q-8`, and
 `DESIGN §2.6` (docs/architecture.md). Each must name an anchor that exists;
-and nothing may point at the notes outside the repository (`../shared/`).
+and nothing may point at the notes kept outside it (the ../shared folder).
 
     scripts/check-doc-refs.py        # from anywhere; exit 1 listing each broken reference
 """
@@ -81,7 +81,7 @@ def main():
             for m in DECISION.finditer(line):
                 need("docs/protocol.md", m.group(1).lower() + "-" + m.group(2), where, m.group(0))
             if OUTSIDE.search(line):
-                broken.append(f"{where}: points outside the repository (../shared/): cite docs/ instead")
+                broken.append(f"{where}: points outside the repository (the ../shared folder): cite docs/ instead")
     for b in broken:
         print(b)
     print(f"check-doc-refs: {checked} references checked, {len(broken)} broken", file=sys.stderr)

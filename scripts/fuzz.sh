@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (fuzz/) with clang, ASan and UBSan, and runs each
-# for a bounded time from its seed corpus (issue 5).
+# for a bounded time from its seed corpus (hostile input: README.md, "Hostile clients and memory bounds").
 #   scripts/fuzz.sh              60 s per target (what CI runs)
 #   FUZZ_SECONDS=3600 scripts/fuzz.sh   longer runs
 #   scripts/fuzz.sh codec_fuzzer        one target

@@ -1,5 +1,5 @@
 #pragma once
-// How a record is cut into chunks (issue 6: store overhead).
+// How a record is cut into chunks (store bytes per payload byte: docs/store.md).
 //
 // Chunk sizes are powers of two (layout.hpp), so one chunk that fits a record
 // can waste nearly half of it: a 4 KiB ciphertext plus its ~240-byte head

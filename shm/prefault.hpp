@@ -1,5 +1,5 @@
 #pragma once
-// Faulting the store in at start (RELAY_STORE_PREFAULT, issue 6).
+// Faulting the store in at start (RELAY_STORE_PREFAULT: steadier latency, README.md).
 //
 // In a fresh store no page is in memory yet (the file's blocks are reserved
 // but never written; shm pages are allocated but unmapped): the first write to

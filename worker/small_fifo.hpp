@@ -1,6 +1,6 @@
 #pragma once
 // A FIFO queue for a session's outgoing frames and blob references that costs
-// no heap memory while it is empty (issue 6: memory per idle connection).
+// no heap memory while it is empty (memory per idle connection is a benchmark target).
 //
 // std::deque allocates a 512-byte node and its map on construction; with two
 // queues per session that was ~1.1 KiB of every idle connection's ~12 KiB.

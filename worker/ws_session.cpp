@@ -76,7 +76,7 @@ void ws_session::start()
     limits.keep_alive_pings = false;
     ws_.set_option(limits);
     // Before the handshake only a Noise opening or a Handshake frame may come,
-    // both far below 64 KiB: a stranger cannot make us buffer more (issue 5).
+    // both far below 64 KiB: a stranger cannot make us buffer more.
     ws_.read_message_max(pre_handshake_message_max);
     ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
         // PROTOCOL §4.2: a control frame before the handshake is [CLOSE]; after

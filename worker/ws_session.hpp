@@ -33,7 +33,7 @@ public:
 
     /// Starts the reader; the session keeps itself alive while it or a write runs.
     void start();
-    /// Drain: close with 1001 "going away" after what is queued (issue 3 refines).
+    /// Drain: close with 1001 "going away" after what is queued.
     void go_away();
 
     using session_sink::send_frame;

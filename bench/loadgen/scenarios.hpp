@@ -1,5 +1,5 @@
 #pragma once
-// The scenarios of issue 6 (bench/README.md describes what each measures).
+// The benchmark's scenarios (bench/README.md describes what each measures).
 // Each runs to completion within its own deadlines and returns its report.
 
 #include <boost/json/object.hpp>

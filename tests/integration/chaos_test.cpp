@@ -1,4 +1,4 @@
-// Chaos under load (issue 3): clients keep storing and reading while a random
+// Chaos under load (docs/chaos.md): clients keep storing and reading while a random
 // worker is SIGKILLed every 0.3–1 s. Afterwards every blob acknowledged
 // `Stored` is delivered with exact bytes, no client waited long for a
 // reconnect, and the supervisor restored the full worker set.

@@ -83,7 +83,7 @@ BOOST_AUTO_TEST_SUITE(durability)
 
 BOOST_AUTO_TEST_CASE(a_prefaulted_store_is_resident_before_ready_and_keeps_working)
 {
-    // RELAY_STORE_PREFAULT (issue 6): every page of the store is faulted in
+    // RELAY_STORE_PREFAULT: every page of the store is faulted in
     // before the relay reports ready, for both backends; nothing else changes.
     for (std::string backend : {"file", "memory"}) {
         BOOST_TEST_CONTEXT(backend)

@@ -1,4 +1,4 @@
-// Hostile clients (issue 5): each attack against the real binary with four
+// Hostile clients (README.md, "Hostile clients and memory bounds"): each attack against the real binary with four
 // workers gets its documented response while an honest client keeps being
 // served (its p99 ack latency is reported), the relay's heap stays bounded,
 // and nothing stored is lost.

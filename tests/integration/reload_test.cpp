@@ -1,5 +1,5 @@
 // SIGHUP: the configuration file is re-read, the worker set resized, and every
-// child restarted one at a time while the port keeps accepting (issue 3).
+// child restarted one at a time while the port keeps accepting (no connection refused).
 
 #include <signal.h>
 

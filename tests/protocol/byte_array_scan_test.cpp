@@ -1,4 +1,4 @@
-// The byte-array fast path (issue 6) must decode exactly as the general
+// The byte-array fast path (a benchmark optimisation) must decode exactly as the general
 // parser does, on the inputs where they could differ.
 
 #include "worker/protocol/array_digits.hpp"

@@ -264,7 +264,7 @@ BOOST_AUTO_TEST_CASE(a_blob_just_over_one_page_takes_a_small_last_chunk_not_a_se
 
 BOOST_AUTO_TEST_CASE(a_log_uniform_mix_of_sizes_takes_at_most_one_point_one_five_times_its_bytes)
 {
-    // The mix of the benchmark's overhead scenario (issue 6: target 1.25x),
+    // The mix of the benchmark's overhead scenario (bench/README.md: target 1.25x),
     // through the real store, with UUID sender message ids like real clients.
     scratch_store s(small_geometry(256u << 20, 4));
     std::mt19937 rng(5);

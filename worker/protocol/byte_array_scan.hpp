@@ -1,5 +1,5 @@
 #pragma once
-// Internal: the fast path for binary fields (issue 6). Ciphertexts arrive as
+// Internal: the fast path for binary fields (the codec's hottest path). Ciphertexts arrive as
 // JSON arrays of decimal numbers, a 4 KiB blob being ~15 KB of digits; running
 // each number through Boost.JSON's general number parser cost ~120
 // instructions per byte. This scan finds arrays made only of integers 0..255
@@ -14,7 +14,7 @@
 // without branching on the digits (array_digits.hpp). Measured: callgrind,
 // decoding an EncryptedUpdate went from 618k to 148k instructions at 4 KiB
 // with the first, branchy loop; bench/codec_bench (wall time, 64 different
-// frames) measured each later version: see the closing notes of issue 6.
+// frames) measured each later version: see bench/README.md.
 
 #include "worker/protocol/messages.hpp"
 

@@ -1,5 +1,5 @@
 #pragma once
-// Internal: the fast path for the hottest message (issue 6). Clients
+// Internal: the fast path for the hottest message. Clients
 // serialise an EncryptedUpdate with serde in one fixed shape,
 //
 //   {"version":1,"message_id":"…","timestamp":…,"payload":

@@ -7,6 +7,7 @@
 #include <boost/interprocess/mapped_region.hpp>
 
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 
 #include "shm/layout.hpp"
@@ -27,15 +28,20 @@ struct geometry {
 /// (shm/space_reservation.hpp says why the relay does) or leaves it sparse.
 enum class backing { lazy, reserved };
 
-/// Why a store could not be opened; each message says what the operator can do.
-struct open_error {
+/// Why a store could not be opened; each message says what the operator can
+/// do. A std::exception, so that no path can lose the message to a generic
+/// "unknown error".
+struct open_error : std::runtime_error {
+    open_error(std::string const& why) : std::runtime_error(why), message(why) {}
     std::string message;
 };
 
 /// The store file exists but fails its checks (a damaged header, a geometry
 /// that does not fit the file, a failed verification): the relay refuses it
 /// untouched and exits with code 3.
-struct damaged_store : open_error {};
+struct damaged_store : open_error {
+    using open_error::open_error;
+};
 
 /// A store of layout version 2 (every release before Store v2) was found: the
 /// caller migrates it (shm/legacy_layout2.hpp) instead of opening it.

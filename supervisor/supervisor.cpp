@@ -24,8 +24,8 @@
 #include "supervisor/listen_sockets.hpp"
 #include "supervisor/store_bootstrap.hpp"
 #include "supervisor/systemd_notify.hpp"
-#include "worker/noise/base64url.hpp"
-#include "worker/noise/static_key.hpp"
+#include "noise/base64url.hpp"
+#include "noise/static_key.hpp"
 #include "worker/worker_context.hpp"
 
 namespace relay::supervisor {

@@ -11,7 +11,7 @@
 
 #include "common/config.hpp"
 #include "shm/segment.hpp"
-#include "worker/noise/types.hpp"
+#include "noise/types.hpp"
 #include "supervisor/process_table.hpp"
 
 namespace relay::supervisor {

@@ -19,7 +19,7 @@
 #include "shm/rate_limiter.hpp"
 #include "shm/store.hpp"
 #include "worker/commit_gate.hpp"
-#include "worker/noise/dh.hpp"
+#include "noise/dh.hpp"
 
 namespace relay::worker {
 

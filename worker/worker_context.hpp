@@ -7,7 +7,7 @@
 
 #include "common/config.hpp"
 #include "shm/store.hpp"
-#include "worker/noise/types.hpp"
+#include "noise/types.hpp"
 
 namespace relay::worker {
 

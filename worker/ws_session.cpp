@@ -10,7 +10,7 @@
 
 #include "common/log.hpp"
 #include "common/random.hpp"
-#include "worker/noise/responder.hpp"
+#include "noise/responder.hpp"
 
 namespace relay::worker {
 

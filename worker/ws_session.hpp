@@ -15,7 +15,7 @@
 #include "worker/asio_fwd.hpp"
 #include "worker/connection_slot.hpp"
 #include "worker/handler.hpp"
-#include "worker/noise/transport.hpp"
+#include "noise/transport.hpp"
 #include "worker/session_sink.hpp"
 #include "worker/small_fifo.hpp"
 

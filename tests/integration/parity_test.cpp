@@ -13,7 +13,7 @@
 #include "../common/ed25519_identity.hpp"
 #include "common/random.hpp"
 #include "test_support.hpp"
-#include "worker/noise/base64url.hpp"
+#include "noise/base64url.hpp"
 
 using namespace relay::testing;
 using relay::protocol::ack_status;

@@ -8,7 +8,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "common/random.hpp"
-#include "worker/noise/initiator.hpp"
+#include "noise/initiator.hpp"
 
 namespace relay::testing {
 

@@ -1,4 +1,4 @@
-#include "worker/noise/base64url.hpp"
+#include "noise/base64url.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -1,4 +1,4 @@
-#include "worker/noise/cipher_state.hpp"
+#include "noise/cipher_state.hpp"
 
 #include "tests/noise/hex.hpp"
 

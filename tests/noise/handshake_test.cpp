@@ -1,6 +1,6 @@
-#include "worker/noise/responder.hpp"
+#include "noise/responder.hpp"
 
-#include "worker/noise/initiator.hpp"
+#include "noise/initiator.hpp"
 #include "tests/noise/hex.hpp"
 
 #include <boost/test/unit_test.hpp>

@@ -1,7 +1,7 @@
 #pragma once
 // Hex helpers for the Noise tests: vectors are published as hex strings.
 
-#include "worker/noise/types.hpp"
+#include "noise/types.hpp"
 
 #include <algorithm>
 #include <cstdint>

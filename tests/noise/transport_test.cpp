@@ -1,7 +1,7 @@
-#include "worker/noise/transport.hpp"
+#include "noise/transport.hpp"
 
-#include "worker/noise/initiator.hpp"
-#include "worker/noise/responder.hpp"
+#include "noise/initiator.hpp"
+#include "noise/responder.hpp"
 
 #include <boost/test/unit_test.hpp>
 

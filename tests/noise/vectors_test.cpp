@@ -1,5 +1,5 @@
-#include "worker/noise/initiator.hpp"
-#include "worker/noise/responder.hpp"
+#include "noise/initiator.hpp"
+#include "noise/responder.hpp"
 
 #include "tests/noise/hex.hpp"
 

@@ -14,8 +14,8 @@
 //   noise_peer bench
 //       prints the cost of a handshake and of a 4 KiB encrypt+decrypt
 
-#include "worker/noise/initiator.hpp"
-#include "worker/noise/responder.hpp"
+#include "noise/initiator.hpp"
+#include "noise/responder.hpp"
 
 #include <chrono>
 #include <cstdio>

@@ -6,7 +6,7 @@
 // EVP_CIPHER_CTX is created once and only its nonce is reset per message; the
 // ChaCha20-Poly1305 cipher is fetched once per process.
 
-#include "worker/noise/types.hpp"
+#include "noise/types.hpp"
 
 #include <cstdint>
 #include <span>

@@ -2,10 +2,10 @@
 // The relay side of Noise NK (PROTOCOL.md §9.2): read message 1, write
 // message 2, split. One object per connection; it dies after split().
 
-#include "worker/noise/dh.hpp"
-#include "worker/noise/symmetric_state.hpp"
-#include "worker/noise/transport.hpp"
-#include "worker/noise/types.hpp"
+#include "noise/dh.hpp"
+#include "noise/symmetric_state.hpp"
+#include "noise/transport.hpp"
+#include "noise/types.hpp"
 
 #include <cstdint>
 #include <optional>

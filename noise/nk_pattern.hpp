@@ -8,9 +8,9 @@
 //
 // Kept apart so that both sides run literally the same token code.
 
-#include "worker/noise/dh.hpp"
-#include "worker/noise/symmetric_state.hpp"
-#include "worker/noise/types.hpp"
+#include "noise/dh.hpp"
+#include "noise/symmetric_state.hpp"
+#include "noise/types.hpp"
 
 #include <cstdint>
 #include <optional>

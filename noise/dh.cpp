@@ -1,4 +1,4 @@
-#include "worker/noise/dh.hpp"
+#include "noise/dh.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>

@@ -1,4 +1,4 @@
-#include "worker/noise/hash.hpp"
+#include "noise/hash.hpp"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>

@@ -6,7 +6,7 @@
 // provider configuration without BLAKE2s); callers treat that as a failed
 // handshake rather than crash a worker.
 
-#include "worker/noise/types.hpp"
+#include "noise/types.hpp"
 
 #include <cstdint>
 #include <span>

@@ -1,7 +1,7 @@
 #pragma once
 // X25519 (the Noise DH function "25519") on OpenSSL 3's EVP_PKEY.
 
-#include "worker/noise/types.hpp"
+#include "noise/types.hpp"
 
 #include <optional>
 

@@ -9,7 +9,7 @@
 // Nothing here logs: problems come back as text for the caller to log, and
 // that text never contains key material.
 
-#include "worker/noise/types.hpp"
+#include "noise/types.hpp"
 
 #include <cstddef>
 #include <filesystem>

@@ -1,4 +1,4 @@
-#include "worker/noise/nk_pattern.hpp"
+#include "noise/nk_pattern.hpp"
 
 #include <openssl/crypto.h>
 

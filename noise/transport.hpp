@@ -2,8 +2,8 @@
 // A finished Noise session: one CipherState per direction, each with its own
 // counter from 0, no rekeying (PROTOCOL.md §9.1, §9.2 step 5).
 
-#include "worker/noise/cipher_state.hpp"
-#include "worker/noise/types.hpp"
+#include "noise/cipher_state.hpp"
+#include "noise/types.hpp"
 
 #include <cstdint>
 #include <span>

@@ -1,6 +1,6 @@
-#include "worker/noise/symmetric_state.hpp"
+#include "noise/symmetric_state.hpp"
 
-#include "worker/noise/hash.hpp"
+#include "noise/hash.hpp"
 
 #include <openssl/crypto.h>
 

@@ -2,10 +2,10 @@
 // The client side of Noise NK (PROTOCOL.md §9): used by the tests and by our
 // integration-test client, never by the relay itself.
 
-#include "worker/noise/dh.hpp"
-#include "worker/noise/symmetric_state.hpp"
-#include "worker/noise/transport.hpp"
-#include "worker/noise/types.hpp"
+#include "noise/dh.hpp"
+#include "noise/symmetric_state.hpp"
+#include "noise/transport.hpp"
+#include "noise/types.hpp"
 
 #include <cstdint>
 #include <optional>

@@ -1,6 +1,6 @@
-#include "worker/noise/responder.hpp"
+#include "noise/responder.hpp"
 
-#include "worker/noise/nk_pattern.hpp"
+#include "noise/nk_pattern.hpp"
 
 #include <openssl/crypto.h>
 

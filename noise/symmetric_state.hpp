@@ -2,8 +2,8 @@
 // The Noise SymmetricState (spec §5.2): chaining key, handshake hash and the
 // handshake's CipherState.
 
-#include "worker/noise/cipher_state.hpp"
-#include "worker/noise/types.hpp"
+#include "noise/cipher_state.hpp"
+#include "noise/types.hpp"
 
 #include <cstdint>
 #include <span>

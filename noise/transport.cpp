@@ -1,4 +1,4 @@
-#include "worker/noise/transport.hpp"
+#include "noise/transport.hpp"
 
 namespace relay::noise {
 

@@ -1,7 +1,7 @@
-#include "worker/noise/static_key.hpp"
+#include "noise/static_key.hpp"
 
-#include "worker/noise/base64url.hpp"
-#include "worker/noise/dh.hpp"
+#include "noise/base64url.hpp"
+#include "noise/dh.hpp"
 
 #include <openssl/crypto.h>
 

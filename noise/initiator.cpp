@@ -1,6 +1,6 @@
-#include "worker/noise/initiator.hpp"
+#include "noise/initiator.hpp"
 
-#include "worker/noise/nk_pattern.hpp"
+#include "noise/nk_pattern.hpp"
 
 #include <openssl/crypto.h>
 

@@ -142,19 +142,7 @@ void connection_handler::handle_message(std::string_view frame)
     }
     services_.count(counter::messages_received_total);
     protocol::envelope const& e = *decoded;
-    std::visit(
-        [&](auto const& m) {
-            using T = std::decay_t<decltype(m)>;
-            if constexpr (std::is_same_v<T, protocol::encrypted_update> || std::is_same_v<T, protocol::acknowledgment> ||
-                          std::is_same_v<T, protocol::account_revoked> || std::is_same_v<T, protocol::purge_request> ||
-                          std::is_same_v<T, protocol::device_sync_message> ||
-                          std::is_same_v<T, protocol::device_sync_ack> ||
-                          std::is_same_v<T, protocol::recovery_proof_store> ||
-                          std::is_same_v<T, protocol::recovery_proof_query>)
-                handle(e, m);
-            // Everything else is [SILENT] (§7.12).
-        },
-        e.body);
+    std::visit([&](auto const& m) { handle(e, m); }, e.body);
 }
 
 void connection_handler::reply_ack(std::string_view acked_message_id, ack_status status)

@@ -52,6 +52,13 @@ private:
     void handle(protocol::envelope const& e, protocol::device_sync_ack const& m);
     void handle(protocol::envelope const& e, protocol::recovery_proof_store const& m);
     void handle(protocol::envelope const& e, protocol::recovery_proof_query const& m);
+    /// Every other message a client may send is [SILENT] (PROTOCOL §7.12):
+    /// overload resolution prefers the handlers above, so a new message type
+    /// is ignored until it gets a handler of its own.
+    template <typename Ignored>
+    void handle(protocol::envelope const&, Ignored const&)
+    {
+    }
     bool take_recovery_token();
     std::optional<std::string> load_device_sync(shm::blob_ref const& ref);
     void reply_ack(std::string_view acked_message_id, protocol::ack_status status);

@@ -5,6 +5,7 @@
 // (through shard_guard). Not part of the store's public API.
 
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 #include <string_view>
@@ -76,6 +77,27 @@ public:
     void delete_record_locked(std::uint64_t anchor, std::uint64_t prev, std::uint64_t head);
     /// Deletes `head` wherever it is in its mailbox (walks to find its predecessor).
     void delete_record_locked(std::uint64_t head);
+
+    /// Where a record sits in its mailbox: what delete_record_locked() needs.
+    struct mailbox_position {
+        std::uint64_t anchor = 0;
+        std::uint64_t prev = 0; ///< the previous head in the mailbox, 0 for the anchor
+        std::uint64_t head = 0; ///< 0: not found
+    };
+    /// The oldest record of the (kind, key) mailbox with blob id `blob_id`
+    /// (16 bytes) for which `also(head)` holds.
+    template <typename Also>
+    mailbox_position find_blob_locked(blob_kind kind, std::string_view key, std::uint8_t const* blob_id, Also also) const
+    {
+        mailbox_position at;
+        at.anchor = find_mailbox_locked(kind, key);
+        for (std::uint64_t off = at.anchor; off != 0; at.prev = off, off = chunk(off)->mailbox_next)
+            if (std::memcmp(meta(off)->blob_id, blob_id, sizeof meta(off)->blob_id) == 0 && also(off)) {
+                at.head = off;
+                return at;
+            }
+        return {};
+    }
 
     // ---- records ----
     /// Copies a record's data out and checks its checksum; false if the

@@ -384,22 +384,18 @@ removal store::remove(std::string_view routing_id, random::uuid const& blob_id)
     removal r;
     shard_view s = shard(shard_of(routing_id));
     shard_guard guard(s);
-    std::uint64_t const a = s.find_mailbox_locked(blob_kind::update, routing_id);
-    std::uint64_t prev = 0;
-    for (std::uint64_t off = a; off != 0; prev = off, off = s.chunk(off)->mailbox_next) {
-        blob_meta const* m = s.meta(off);
-        if (std::memcmp(m->blob_id, blob_id.data(), 16) != 0)
-            continue;
-        chunk_header const* c = s.chunk(off);
-        if (c->record_flags & record_flag_has_sender) {
-            r.has_sender = true;
-            r.sender.assign(m->sender, key_size);
-            r.sender_message_id.assign(reinterpret_cast<char const*>(s.head_tail(off)), c->sender_message_id_len);
-        }
-        s.delete_record_locked(a, prev, off);
-        r.removed = true;
+    auto const at = s.find_blob_locked(blob_kind::update, routing_id, blob_id.data(), [](std::uint64_t) { return true; });
+    if (at.head == 0)
         return r;
+    blob_meta const* m = s.meta(at.head);
+    chunk_header const* c = s.chunk(at.head);
+    if (c->record_flags & record_flag_has_sender) {
+        r.has_sender = true;
+        r.sender.assign(m->sender, key_size);
+        r.sender_message_id.assign(reinterpret_cast<char const*>(s.head_tail(at.head)), c->sender_message_id_len);
     }
+    s.delete_record_locked(at.anchor, at.prev, at.head);
+    r.removed = true;
     return r;
 }
 

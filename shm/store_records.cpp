@@ -54,15 +54,12 @@ bool store::remove_device_sync(std::string_view client_id, std::string_view devi
 {
     shard_view s = shard(shard_of(client_id));
     shard_guard guard(s);
-    std::uint64_t const a = s.find_mailbox_locked(blob_kind::device_sync, client_id);
-    std::uint64_t prev = 0;
-    for (std::uint64_t off = a; off != 0; prev = off, off = s.chunk(off)->mailbox_next) {
-        if (std::memcmp(s.meta(off)->blob_id, id.data(), 16) == 0 && targets_device(s, off, device_id)) {
-            s.delete_record_locked(a, prev, off);
-            return true;
-        }
-    }
-    return false;
+    auto const at = s.find_blob_locked(blob_kind::device_sync, client_id, id.data(),
+                                       [&](std::uint64_t head) { return targets_device(s, head, device_id); });
+    if (at.head == 0)
+        return false;
+    s.delete_record_locked(at.anchor, at.prev, at.head);
+    return true;
 }
 
 std::optional<std::vector<std::uint8_t>> store::find_recovery_proof(std::string_view key_hash,

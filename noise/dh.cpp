@@ -22,9 +22,8 @@ std::optional<key> raw_public(EVP_PKEY* pkey)
 
 } // namespace
 
-std::optional<dh_key> dh_key::generate()
+std::optional<dh_key> dh_key::adopt(EVP_PKEY* pkey)
 {
-    EVP_PKEY* pkey = EVP_PKEY_Q_keygen(nullptr, nullptr, "X25519");
     if (pkey == nullptr)
         return std::nullopt;
     auto pub = raw_public(pkey);
@@ -35,18 +34,14 @@ std::optional<dh_key> dh_key::generate()
     return dh_key{pkey, *pub};
 }
 
+std::optional<dh_key> dh_key::generate()
+{
+    return adopt(EVP_PKEY_Q_keygen(nullptr, nullptr, "X25519"));
+}
+
 std::optional<dh_key> dh_key::from_private(key const& private_key)
 {
-    EVP_PKEY* pkey =
-        EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, private_key.data(), private_key.size());
-    if (pkey == nullptr)
-        return std::nullopt;
-    auto pub = raw_public(pkey);
-    if (!pub) {
-        EVP_PKEY_free(pkey);
-        return std::nullopt;
-    }
-    return dh_key{pkey, *pub};
+    return adopt(EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, private_key.data(), private_key.size()));
 }
 
 std::optional<dh_key> dh_key::from_pair(key_pair const& pair)

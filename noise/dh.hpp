@@ -39,6 +39,9 @@ public:
 
 private:
     dh_key(EVP_PKEY* pkey, key const& public_key) noexcept : pkey_(pkey), public_(public_key) {}
+    /// Takes ownership of a freshly made X25519 key (null: OpenSSL failed)
+    /// and pairs it with its public half.
+    static std::optional<dh_key> adopt(EVP_PKEY* pkey);
 
     EVP_PKEY* pkey_ = nullptr;
     key public_{};

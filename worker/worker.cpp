@@ -12,6 +12,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "common/exit_codes.hpp"
 #include "common/log.hpp"
@@ -59,22 +60,31 @@ std::uint64_t address_key_of(worker_services& services, tcp::socket const& socke
     return services.addresses().key_of(bytes);
 }
 
+/// The next accepted socket, or none once the acceptor is closed. A failed
+/// accept (EMFILE and friends) is logged and retried after 100 ms, so the
+/// backlog waits instead of the loop spinning.
+net::awaitable<std::optional<tcp::socket>> next_socket(tcp::acceptor& acceptor, net::steady_timer& backoff,
+                                                       char const* what)
+{
+    for (;;) {
+        auto [ec, socket] = co_await acceptor.async_accept(use_nothrow);
+        if (ec == net::error::operation_aborted || !acceptor.is_open())
+            co_return std::nullopt;
+        if (!ec)
+            co_return std::move(socket);
+        RELAY_LOG_WARN("%s accept failed: %s (raise LimitNOFILE if this is 'too many open files')", what,
+                       ec.message().c_str());
+        backoff.expires_after(std::chrono::milliseconds(100));
+        co_await backoff.async_wait(use_nothrow);
+    }
+}
+
 net::awaitable<void> accept_loop(worker_services& services, session_registry& registry, tcp::acceptor& acceptor)
 {
     auto executor = co_await net::this_coro::executor;
     net::steady_timer backoff(executor);
-    for (;;) {
-        auto [ec, socket] = co_await acceptor.async_accept(use_nothrow);
-        if (ec == net::error::operation_aborted || !acceptor.is_open())
-            co_return;
-        if (ec) {
-            // EMFILE and friends: log once per occurrence and let the backlog wait.
-            RELAY_LOG_WARN("accept failed: %s (raise LimitNOFILE if this is 'too many open files')",
-                           ec.message().c_str());
-            backoff.expires_after(std::chrono::milliseconds(100));
-            co_await backoff.async_wait(use_nothrow);
-            continue;
-        }
+    while (auto accepted = co_await next_socket(acceptor, backoff, "client")) {
+        tcp::socket& socket = *accepted;
         // §2.2 step 2 / D-11: the limit is for the whole relay, so sum every slot.
         if (relay_connections(services) >= services.cfg().max_connections) {
             services.count(shm::counter::connections_rejected_limit);
@@ -109,15 +119,8 @@ net::awaitable<void> metrics_accept_loop(worker_services& services, tcp::accepto
     auto executor = co_await net::this_coro::executor;
     auto open = std::make_shared<std::uint32_t>(0);
     net::steady_timer backoff(executor);
-    for (;;) {
-        auto [ec, socket] = co_await acceptor.async_accept(use_nothrow);
-        if (ec == net::error::operation_aborted || !acceptor.is_open())
-            co_return;
-        if (ec) {
-            backoff.expires_after(std::chrono::milliseconds(100));
-            co_await backoff.async_wait(use_nothrow);
-            continue;
-        }
+    while (auto accepted = co_await next_socket(acceptor, backoff, "metrics")) {
+        tcp::socket& socket = *accepted;
         if (*open >= max_metrics_connections)
             continue; // closed at once; the scraper retries
         ++*open;

@@ -32,6 +32,16 @@ std::string normalized_key_hash(std::string_view text)
     return out;
 }
 
+/// The blob id an acknowledgment names, if it is exactly the lowercase UUID
+/// the relay sent: ids compare case-sensitively (PROTOCOL §1).
+std::optional<random::uuid> exact_uuid(std::string_view text)
+{
+    random::uuid id{};
+    if (!random::parse_uuid(text, id) || random::to_string(id) != text)
+        return std::nullopt;
+    return id;
+}
+
 } // namespace
 
 connection_handler::connection_handler(worker_services& services, session_sink& sink)
@@ -194,12 +204,10 @@ void connection_handler::handle(protocol::envelope const& e, protocol::encrypted
 
 void connection_handler::handle(protocol::envelope const&, protocol::acknowledgment const& m)
 {
-    // Ids compare case-sensitively (PROTOCOL §1): only the exact lowercase
-    // form the relay sent names a blob.
-    random::uuid id{};
-    if (!random::parse_uuid(m.message_id, id) || random::to_string(id) != m.message_id)
+    auto const id = exact_uuid(m.message_id);
+    if (!id)
         return;
-    auto const removed = services_.store().remove(routing_id_, id);
+    auto const removed = services_.store().remove(routing_id_, *id);
     if (!removed.removed)
         return;
     // D-7: forward the recipient's receipt to the sender's live connections.
@@ -275,10 +283,10 @@ void connection_handler::handle(protocol::envelope const& e, protocol::device_sy
 void connection_handler::handle(protocol::envelope const&, protocol::device_sync_ack const& m)
 {
     // §7.7: only a connection that named its device can acknowledge for it.
-    random::uuid id{};
-    if (device_id_.empty() || !random::parse_uuid(m.message_id, id) || random::to_string(id) != m.message_id)
+    auto const id = exact_uuid(m.message_id);
+    if (device_id_.empty() || !id)
         return;
-    services_.store().remove_device_sync(client_id_, device_id_, id);
+    services_.store().remove_device_sync(client_id_, device_id_, *id);
 }
 
 bool connection_handler::take_recovery_token()

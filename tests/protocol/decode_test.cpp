@@ -67,6 +67,12 @@ std::string valid_envelope_plus(std::string_view members) {
     return json;
 }
 
+/// An EncryptedUpdate frame whose ciphertext field is `ciphertext`, verbatim.
+std::string update(std::string_view ciphertext)
+{
+    return std::string(R"({"type":"EncryptedUpdate","recipient_id":"r","ciphertext":)").append(ciphertext).append("}");
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(decode)
@@ -250,11 +256,6 @@ BOOST_AUTO_TEST_CASE(decode_ignores_sender_id_on_an_encrypted_update) {
 }
 
 BOOST_AUTO_TEST_CASE(decode_reads_bytes_only_as_arrays_of_integers_0_to_255) {
-    auto update = [](std::string_view ciphertext) {
-        return std::string(R"({"type":"EncryptedUpdate","recipient_id":"r","ciphertext":)")
-            .append(ciphertext)
-            .append("}");
-    };
     check_payload_cases({
         {update("[]"), "ok"},
         {update("[0,255]"), "ok"},
@@ -273,11 +274,6 @@ BOOST_AUTO_TEST_CASE(decode_reads_bytes_only_as_arrays_of_integers_0_to_255) {
 }
 
 BOOST_AUTO_TEST_CASE(decode_rejects_byte_arrays_that_nest_or_mix_types) {
-    auto update = [](std::string_view ciphertext) {
-        return std::string(R"({"type":"EncryptedUpdate","recipient_id":"r","ciphertext":)")
-            .append(ciphertext)
-            .append("}");
-    };
     check_payload_cases({
         {update("[1,[2]]"), "wrong_type"},
         {update("[[1,2]]"), "wrong_type"},

@@ -339,7 +339,7 @@ std::uint64_t store::live_slots(std::string_view routing_id)
     return p ? presence_table::slot_mask(*p) : 0;
 }
 
-std::optional<delivery> store::fetch(blob_ref const& ref, blob_kind kind, std::string_view key, bool first_delivery_notice)
+std::optional<delivery> store::fetch(blob_ref const& ref, blob_kind kind, std::string_view key, fetch_mode mode)
 {
     if (ref.shard >= shard_count())
         return std::nullopt;
@@ -369,7 +369,7 @@ std::optional<delivery> store::fetch(blob_ref const& ref, blob_kind kind, std::s
         return std::nullopt;
     }
     std::memcpy(d.blob_id.data(), m->blob_id, 16);
-    if (first_delivery_notice && (c->record_flags & record_flag_has_sender) &&
+    if (mode == fetch_mode::hand_over && (c->record_flags & record_flag_has_sender) &&
         !(c->delivery_flags.load(std::memory_order_relaxed) & delivery_flag_delivered_sent)) {
         c->delivery_flags.fetch_or(delivery_flag_delivered_sent, std::memory_order_relaxed);
         d.notify_sender = true;

@@ -105,6 +105,10 @@ struct store_totals {
 /// protocol"); one without (tests, import) writes under the lock.
 inline constexpr std::uint32_t no_writer_slot = 0xffffffffu;
 
+/// What a fetch is for: a copy only, or the hand-over to the recipient that
+/// owes the sender its one Delivered ack (D-7).
+enum class fetch_mode { peek, hand_over };
+
 class store {
 public:
     explicit store(std::uint8_t* base, std::uint32_t writer_slot = no_writer_slot) noexcept;
@@ -133,13 +137,13 @@ public:
     /// Worker slots where `routing_id` has live connections.
     std::uint64_t live_slots(std::string_view routing_id);
     /// Copies a blob out if it still exists and belongs to `routing_id`.
-    /// `first_delivery_notice` marks the blob as handed over (D-7) and reports
+    /// fetch_mode::hand_over marks the blob as handed over (D-7) and reports
     /// whether the sender is due a Delivered ack.
-    std::optional<delivery> fetch(blob_ref const& ref, std::string_view routing_id, bool first_delivery_notice)
+    std::optional<delivery> fetch(blob_ref const& ref, std::string_view routing_id, fetch_mode mode)
     {
-        return fetch(ref, blob_kind::update, routing_id, first_delivery_notice);
+        return fetch(ref, blob_kind::update, routing_id, mode);
     }
-    std::optional<delivery> fetch(blob_ref const& ref, blob_kind kind, std::string_view key, bool first_delivery_notice);
+    std::optional<delivery> fetch(blob_ref const& ref, blob_kind kind, std::string_view key, fetch_mode mode);
     /// Deletes the blob `blob_id` if it is addressed to `routing_id`.
     removal remove(std::string_view routing_id, random::uuid const& blob_id);
     /// Deletes every blob of `kind` filed under `key`; returns how many.

@@ -171,11 +171,11 @@ int supervisor::run()
             case SIGTERM:
             case SIGINT:
                 RELAY_LOG_INFO("received %s: draining", strsignal(static_cast<int>(info.ssi_signo)));
-                begin_stop(true);
+                begin_stop(stop_mode::drain);
                 break;
             case SIGQUIT:
                 RELAY_LOG_INFO("received SIGQUIT: fast stop");
-                begin_stop(false);
+                begin_stop(stop_mode::now);
                 break;
             case SIGHUP:
                 reload();
@@ -350,7 +350,7 @@ void supervisor::on_child_exit(child& c, int status)
         RELAY_LOG_ERROR("%s cannot run (fatal exit code %d, see its log above); stopping the relay",
                         child_name(c).c_str(), WEXITSTATUS(status));
         exit_code_ = WEXITSTATUS(status);
-        begin_stop(false);
+        begin_stop(stop_mode::now);
         return;
     }
     // Escalate when the child could not prove a repair, or when the repair the
@@ -373,7 +373,7 @@ void supervisor::on_child_exit(child& c, int status)
                         "for the cause)", crash_loop_limit,
                         static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(crash_loop_window).count()));
         exit_code_ = exit_code::fatal;
-        begin_stop(false);
+        begin_stop(stop_mode::now);
         return;
     }
     c.backoff = c.backoff.count() == 0 ? first_backoff : std::min(max_backoff, c.backoff * 2);
@@ -427,7 +427,7 @@ void supervisor::escalate()
         RELAY_LOG_ERROR("the store failed verification after a full rebuild (%s): stopping; keep a copy of the "
                         "store file for analysis and move it away to start with an empty store", why.c_str());
         exit_code_ = exit_code::store_poisoned;
-        begin_stop(false);
+        begin_stop(stop_mode::now);
         return;
     }
     RELAY_LOG_WARN("store rebuilt and verified after escalation: %llu blobs kept, %llu unreadable dropped; "
@@ -602,8 +602,9 @@ void supervisor::report_status()
     }
 }
 
-void supervisor::begin_stop(bool graceful)
+void supervisor::begin_stop(stop_mode mode)
 {
+    bool const graceful = mode == stop_mode::drain;
     if (stopping_ && graceful)
         return;
     stopping_ = true;

@@ -40,7 +40,9 @@ private:
     void feed_watchdog();
     bool all_workers_heartbeat() const;
     void report_status();
-    void begin_stop(bool graceful);
+    /// drain: SIGTERM to every child, SIGKILL after the deadline; now: SIGKILL.
+    enum class stop_mode { drain, now };
+    void begin_stop(stop_mode mode);
     /// A child could not prove a shard consistent: stop every child, rebuild
     /// and verify the whole store, start again (DESIGN §2.6).
     void escalate();

@@ -346,7 +346,7 @@ void connection_handler::handle(protocol::envelope const&, protocol::recovery_pr
 
 std::optional<std::string> connection_handler::load_device_sync(shm::blob_ref const& ref)
 {
-    auto d = services_.store().fetch(ref, shm::blob_kind::device_sync, client_id_, false);
+    auto d = services_.store().fetch(ref, shm::blob_kind::device_sync, client_id_, shm::fetch_mode::peek);
     shm::device_sync_record::view record;
     if (!d || !shm::device_sync_record::unpack(d->data, record))
         return std::nullopt;
@@ -368,7 +368,7 @@ std::optional<std::string> connection_handler::load_delivery(shm::blob_ref const
 {
     if (ref.kind == shm::blob_kind::device_sync)
         return load_device_sync(ref);
-    auto d = services_.store().fetch(ref, routing_id_, !suppress_presence_);
+    auto d = services_.store().fetch(ref, routing_id_, suppress_presence_ ? shm::fetch_mode::peek : shm::fetch_mode::hand_over);
     if (!d)
         return std::nullopt;
     std::string frame = protocol::encode_delivery(random::to_string(d->blob_id), worker_services::now_unix(),

@@ -391,7 +391,7 @@ BOOST_FIXTURE_TEST_CASE(delivery_carries_the_exact_ciphertext_the_routing_id_and
     auto const e = decoded(*frame);
     BOOST_TEST(update_in(e).recipient_id == alice);
     BOOST_TEST(update_in(e).ciphertext == data, boost::test_tools::per_element());
-    auto const blob = store().fetch(c->sink.blobs[0], alice, false);
+    auto const blob = store().fetch(c->sink.blobs[0], alice, shm::fetch_mode::peek);
     BOOST_TEST_REQUIRE(blob.has_value());
     BOOST_TEST(e.message_id == relay::random::to_string(blob->blob_id));
     BOOST_TEST(e.message_id != "sender-msg");

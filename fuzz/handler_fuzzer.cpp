@@ -112,8 +112,7 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
             w.services->dispatch_local(entry);
     }
     conns.clear(); // detaches every presence
-    std::string why;
-    if (!w.services->store().check_all(why))
+    if (!w.services->store().check_all().consistent)
         std::abort();
     return 0;
 }

@@ -498,29 +498,34 @@ void store::reset_slot(std::uint32_t slot_index)
     address_counts::reset_slot(base_, header(), slot_index);
 }
 
-bool store::check_all(std::string& why, bool checksums)
+store_check store::check_all(verify_depth depth)
 {
+    store_check c;
+    auto const failed = [&](std::string problem) {
+        c.consistent = false;
+        c.problem = std::move(problem);
+        return c;
+    };
+    std::string why;
     {
         page_pool pool(base_);
         pool_guard guard(pool);
         if (!pool.check_locked(why))
-            return false;
+            return failed(why);
     }
     {
         presence_table presence(base_);
         presence_guard guard(presence);
         if (!presence.check_locked(why))
-            return false;
+            return failed(why);
     }
     for (std::uint32_t i = 0; i < shard_count(); ++i) {
         shard_view s = shard(i);
         shard_guard guard(s);
-        if (!s.check_locked(why, checksums)) {
-            why = "shard " + std::to_string(i) + ": " + why;
-            return false;
-        }
+        if (!s.check_locked(why, depth == verify_depth::checksums))
+            return failed("shard " + std::to_string(i) + ": " + why);
     }
-    return true;
+    return c;
 }
 
 void store::reinit_locks()

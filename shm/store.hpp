@@ -105,6 +105,15 @@ struct store_totals {
 /// protocol"); one without (tests, import) writes under the lock.
 inline constexpr std::uint32_t no_writer_slot = 0xffffffffu;
 
+/// What store::check_all() found: consistent, or the first problem in words.
+struct store_check {
+    bool consistent = true;
+    std::string problem; ///< empty when consistent
+};
+/// How deep store::check_all() looks: the derived structures only, or also
+/// every record's checksum (reads every stored byte).
+enum class verify_depth { structure, checksums };
+
 /// What a fetch is for: a copy only, or the hand-over to the recipient that
 /// owes the sender its one Delivered ack (D-7).
 enum class fetch_mode { peek, hand_over };
@@ -197,9 +206,9 @@ public:
     /// `progress(done, total)` after each shard.
     rebuild_stats rebuild_all(std::function<void(std::uint32_t, std::uint32_t)> const& progress,
                               int identity_fd = -1);
-    /// Verifies every shard and the pool; false with the first failure. With
-    /// `checksums`, every record's checksum too.
-    bool check_all(std::string& why, bool checksums = false);
+    /// Verifies the pool, the presence table and every shard; with
+    /// verify_depth::checksums every record's checksum too.
+    store_check check_all(verify_depth depth = verify_depth::structure);
     /// Re-initialises every lock: only while no other process has the store open.
     void reinit_locks();
     store_totals totals() const;

@@ -203,9 +203,8 @@ shm::segment bootstrap_store(config const& cfg)
     if (rebuilt.copies > 0)
         RELAY_LOG_INFO("store recovery: %llu records had a second copy from a compaction in progress; one copy of "
                        "each was kept", static_cast<unsigned long long>(rebuilt.copies));
-    std::string why;
-    if (!st.check_all(why))
-        throw shm::damaged_store{what + " failed verification after rebuild (" + why +
+    if (auto const checked = st.check_all(); !checked.consistent)
+        throw shm::damaged_store{what + " failed verification after rebuild (" + checked.problem +
                               "): keep a copy for analysis and move it away to start with an empty store"};
     h.clean_shutdown.store(0);
     h.opened_count.fetch_add(1);
@@ -238,15 +237,15 @@ int check_store(config const& cfg)
     try {
         shm::segment seg = shm::segment::open_existing_file(path);
         shm::store st(seg.base());
-        std::string why;
         // Every record's checksum too: a damaged record is reported here in
         // the same words as at start, before a delivery would drop it.
-        bool const ok = st.check_all(why, true);
+        auto const checked = st.check_all(shm::verify_depth::checksums);
+        bool const ok = checked.consistent;
         auto const t = st.totals();
         auto const& h = st.header();
         std::printf("store %s: %s; %llu records, %llu data bytes, %llu chunk bytes, %llu of %llu pages free, "
                     "%llu shard repairs so far, records dropped so far: %llu (checksum), %llu (structure)\n",
-                    path.c_str(), ok ? "consistent" : ("INCONSISTENT: " + why).c_str(),
+                    path.c_str(), ok ? "consistent" : ("INCONSISTENT: " + checked.problem).c_str(),
                     static_cast<unsigned long long>(t.blobs), static_cast<unsigned long long>(t.data_bytes),
                     static_cast<unsigned long long>(t.chunk_bytes), static_cast<unsigned long long>(t.free_pages),
                     static_cast<unsigned long long>(t.pages), static_cast<unsigned long long>(t.repairs),

@@ -76,10 +76,9 @@ void migrate_layout2_store(std::string const& path, shm::geometry const& g, shm:
                     last_report = now;
                 }
             });
-        std::string why;
-        if (!st.check_all(why, true)) {
+        if (auto const checked = st.check_all(shm::verify_depth::checksums); !checked.consistent) {
             std::filesystem::remove(fresh);
-            throw shm::open_error{"migrating " + path + ": the new store failed verification (" + why +
+            throw shm::open_error{"migrating " + path + ": the new store failed verification (" + checked.problem +
                                   "); the old store is untouched"};
         }
         st.header().clean_shutdown.store(1);

@@ -138,9 +138,8 @@ int import_store(config const& cfg, std::string const& file)
                 ++records;
                 bytes += r.data.size();
             }
-            std::string why;
-            if (!st.check_all(why, true))
-                throw shm::open_error{"the imported store failed verification (" + why + ")"};
+            if (auto const checked = st.check_all(shm::verify_depth::checksums); !checked.consistent)
+                throw shm::open_error{"the imported store failed verification (" + checked.problem + ")"};
         } catch (...) {
             std::filesystem::remove(path); // never leave half an import as a store
             throw;

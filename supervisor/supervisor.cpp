@@ -422,10 +422,10 @@ void supervisor::escalate()
     shm::store st(segment_.base());
     identity_scan_file const scan(cfg_);
     auto const rebuilt = st.recover_unshared({}, scan.fd());
-    std::string why;
-    if (!st.check_all(why)) {
+    if (auto const checked = st.check_all(); !checked.consistent) {
         RELAY_LOG_ERROR("the store failed verification after a full rebuild (%s): stopping; keep a copy of the "
-                        "store file for analysis and move it away to start with an empty store", why.c_str());
+                        "store file for analysis and move it away to start with an empty store",
+                        checked.problem.c_str());
         exit_code_ = exit_code::store_poisoned;
         begin_stop(stop_mode::now);
         return;

@@ -61,8 +61,7 @@ void expect_every_record_once(store& st, std::vector<stored> const& kept)
         BOOST_TEST((d->data == k.data));
         BOOST_TEST((d->blob_id == k.result.blob_id));
     }
-    std::string why;
-    BOOST_TEST(st.check_all(why, true), why);
+    BOOST_TEST(verified(st, verify_depth::checksums));
 }
 
 } // namespace
@@ -82,8 +81,7 @@ BOOST_AUTO_TEST_CASE(acknowledged_small_records_give_their_pages_back_to_the_poo
     auto const round = compact_store(s.st, [&] {
         // The old copies still hold their chunks when the flush runs.
         ++flushes;
-        std::string why;
-        BOOST_TEST(s.st.check_all(why), why);
+        BOOST_TEST(verified(s.st));
         std::uint64_t retired = 0;
         for (std::uint32_t i = 0; i < s.st.shard_count(); ++i)
             retired += s.st.shard(i).header().retired_count;
@@ -142,8 +140,7 @@ BOOST_AUTO_TEST_CASE(a_recovery_between_the_move_and_the_release_keeps_one_copy_
     for (std::uint32_t i = 0; i < s.st.shard_count(); ++i)
         moved += s.st.compact_shard(i, 100000);
     BOOST_TEST_REQUIRE(moved > 0u);
-    std::string why;
-    BOOST_TEST(s.st.check_all(why, true), why);
+    BOOST_TEST(verified(s.st, verify_depth::checksums));
     auto const rebuilt = s.st.rebuild_all({});
     BOOST_TEST(rebuilt.copies == moved);
     BOOST_TEST(rebuilt.dropped_total() == 0u);
@@ -163,8 +160,7 @@ BOOST_AUTO_TEST_CASE(a_moved_record_deleted_before_the_release_takes_its_old_cop
     std::vector<stored> left;
     for (std::size_t i = 1; i < kept.size(); i += 2)
         left.push_back(std::move(kept[i]));
-    std::string why;
-    BOOST_TEST(s.st.check_all(why), why);
+    BOOST_TEST(verified(s.st));
     auto const rebuilt = s.st.rebuild_all({});
     BOOST_TEST(rebuilt.kept == left.size());
     expect_every_record_once(s.st, left);

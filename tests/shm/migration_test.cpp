@@ -64,8 +64,7 @@ BOOST_AUTO_TEST_CASE(every_record_of_a_real_layout2_store_is_read_and_put_back_w
                                              });
     BOOST_TEST(stats.records == 61u);
     BOOST_TEST(stats.dropped == 0u);
-    std::string why;
-    BOOST_TEST(s.st.check_all(why, true), why);
+    BOOST_TEST(verified(s.st, verify_depth::checksums));
 
     std::vector<stored_record> exported;
     s.st.for_each_record([&](stored_record const& r) { exported.push_back(r); });

@@ -72,8 +72,7 @@ BOOST_AUTO_TEST_CASE(device_sync_is_listed_for_its_target_device_by_version_then
     // Not visible as updates of that id, and an update fetch of it fails.
     BOOST_TEST(s.st.attach(key('c'), 0).pending.empty());
     BOOST_TEST(!s.st.fetch(listed[0].ref, key('c'), fetch_mode::peek).has_value());
-    std::string why;
-    BOOST_TEST(s.st.check_all(why), why);
+    BOOST_TEST(verified(s.st));
 }
 
 BOOST_AUTO_TEST_CASE(device_sync_ack_deletes_only_for_the_target_device)
@@ -144,8 +143,7 @@ BOOST_AUTO_TEST_CASE(rebuild_keeps_every_kind_in_its_own_mailbox)
     put_proof(s.st, key('c'), bytes_of(5, 1), 1000);
     auto const stats = s.st.rebuild_all({});
     BOOST_TEST(stats.kept == 4u);
-    std::string why;
-    BOOST_TEST(s.st.check_all(why), why);
+    BOOST_TEST(verified(s.st));
     BOOST_TEST(s.st.pending_count(key('c')) == 1u);
     BOOST_TEST(s.st.list_device_sync(key('c'), key('1')).size() == 2u);
     BOOST_TEST(s.st.find_recovery_proof(key('c'), 0).has_value());

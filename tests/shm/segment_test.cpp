@@ -37,8 +37,7 @@ BOOST_AUTO_TEST_CASE(a_second_mapping_at_another_address_sees_the_same_store)
     BOOST_TEST((d->data == data));
     BOOST_TEST(other.remove(key('a'), r.blob_id).removed);
     BOOST_TEST(s.st.pending_count(key('a')) == 0u);
-    std::string why;
-    BOOST_TEST(s.st.check_all(why), why);
+    BOOST_TEST(verified(s.st));
 }
 
 BOOST_AUTO_TEST_CASE(file_store_is_created_reopened_and_refused_when_foreign)

@@ -91,8 +91,7 @@ BOOST_AUTO_TEST_CASE(processes_storing_concurrently_keep_every_blob_and_all_inva
         BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 0));
     }
     BOOST_TEST(s.st.totals().blobs == std::uint64_t{children * per_child});
-    std::string why;
-    BOOST_TEST(s.st.check_all(why), why);
+    BOOST_TEST(verified(s.st));
 }
 
 BOOST_AUTO_TEST_CASE(sigkill_at_random_instants_never_loses_an_acknowledged_blob)
@@ -150,8 +149,7 @@ BOOST_AUTO_TEST_CASE(sigkill_at_random_instants_never_loses_an_acknowledged_blob
             }
             ids.clear();
         }
-        std::string why;
-        BOOST_TEST_REQUIRE(s.st.check_all(why), "round " << round << ": " << why);
+        BOOST_TEST_REQUIRE(verified(s.st), "round " << round);
         repairs_seen = static_cast<int>(s.st.totals().repairs);
     }
     BOOST_TEST_MESSAGE("shard repairs after kills: " << repairs_seen);

@@ -26,8 +26,7 @@ BOOST_AUTO_TEST_CASE(stored_blob_is_listed_and_fetched_with_exact_bytes)
     BOOST_TEST_REQUIRE(d.has_value());
     BOOST_TEST(d->data == data, boost::test_tools::per_element());
     BOOST_TEST((d->blob_id == r.blob_id));
-    std::string why;
-    BOOST_TEST(s.st.check_all(why), why);
+    BOOST_TEST(verified(s.st));
 }
 
 BOOST_AUTO_TEST_CASE(blobs_are_delivered_in_arrival_order_and_only_to_their_recipient)
@@ -54,10 +53,9 @@ BOOST_AUTO_TEST_CASE(large_blob_spans_several_chunks_and_reads_back_exactly)
     auto const d = s.st.fetch(r.ref, key('d'), fetch_mode::peek);
     BOOST_TEST_REQUIRE(d.has_value());
     BOOST_TEST((d->data == data));
-    std::string why;
-    BOOST_TEST(s.st.check_all(why), why);
+    BOOST_TEST(verified(s.st));
     BOOST_TEST(s.st.remove(key('d'), r.blob_id).removed);
-    BOOST_TEST(s.st.check_all(why), why);
+    BOOST_TEST(verified(s.st));
     BOOST_TEST(s.st.totals().chunk_bytes == 0u);
 }
 
@@ -100,8 +98,7 @@ BOOST_AUTO_TEST_CASE(one_mailbox_fills_every_page_then_the_store_answers_store_f
     }
     BOOST_TEST(stored == 16);
     BOOST_TEST(s.st.totals().free_pages == 0u);
-    std::string why;
-    BOOST_TEST(s.st.check_all(why), why);
+    BOOST_TEST(verified(s.st));
     // Freeing space makes room again, also for another size class.
     auto const a = s.st.attach(key('g'), 0);
     for (auto const& ref : a.pending) {
@@ -113,7 +110,7 @@ BOOST_AUTO_TEST_CASE(one_mailbox_fills_every_page_then_the_store_answers_store_f
     for (int i = 0; i < 50; ++i)
         BOOST_TEST(static_cast<int>(s.st.put(request(key('h'), bytes_of(100, 1))).status) ==
                    static_cast<int>(put_status::stored));
-    BOOST_TEST(s.st.check_all(why), why);
+    BOOST_TEST(verified(s.st));
 }
 
 BOOST_AUTO_TEST_CASE(a_page_whose_last_chunk_is_freed_returns_to_the_pool_for_any_class)
@@ -138,8 +135,7 @@ BOOST_AUTO_TEST_CASE(a_page_whose_last_chunk_is_freed_returns_to_the_pool_for_an
     BOOST_TEST(s.st.totals().free_pages == 8u);
     for (int i = 0; i < 8; ++i)
         BOOST_TEST(static_cast<int>(s.st.put(request(key('i'), big)).status) == static_cast<int>(put_status::stored));
-    std::string why;
-    BOOST_TEST(s.st.check_all(why), why);
+    BOOST_TEST(verified(s.st));
 }
 
 BOOST_AUTO_TEST_CASE(a_refused_record_leaves_every_page_it_took_in_the_pool)
@@ -156,8 +152,7 @@ BOOST_AUTO_TEST_CASE(a_refused_record_leaves_every_page_it_took_in_the_pool)
     BOOST_TEST(s.st.totals().free_pages == 1u);
     BOOST_TEST(static_cast<int>(s.st.put(request(key('i'), bytes_of(100, 7))).status) ==
                static_cast<int>(put_status::stored));
-    std::string why;
-    BOOST_TEST(s.st.check_all(why), why);
+    BOOST_TEST(verified(s.st));
 }
 
 BOOST_AUTO_TEST_CASE(remove_only_deletes_a_blob_of_the_given_routing_id)
@@ -202,8 +197,7 @@ BOOST_AUTO_TEST_CASE(presence_is_reported_to_puts_and_cleared_by_detach_and_slot
     s.st.reset_slot(5);
     BOOST_TEST(s.st.live_slots(key('l')) == 0u);
     s.st.detach(key('l'), 5); // after a reset: harmless
-    std::string why;
-    BOOST_TEST(s.st.check_all(why), why);
+    BOOST_TEST(verified(s.st));
 }
 
 BOOST_AUTO_TEST_CASE(purge_deletes_every_blob_of_the_routing_id)
@@ -214,8 +208,7 @@ BOOST_AUTO_TEST_CASE(purge_deletes_every_blob_of_the_routing_id)
     s.st.put(request(key('n'), bytes_of(100, 1)));
     BOOST_TEST(s.st.purge(key('m')) == 7u);
     BOOST_TEST(s.st.pending_count(key('n')) == 1u);
-    std::string why;
-    BOOST_TEST(s.st.check_all(why), why);
+    BOOST_TEST(verified(s.st));
 }
 
 BOOST_AUTO_TEST_CASE(rebuild_from_chunks_reproduces_mailboxes_in_order)
@@ -230,8 +223,7 @@ BOOST_AUTO_TEST_CASE(rebuild_from_chunks_reproduces_mailboxes_in_order)
     auto const rebuilt = s.st.rebuild_all({});
     BOOST_TEST(rebuilt.kept == 40u);
     BOOST_TEST(rebuilt.dropped_total() == 0u);
-    std::string why;
-    BOOST_TEST(s.st.check_all(why), why);
+    BOOST_TEST(verified(s.st));
     auto const a = s.st.attach(key('o'), 0);
     BOOST_TEST_REQUIRE(a.pending.size() == sent.size());
     for (std::size_t i = 0; i < sent.size(); ++i)
@@ -253,10 +245,9 @@ BOOST_AUTO_TEST_CASE(a_blob_just_over_one_page_takes_a_small_last_chunk_not_a_se
     auto const d = s.st.fetch(r.ref, key('o'), fetch_mode::peek);
     BOOST_TEST_REQUIRE(d.has_value());
     BOOST_TEST((d->data == data));
-    std::string why;
-    BOOST_TEST(s.st.check_all(why), why);
+    BOOST_TEST(verified(s.st));
     s.st.rebuild_all({});
-    BOOST_TEST(s.st.check_all(why), why);
+    BOOST_TEST(verified(s.st));
     BOOST_TEST(s.st.totals().chunk_bytes < page_size + 1024u);
     BOOST_TEST(s.st.remove(key('o'), r.blob_id).removed);
     BOOST_TEST(s.st.totals().chunk_bytes == 0u);
@@ -288,11 +279,10 @@ BOOST_AUTO_TEST_CASE(a_log_uniform_mix_of_sizes_takes_at_most_one_point_one_five
     double const ratio = double(s.st.totals().chunk_bytes) / double(data_bytes);
     BOOST_TEST_MESSAGE("store overhead of the mix: " << ratio);
     BOOST_TEST(ratio <= 1.15);
-    std::string why;
-    BOOST_TEST(s.st.check_all(why), why);
+    BOOST_TEST(verified(s.st));
     auto const before = s.st.totals().chunk_bytes;
     s.st.rebuild_all({});
-    BOOST_TEST(s.st.check_all(why), why);
+    BOOST_TEST(verified(s.st));
     BOOST_TEST(s.st.totals().chunk_bytes == before);
     for (std::size_t i = 0; i < sent.size(); ++i)
         BOOST_TEST((s.st.fetch(refs[i], recipients[i], fetch_mode::peek)->data == sent[i]));

@@ -17,8 +17,7 @@ BOOST_AUTO_TEST_CASE(sweep_deletes_blobs_at_or_beyond_the_ttl_only)
     auto const stats = sweep_expired(s.st, 1104, 100); // cutoff 1004: blobs created 1000..1004
     BOOST_TEST(stats.expired == 5u);
     BOOST_TEST(s.st.totals().blobs == 5u);
-    std::string why;
-    BOOST_TEST(s.st.check_all(why), why);
+    BOOST_TEST(verified(s.st));
 }
 
 BOOST_AUTO_TEST_CASE(ttl_zero_expires_everything)

@@ -11,6 +11,8 @@
 #include "shm/segment.hpp"
 #include "shm/store.hpp"
 
+#include <boost/test/tools/assertion_result.hpp>
+
 namespace relay::shm::testing {
 
 inline geometry small_geometry(std::uint64_t arena_bytes = 4u << 20, std::uint32_t shards = 4)
@@ -67,6 +69,15 @@ inline put_request request(std::string const& recipient, std::vector<std::uint8_
     rq.data = data;
     rq.now = now;
     return rq;
+}
+
+/// check_all() as a Boost.Test predicate: a failure prints the problem.
+inline boost::test_tools::assertion_result verified(store& st, verify_depth depth = verify_depth::structure)
+{
+    store_check const checked = st.check_all(depth);
+    boost::test_tools::assertion_result result(checked.consistent);
+    result.message() << checked.problem;
+    return result;
 }
 
 } // namespace relay::shm::testing

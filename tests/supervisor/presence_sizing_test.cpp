@@ -52,11 +52,10 @@ BOOST_AUTO_TEST_CASE(routing_ids_that_all_fall_in_one_shard_are_all_registered)
     }
     for (std::size_t i = 0; i < ids.size(); ++i)
         BOOST_TEST_REQUIRE(st.attach(ids[i], static_cast<std::uint32_t>(i % 4)).registered);
-    std::string why;
-    BOOST_TEST(st.check_all(why), why);
+    BOOST_TEST(st.check_all().consistent, st.check_all().problem);
     for (std::size_t i = 0; i < ids.size(); ++i)
         st.detach(ids[i], static_cast<std::uint32_t>(i % 4));
-    BOOST_TEST(st.check_all(why), why);
+    BOOST_TEST(st.check_all().consistent, st.check_all().problem);
     shm::segment::remove_memory(name);
 }
 

@@ -64,8 +64,8 @@ BOOST_FIXTURE_TEST_CASE(a_connection_whose_presence_cannot_be_recorded_is_refuse
     BOOST_TEST(services.slot_state().counters[static_cast<std::size_t>(shm::counter::connections_rejected_presence)]
                    .load() == static_cast<std::uint64_t>(refused));
     open.clear(); // every accepted connection detaches cleanly
-    std::string why;
-    BOOST_TEST(store().check_all(why), why);
+    auto const checked = store().check_all();
+    BOOST_TEST(checked.consistent, checked.problem);
 }
 
 BOOST_FIXTURE_TEST_CASE(minimal_legacy_handshake_with_only_client_id_is_accepted, relay_fixture)

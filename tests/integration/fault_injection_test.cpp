@@ -337,11 +337,16 @@ BOOST_AUTO_TEST_CASE(with_sync_commit_no_stored_ack_leaves_before_the_flush_that
     relay_process relay(options);
     {
         auto s = connect_as(relay.port(), random_id());
-        for (int i = 0; i < 20; ++i)
-            s->send_binary(update_frame(random_id(), random_bytes(300), "h" + std::to_string(i)));
         int acks = 0;
-        while (auto e = s->receive_envelope(2000ms))
-            acks += std::holds_alternative<acknowledgment>(e->body);
+        try {
+            for (int i = 0; i < 20; ++i)
+                s->send_binary(update_frame(random_id(), random_bytes(300), "h" + std::to_string(i)));
+            while (auto e = s->receive_envelope(2000ms))
+                acks += std::holds_alternative<acknowledgment>(e->body);
+        } catch (std::exception const&) {
+            // The worker died at its first flush while frames were still being
+            // sent: the socket breaks (3 runs in 100 of the long mode).
+        }
         BOOST_TEST(acks == 0);
     }
     BOOST_TEST(relay.wait_for_log("was killed by signal 9", 5000ms));

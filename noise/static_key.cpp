@@ -241,10 +241,4 @@ static_key_result load_static_key(std::optional<std::string_view> env_value, std
     return result;
 }
 
-static_key_result load_static_key_from_environment(std::filesystem::path const& data_dir)
-{
-    char const* value = std::getenv(static_key_env);
-    return load_static_key(value ? std::optional<std::string_view>(value) : std::nullopt, data_dir);
-}
-
 } // namespace relay::noise

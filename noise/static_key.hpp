@@ -44,9 +44,6 @@ struct static_key_result {
 /// (an empty value counts as unset); `data_dir` must exist.
 static_key_result load_static_key(std::optional<std::string_view> env_value, std::filesystem::path const& data_dir);
 
-/// load_static_key() with the value of RELAY_NOISE_STATIC_KEY from the environment.
-static_key_result load_static_key_from_environment(std::filesystem::path const& data_dir);
-
 /// Decodes the variable's format; empty if it is not base64url of 64 bytes.
 std::optional<key_pair> parse_key_pair(std::string_view base64url);
 

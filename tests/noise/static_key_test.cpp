@@ -221,30 +221,6 @@ BOOST_AUTO_TEST_CASE(an_empty_variable_counts_as_unset)
     BOOST_TEST(r.warnings.empty());
 }
 
-BOOST_AUTO_TEST_CASE(reads_the_variable_from_the_environment)
-{
-    temp_dir dir;
-    auto const env_pair = fresh_pair();
-    std::string const value = base64url_encode(concat(env_pair));
-    ::setenv(static_key_env, value.c_str(), 1);
-    auto const valid = load_static_key_from_environment(dir.path);
-    ::setenv(static_key_env, "garbage", 1);
-    auto const invalid = load_static_key_from_environment(dir.path);
-    ::unsetenv(static_key_env);
-    auto const unset = load_static_key_from_environment(dir.path);
-
-    BOOST_REQUIRE(valid.keys);
-    BOOST_TEST(valid.source == key_source::environment);
-    BOOST_TEST(concat(*valid.keys) == concat(env_pair));
-    BOOST_REQUIRE(invalid.keys);
-    BOOST_TEST(invalid.source == key_source::generated);
-    BOOST_TEST(invalid.warnings.size() == 1u);
-    BOOST_REQUIRE(unset.keys);
-    BOOST_TEST(unset.source == key_source::file);
-    BOOST_TEST(unset.warnings.empty());
-    BOOST_TEST(concat(*unset.keys) == concat(*invalid.keys));
-}
-
 BOOST_AUTO_TEST_CASE(a_missing_data_directory_is_an_error)
 {
     temp_dir dir;

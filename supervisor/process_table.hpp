@@ -5,11 +5,20 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace relay::supervisor {
 
 enum class role { worker, cleanup };
+
+/// Where a child stands with respect to a SIGHUP reload.
+enum class reload_state {
+    serving,  ///< runs, and is respawned if it dies
+    rolling,  ///< asked to stop by a reload: respawned at once with the new configuration
+    retiring, ///< asked to stop because --workers shrank: never respawned
+    retired,  ///< gone for good; removed from the table
+};
 
 struct child {
     role kind = role::worker;
@@ -19,10 +28,14 @@ struct child {
     std::chrono::steady_clock::time_point started{};
     std::chrono::steady_clock::time_point respawn_at{}; ///< when a dead child may start again
     std::chrono::milliseconds backoff{0};               ///< grows while the child dies young
-    bool rolling = false;  ///< asked to stop by a reload: respawn at once with the new configuration
-    bool retiring = false; ///< asked to stop because --workers shrank: never respawned
-    bool retired = false;  ///< gone for good; removed from the table
+    reload_state state = reload_state::serving;
 };
+
+/// "worker 3" or "cleanup", for log lines.
+inline std::string child_name(child const& c)
+{
+    return c.kind == role::cleanup ? std::string("cleanup") : "worker " + std::to_string(c.slot);
+}
 
 using clock = std::chrono::steady_clock;
 

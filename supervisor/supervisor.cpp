@@ -45,11 +45,6 @@ std::string describe_status(int status)
     return "changed state";
 }
 
-std::string child_name(child const& c)
-{
-    return c.kind == role::cleanup ? std::string("cleanup") : "worker " + std::to_string(c.slot);
-}
-
 } // namespace
 
 void supervisor::raise_open_file_limit() const
@@ -287,7 +282,7 @@ void supervisor::reap()
         for (child& c : children_)
             if (c.pid == pid)
                 on_child_exit(c, status);
-        std::erase_if(children_, [](child const& c) { return c.retired; });
+        std::erase_if(children_, [](child const& c) { return c.state == reload_state::retired; });
     }
 }
 
@@ -330,15 +325,15 @@ void supervisor::on_child_exit(child& c, int status)
         RELAY_LOG_INFO("%s (pid %d) %s", child_name(c).c_str(), pid, describe_status(status).c_str());
         return;
     }
-    if (c.retiring) {
+    if (c.state == reload_state::retiring) {
         RELAY_LOG_INFO("%s (pid %d) retired by reload: %s", child_name(c).c_str(), pid, describe_status(status).c_str());
         ::close(listen_fds_[c.slot]); // its queued connections go to the other slots' sockets from now on
         listen_fds_[c.slot] = -1;
-        c.retired = true;
+        c.state = reload_state::retired;
         return;
     }
-    if (c.rolling) {
-        c.rolling = false;
+    if (c.state == reload_state::rolling) {
+        c.state = reload_state::serving;
         c.backoff = std::chrono::milliseconds(0);
         c.respawn_at = now; // with the new configuration, right away
         return;
@@ -438,124 +433,6 @@ void supervisor::escalate()
         c.backoff = std::chrono::milliseconds(0);
         spawn(c);
     }
-}
-
-void supervisor::reload()
-{
-    if (reloading_) {
-        RELAY_LOG_WARN("SIGHUP ignored: a reload is still in progress");
-        return;
-    }
-    std::vector<char const*> argv;
-    for (auto const& a : args_)
-        argv.push_back(a.c_str());
-    config next;
-    try {
-        auto loaded = load_config(static_cast<int>(argv.size()), argv.data(), process_environment());
-        if (!loaded.cfg)
-            return;
-        next = *loaded.cfg;
-    } catch (config_error const& e) {
-        RELAY_LOG_ERROR("reload failed, the running configuration stays: %s", e.what());
-        return;
-    }
-    // What the store and the sockets were built from cannot change while they exist.
-    auto keep = [&](bool changed, char const* what) {
-        if (changed)
-            RELAY_LOG_WARN("reload: %s changed; it takes effect at the next restart", what);
-    };
-    keep(next.listen.host != cfg_.listen.host || (cfg_.listen.port != 0 && next.listen.port != cfg_.listen.port),
-         "the listen address");
-    keep(next.data_dir != cfg_.data_dir, "the data directory");
-    keep(next.backend != cfg_.backend, "the storage backend");
-    keep(next.max_storage_bytes != cfg_.max_storage_bytes, "RELAY_MAX_STORAGE_BYTES");
-    keep(next.metrics.host != cfg_.metrics.host || next.metrics.port != cfg_.metrics.port, "RELAY_METRICS_ADDR");
-    keep(next.noise_static_key != cfg_.noise_static_key, "RELAY_NOISE_STATIC_KEY");
-    keep(next.store_prefault != cfg_.store_prefault, "RELAY_STORE_PREFAULT");
-    next.listen = cfg_.listen;
-    next.data_dir = cfg_.data_dir;
-    next.backend = cfg_.backend;
-    next.max_storage_bytes = cfg_.max_storage_bytes;
-    next.metrics = cfg_.metrics;
-    next.noise_static_key = cfg_.noise_static_key;
-    next.store_prefault = cfg_.store_prefault;
-    next.shards = cfg_.shards;
-    next.shm_name = cfg_.shm_name;
-    unsigned const before = cfg_.workers;
-    cfg_ = next;
-    RELAY_LOG_INFO("reload: %s", describe(cfg_).c_str());
-    notify_systemd("RELOADING=1\nSTATUS=reloading");
-    reloading_ = true;
-
-    roll_queue_.clear();
-    for (child& c : children_) {
-        if (c.kind == role::cleanup || c.slot < std::min(before, cfg_.workers))
-            roll_queue_.emplace_back(c.kind, c.slot);
-        if (c.kind == role::worker && c.slot >= cfg_.workers) {
-            c.retiring = true;
-            if (c.pid > 0)
-                signal_child(c, SIGTERM);
-        }
-    }
-    if (cfg_.workers > before) {
-        try {
-            for (unsigned s = before; s < cfg_.workers; ++s) {
-                if (listen_fds_.size() <= s)
-                    listen_fds_.resize(s + 1, -1);
-                listen_address at = cfg_.listen;
-                at.port = bound_port(listen_fds_.front());
-                listen_fds_[s] = open_listen_sockets(at, 1).front();
-            }
-        } catch (std::exception const& e) {
-            RELAY_LOG_ERROR("reload: cannot open sockets for new workers (%s); keeping %u workers", e.what(), before);
-            cfg_.workers = before;
-        }
-        for (unsigned s = before; s < cfg_.workers; ++s) {
-            children_.push_back(child{role::worker, s});
-            spawn(children_.back());
-        }
-    }
-}
-
-child* supervisor::find_child(role kind, std::uint32_t slot)
-{
-    for (child& c : children_)
-        if (c.kind == kind && (kind == role::cleanup || c.slot == slot))
-            return &c;
-    return nullptr;
-}
-
-void supervisor::advance_roll()
-{
-    if (!reloading_)
-        return;
-    shm::store st(segment_.base());
-    if (rolling_) {
-        child const* c = find_child(rolling_->first, rolling_->second);
-        bool const back = c == nullptr || (c->pid != 0 && !c->rolling &&
-                                           (c->kind == role::cleanup || st.slot(c->slot).heartbeat_ms.load() != 0));
-        if (!back)
-            return;
-        rolling_.reset();
-    }
-    if (roll_queue_.empty()) {
-        if (std::any_of(children_.begin(), children_.end(), [](child const& c) { return c.retiring; }))
-            return;
-        reloading_ = false;
-        RELAY_LOG_INFO("reload complete: %u workers running the new configuration", cfg_.workers);
-        last_status_.clear();
-        notify_systemd("READY=1");
-        return;
-    }
-    auto const next = roll_queue_.front();
-    roll_queue_.pop_front();
-    child* c = find_child(next.first, next.second);
-    if (c == nullptr || c->pid == 0)
-        return; // gone or restarting anyway: it starts with the new configuration
-    RELAY_LOG_INFO("reload: restarting %s", child_name(*c).c_str());
-    c->rolling = true;
-    rolling_ = next;
-    signal_child(*c, SIGTERM);
 }
 
 bool supervisor::all_workers_heartbeat() const

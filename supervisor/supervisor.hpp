@@ -49,6 +49,9 @@ private:
     /// SIGHUP: re-read the configuration, resize the worker set, and restart the
     /// children one at a time while every slot's socket keeps queueing.
     void reload();
+    /// Copies into `next` every setting a reload cannot change, warning about
+    /// each that the new configuration changed.
+    void keep_what_a_reload_cannot_change(config& next) const;
     void advance_roll();
     bool all_stopped() const;
     void raise_open_file_limit() const;

@@ -5,8 +5,6 @@
 #include <atomic>
 #include <cstring>
 
-#include "common/exit_codes.hpp"
-#include "common/log.hpp"
 #include "shm/fault_injection.hpp"
 #include "shm/lock_hold.hpp"
 #include "shm/record_crc.hpp"
@@ -383,9 +381,6 @@ bool shard_view::is_live_head(std::uint64_t offset) const noexcept
 // ---------------------------------------------------------------------------
 
 namespace {
-bool unprovable_repair_is_fatal = true;
-std::uint64_t unprovable_repairs = 0;
-
 std::atomic<lock_hold_histogram*> hold_histogram{nullptr};
 thread_local std::uint64_t hold_started_ns = 0;
 
@@ -399,9 +394,6 @@ std::uint64_t monotonic_ns() noexcept
 
 void record_lock_holds(lock_hold_histogram* into) noexcept { hold_histogram.store(into, std::memory_order_relaxed); }
 
-void set_unprovable_repair_fatal(bool fatal) { unprovable_repair_is_fatal = fatal; }
-std::uint64_t unprovable_repairs_seen() { return unprovable_repairs; }
-
 shard_guard::shard_guard(shard_view& shard) : shard_(shard)
 {
     lock_outcome const outcome = shard_.header().lock.lock();
@@ -409,32 +401,7 @@ shard_guard::shard_guard(shard_view& shard) : shard_(shard)
         hold_started_ns = monotonic_ns();
     if (outcome != lock_outcome::owner_died)
         return;
-    // A process died holding this lock: the shard may be mid-update. Rebuild
-    // everything derived from the chunk headers, verify, and only then let
-    // anyone else in.
-    auto const rebuilt = shard_.rebuild_locked();
-    std::string why;
-    bool const consistent = shard_.check_locked(why);
-    // A crash alone never leaves a committed record that does not read back
-    // (the commit point comes after every write), so dropping one means the
-    // shard was damaged some other way: the repair is not proven.
-    std::uint64_t const dropped = rebuilt.dropped_total();
-    if (dropped > 0 || !consistent) {
-        ++unprovable_repairs;
-        RELAY_LOG_ERROR("shard %u: could not prove the repair consistent (%s)%s", shard_.header().index,
-                        dropped > 0 ? (std::to_string(dropped) + " committed records did not read back").c_str()
-                                    : why.c_str(),
-                        unprovable_repair_is_fatal ? "; exiting so the supervisor rebuilds the whole store"
-                                                   : "; the supervisor rebuilds the whole store");
-        if (unprovable_repair_is_fatal)
-            std::_Exit(exit_code::store_poisoned);
-        // The supervisor goes on: it stops every child and rebuilds the whole
-        // store right after this repair (docs/store.md, "Recovery").
-    }
-    shard_.header().repairs.fetch_add(1, std::memory_order_relaxed);
-    RELAY_LOG_WARN("shard %u: previous lock holder died; rebuilt from chunk headers (%llu records kept, %llu "
-                   "dropped)", shard_.header().index, static_cast<unsigned long long>(rebuilt.kept),
-                   static_cast<unsigned long long>(dropped));
+    shard_.repair_after_owner_died_locked();
     shard_.header().lock.mark_consistent();
     repaired_ = true;
 }

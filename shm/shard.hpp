@@ -141,6 +141,11 @@ public:
     /// Verifies every invariant; false with a reason if one fails. With
     /// `checksums`, every record's checksum too.
     bool check_locked(std::string& why, bool checksums = false) const;
+    /// The policy when a lock holder died: rebuild, verify, log; a repair that
+    /// cannot be proven consistent (a record a crash alone cannot damage)
+    /// ends the process with exit code 3 so the supervisor escalates, or in
+    /// the supervisor itself is counted (set_unprovable_repair_fatal).
+    void repair_after_owner_died_locked();
 
 private:
     std::uint64_t* bucket_of(blob_kind kind, std::string_view key) const noexcept;

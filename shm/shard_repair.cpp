@@ -13,6 +13,7 @@
 #include <cstring>
 #include <vector>
 
+#include "common/exit_codes.hpp"
 #include "common/log.hpp"
 #include "shm/fault_injection.hpp"
 #include "shm/record_crc.hpp"
@@ -61,6 +62,44 @@ std::uint64_t shard_view::rebuild_stats::dropped_total() const noexcept
     for (auto d : dropped)
         n += d;
     return n;
+}
+
+namespace {
+bool unprovable_repair_is_fatal = true;
+std::uint64_t unprovable_repairs = 0;
+} // namespace
+
+void set_unprovable_repair_fatal(bool fatal) { unprovable_repair_is_fatal = fatal; }
+std::uint64_t unprovable_repairs_seen() { return unprovable_repairs; }
+
+void shard_view::repair_after_owner_died_locked()
+{
+    // A process died holding this lock: the shard may be mid-update. Rebuild
+    // everything derived from the chunk headers, verify, and only then let
+    // anyone else in.
+    auto const rebuilt = rebuild_locked();
+    std::string why;
+    bool const consistent = check_locked(why);
+    // A crash alone never leaves a committed record that does not read back
+    // (the commit point comes after every write), so dropping one means the
+    // shard was damaged some other way: the repair is not proven.
+    std::uint64_t const dropped = rebuilt.dropped_total();
+    if (dropped > 0 || !consistent) {
+        ++unprovable_repairs;
+        RELAY_LOG_ERROR("shard %u: could not prove the repair consistent (%s)%s", h_.index,
+                        dropped > 0 ? (std::to_string(dropped) + " committed records did not read back").c_str()
+                                    : why.c_str(),
+                        unprovable_repair_is_fatal ? "; exiting so the supervisor rebuilds the whole store"
+                                                   : "; the supervisor rebuilds the whole store");
+        if (unprovable_repair_is_fatal)
+            std::_Exit(exit_code::store_poisoned);
+        // The supervisor goes on: it stops every child and rebuilds the whole
+        // store right after this repair (docs/store.md, "Recovery").
+    }
+    h_.repairs.fetch_add(1, std::memory_order_relaxed);
+    RELAY_LOG_WARN("shard %u: previous lock holder died; rebuilt from chunk headers (%llu records kept, %llu "
+                   "dropped)", h_.index, static_cast<unsigned long long>(rebuilt.kept),
+                   static_cast<unsigned long long>(dropped));
 }
 
 shard_view::rebuild_stats shard_view::rebuild_locked()

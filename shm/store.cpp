@@ -31,6 +31,32 @@ struct prepared_record {
     blob_meta meta{};
     chunk_plan plan;
     std::string_view sender_message_id;
+
+    /// Phase 1 (outside any lock): the head fields, the metadata, the
+    /// checksum over both and the payload, and how the record is cut into
+    /// chunks.
+    prepared_record(put_request const& rq, random::uuid const& blob_id, std::uint64_t crc_seed)
+    {
+        // D-7: the sender is remembered with the record. An envelope id longer
+        // than max_sender_message_id is not (documented limit: real clients
+        // send UUIDs).
+        bool const has_sender = rq.sender.size() == key_size && rq.sender_message_id.size() <= max_sender_message_id;
+        sender_message_id = has_sender ? rq.sender_message_id : std::string_view{};
+        plan = plan_chunks(head_overhead + sender_message_id.size(), rq.data.size());
+        head.kind = static_cast<std::uint8_t>(rq.kind);
+        head.record_flags = has_sender ? record_flag_has_sender : 0;
+        head.sender_message_id_len = static_cast<std::uint16_t>(sender_message_id.size());
+        std::memcpy(meta.recipient, rq.recipient.data(), key_size);
+        if (has_sender)
+            std::memcpy(meta.sender, rq.sender.data(), key_size);
+        std::memcpy(meta.blob_id, blob_id.data(), sizeof meta.blob_id);
+        meta.created_unix = rq.now;
+        meta.total_bytes = rq.data.size();
+        record_checksum crc(crc_seed, head, meta);
+        crc.add(sender_message_id.data(), sender_message_id.size());
+        crc.add(rq.data);
+        head.record_crc = crc.value();
+    }
 };
 
 bool within_quota(shard_view const& s, put_request const& rq, std::uint64_t anchor)
@@ -138,26 +164,8 @@ put_result store::put(put_request const& rq)
         presence_table(base_).prefetch(rq.recipient);
 
     // Phase 1, outside any lock: everything about the record but where it goes.
-    // D-7: the sender is remembered with the record. An envelope id longer than
-    // max_sender_message_id is not (documented limit: real clients send UUIDs).
-    prepared_record r;
-    bool const has_sender = rq.sender.size() == key_size && rq.sender_message_id.size() <= max_sender_message_id;
-    r.sender_message_id = has_sender ? rq.sender_message_id : std::string_view{};
-    r.plan = plan_chunks(head_overhead + r.sender_message_id.size(), rq.data.size());
     result.blob_id = rq.preset_blob_id ? *rq.preset_blob_id : random::new_uuid();
-    r.head.kind = static_cast<std::uint8_t>(rq.kind);
-    r.head.record_flags = has_sender ? record_flag_has_sender : 0;
-    r.head.sender_message_id_len = static_cast<std::uint16_t>(r.sender_message_id.size());
-    std::memcpy(r.meta.recipient, rq.recipient.data(), key_size);
-    if (has_sender)
-        std::memcpy(r.meta.sender, rq.sender.data(), key_size);
-    std::memcpy(r.meta.blob_id, result.blob_id.data(), 16);
-    r.meta.created_unix = rq.now;
-    r.meta.total_bytes = rq.data.size();
-    record_checksum crc(header().crc_seed, r.head, r.meta);
-    crc.add(r.sender_message_id.data(), r.sender_message_id.size());
-    crc.add(rq.data);
-    r.head.record_crc = crc.value();
+    prepared_record const r(rq, result.blob_id, header().crc_seed);
 
     chunk_list chunks;
     std::uint64_t seq = 0; // provisional until the commit (commit_locked)

@@ -80,8 +80,7 @@ int main(int argc, char** argv)
     auto const colon = listen.rfind(':');
     boost::system::error_code ec;
     auto const address = net::ip::make_address(listen.substr(0, colon), ec);
-    if (colon == std::string::npos || ec || !address.is_v4() || !address.is_loopback() || workers < 1 ||
-        workers > 64) {
+    if (colon == std::string::npos || ec || !address.is_v4() || !address.is_loopback() || workers < 1 || workers > 64) {
         std::cerr << "echo_floor: --listen must be a 127.x.y.z address with a port, --workers 1-64\n";
         return 1;
     }

@@ -41,20 +41,20 @@ int main(int argc, char** argv)
     options o;
     unsigned port = 0;
     po::options_description flags("loadgen options");
-    flags.add_options()("help,h", "this text")(
-        "scenario", po::value(&o.scenario)->required(), "store, deliver, connect, idle, push or overhead")(
+    flags.add_options()("help,h", "this text")("scenario", po::value(&o.scenario)->required(),
+                                               "store, deliver, connect, idle, push or overhead")(
         "target", po::value(&o.target), "relay or floor (the floor needs no deliver setup)")(
         "host", po::value(&o.host), "server address (loopback)")("port", po::value(&port)->required(), "server port")(
         "server-pid", po::value(&o.server_pid), "root pid of the server's process tree, for CPU and memory")(
         "threads", po::value(&o.threads), "generator threads (1 or 2)")(
         "connections", po::value(&o.connections), "store/connect/idle: connections; deliver: recipients; push: pairs")(
-        "size", po::value(&o.size), "ciphertext bytes per update")(
-        "window", po::value(&o.window), "store: outstanding updates per connection")(
-        "blobs", po::value(&o.blobs), "deliver: blobs per recipient and round")(
-        "rounds", po::value(&o.rounds), "deliver: at most this many rounds")(
+        "size", po::value(&o.size), "ciphertext bytes per update")("window", po::value(&o.window),
+                                                                   "store: outstanding updates per connection")(
+        "blobs", po::value(&o.blobs), "deliver: blobs per recipient and round")("rounds", po::value(&o.rounds),
+                                                                                "deliver: at most this many rounds")(
         "duration", po::value(&o.duration), "measured seconds")("warmup", po::value(&o.warmup), "seconds before")(
-        "rate", po::value(&o.rate), "push: offered updates per second")(
-        "count", po::value(&o.count), "overhead: updates of mixed sizes")(
+        "rate", po::value(&o.rate), "push: offered updates per second")("count", po::value(&o.count),
+                                                                        "overhead: updates of mixed sizes")(
         "settle", po::value(&o.settle), "idle: seconds between the last handshake and the memory sample")(
         "cdf", po::value(&o.cdf_path), "write the latency CDF here (CSV)");
     po::variables_map vm;
@@ -72,8 +72,8 @@ int main(int argc, char** argv)
     o.port = static_cast<std::uint16_t>(port);
     boost::system::error_code ec;
     auto const address = bench::net::ip::make_address(o.host, ec);
-    if (ec || !address.is_loopback() || o.port == 0 || o.threads < 1 || o.threads > 2 ||
-        o.duration <= 0 || o.duration > 3600) {
+    if (ec || !address.is_loopback() || o.port == 0 || o.threads < 1 || o.threads > 2 || o.duration <= 0 ||
+        o.duration > 3600) {
         std::cerr << "loadgen: needs a loopback --host, a --port, --threads 1-2 and --duration (0, 3600]\n";
         return 1;
     }

@@ -73,7 +73,8 @@ int main(int argc, char** argv)
                 return 1;
             }
             per_put_held.add(one.total_ns);
-            whole_put.add(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count()));
+            whole_put.add(
+                static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count()));
             holds += one.holds;
             st.remove(who, r.blob_id);
         }

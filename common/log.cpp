@@ -18,10 +18,14 @@ std::atomic<int> min_lvl{static_cast<int>(level::info)};
 char const* level_name(level lvl)
 {
     switch (lvl) {
-    case level::debug: return "debug";
-    case level::info: return "info";
-    case level::warn: return "warn";
-    case level::error: return "error";
+    case level::debug:
+        return "debug";
+    case level::info:
+        return "info";
+    case level::warn:
+        return "warn";
+    case level::error:
+        return "error";
     }
     return "?";
 }

@@ -90,12 +90,12 @@ bool cipher_state::encrypt_with_ad(std::span<std::uint8_t const> ad, std::span<s
     int len = 0;
     bool ok = ad.empty() || EVP_CipherUpdate(ctx_, nullptr, &len, ad.data(), static_cast<int>(ad.size())) == 1;
     // An empty plaintext still needs Final for the tag; Update with no data is skipped.
-    ok = ok
-        && (plaintext.empty()
-            || EVP_CipherUpdate(ctx_, dst, &len, plaintext.data(), static_cast<int>(plaintext.size())) == 1);
+    ok = ok &&
+        (plaintext.empty() ||
+         EVP_CipherUpdate(ctx_, dst, &len, plaintext.data(), static_cast<int>(plaintext.size())) == 1);
     int tail = 0;
-    ok = ok && EVP_CipherFinal_ex(ctx_, dst + plaintext.size(), &tail) == 1
-        && EVP_CIPHER_CTX_ctrl(ctx_, EVP_CTRL_AEAD_GET_TAG, static_cast<int>(tag_size), dst + plaintext.size()) == 1;
+    ok = ok && EVP_CipherFinal_ex(ctx_, dst + plaintext.size(), &tail) == 1 &&
+        EVP_CIPHER_CTX_ctrl(ctx_, EVP_CTRL_AEAD_GET_TAG, static_cast<int>(tag_size), dst + plaintext.size()) == 1;
     if (!ok) {
         out.resize(start);
         return false;
@@ -111,8 +111,8 @@ bool cipher_state::decrypt_with_ad(std::span<std::uint8_t const> ad, std::span<s
         out.insert(out.end(), ciphertext.begin(), ciphertext.end());
         return true;
     }
-    if (n_ == nonce_limit || ciphertext.size() < tag_size || ciphertext.size() > max_aead_input + tag_size
-        || ad.size() > max_aead_input)
+    if (n_ == nonce_limit || ciphertext.size() < tag_size || ciphertext.size() > max_aead_input + tag_size ||
+        ad.size() > max_aead_input)
         return false;
     if (!set_nonce(0))
         return false;

@@ -34,10 +34,7 @@ std::optional<dh_key> dh_key::adopt(EVP_PKEY* pkey)
     return dh_key{pkey, *pub};
 }
 
-std::optional<dh_key> dh_key::generate()
-{
-    return adopt(EVP_PKEY_Q_keygen(nullptr, nullptr, "X25519"));
-}
+std::optional<dh_key> dh_key::generate() { return adopt(EVP_PKEY_Q_keygen(nullptr, nullptr, "X25519")); }
 
 std::optional<dh_key> dh_key::from_private(key const& private_key)
 {
@@ -67,10 +64,7 @@ dh_key& dh_key::operator=(dh_key const& other) noexcept
     return *this;
 }
 
-dh_key::dh_key(dh_key&& other) noexcept
-    : pkey_(std::exchange(other.pkey_, nullptr)), public_(other.public_)
-{
-}
+dh_key::dh_key(dh_key&& other) noexcept : pkey_(std::exchange(other.pkey_, nullptr)), public_(other.public_) {}
 
 dh_key& dh_key::operator=(dh_key&& other) noexcept
 {
@@ -104,8 +98,7 @@ bool dh_key::agree(key const& peer_public, key& shared) const
     if (pkey_ == nullptr)
         return false;
     std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> peer(
-        EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, peer_public.data(), peer_public.size()),
-        &EVP_PKEY_free);
+        EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, peer_public.data(), peer_public.size()), &EVP_PKEY_free);
     if (!peer)
         return false;
     pkey_ctx_ptr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey_, nullptr), &EVP_PKEY_CTX_free);

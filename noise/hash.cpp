@@ -75,9 +75,8 @@ bool hkdf2(digest const& chaining_key, bytes_view ikm, digest& out1, digest& out
     static constexpr std::array<std::uint8_t, 1> one{0x01};
     static constexpr std::array<std::uint8_t, 1> two{0x02};
     digest temp{};
-    bool const ok = hmac(ctx.get(), chaining_key, ikm, {}, temp)
-        && hmac(ctx.get(), temp, one, {}, out1)
-        && hmac(ctx.get(), temp, out1, two, out2);
+    bool const ok = hmac(ctx.get(), chaining_key, ikm, {}, temp) && hmac(ctx.get(), temp, one, {}, out1) &&
+        hmac(ctx.get(), temp, out1, two, out2);
     OPENSSL_cleanse(temp.data(), temp.size());
     return ok;
 }

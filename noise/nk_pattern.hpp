@@ -19,8 +19,7 @@
 namespace relay::noise::nk {
 
 /// MixHash(prologue), then the pre-message `<- s`: MixHash(responder static).
-[[nodiscard]] bool initialize(symmetric_state& ss, std::span<std::uint8_t const> prologue,
-                              key const& responder_static);
+[[nodiscard]] bool initialize(symmetric_state& ss, std::span<std::uint8_t const> prologue, key const& responder_static);
 
 /// The ephemeral key of one handshake: the injected private key of a test
 /// vector, or else a fresh pair from OpenSSL's CSPRNG.

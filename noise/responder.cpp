@@ -9,8 +9,7 @@
 
 namespace relay::noise {
 
-responder::responder(dh_key static_key, std::span<std::uint8_t const> prologue,
-                     std::optional<key> ephemeral_private)
+responder::responder(dh_key static_key, std::span<std::uint8_t const> prologue, std::optional<key> ephemeral_private)
     : ss_(protocol_name), s_(std::move(static_key)), fixed_e_(ephemeral_private)
 {
     if (ephemeral_private)

@@ -44,10 +44,12 @@ struct fd_guard {
 
 std::string wrong_length_advice(std::string const& path, long long size)
 {
-    return path + " holds " + std::to_string(size) + " bytes, expected " + std::to_string(stored_pair_size)
-        + " (32-byte private key then 32-byte public key); it was left untouched. Restore the right file, "
-          "or set " + static_key_env + ", or remove the file to have a new key generated (clients that "
-          "know the old public key will then fail to connect)";
+    return path + " holds " + std::to_string(size) + " bytes, expected " + std::to_string(stored_pair_size) +
+        " (32-byte private key then 32-byte public key); it was left untouched. Restore the right file, "
+        "or set " +
+        static_key_env +
+        ", or remove the file to have a new key generated (clients that "
+        "know the old public key will then fail to connect)";
 }
 
 // Reads an existing key file. Sets `missing` instead of an error when there is none.
@@ -77,8 +79,9 @@ std::optional<key_pair> read_key_file(std::string const& path, bool& missing, st
         return std::nullopt;
     }
     if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
-        result.warnings.push_back(path + " is readable by other users; it holds the relay's private key, "
-                                         "consider chmod 600");
+        result.warnings.push_back(path +
+                                  " is readable by other users; it holds the relay's private key, "
+                                  "consider chmod 600");
     raw_pair raw{};
     std::size_t got = 0;
     while (got < raw.size()) {
@@ -145,8 +148,8 @@ save_outcome save_key_file(std::filesystem::path const& data_dir, std::string co
     std::copy(pair.private_key.begin(), pair.private_key.end(), raw.begin());
     std::copy(pair.public_key.begin(), pair.public_key.end(), raw.begin() + dh_size);
     // fchmod: mkstemp's mode is 0600 on glibc, but say so rather than rely on it.
-    bool const written = ::fchmod(file.fd, S_IRUSR | S_IWUSR) == 0 && write_all(file.fd, raw.data(), raw.size())
-        && ::fsync(file.fd) == 0;
+    bool const written = ::fchmod(file.fd, S_IRUSR | S_IWUSR) == 0 && write_all(file.fd, raw.data(), raw.size()) &&
+        ::fsync(file.fd) == 0;
     int const write_errno = errno;
     OPENSSL_cleanse(raw.data(), raw.size());
     if (!written) {
@@ -199,8 +202,8 @@ static_key_result load_static_key(std::optional<std::string_view> env_value, std
             return result;
         }
         // Never echo the value: it is meant to hold a private key.
-        result.warnings.push_back(std::string(static_key_env) + " is set but is not base64url without padding of "
-                                  + std::to_string(stored_pair_size) + " bytes; ignored");
+        result.warnings.push_back(std::string(static_key_env) + " is set but is not base64url without padding of " +
+                                  std::to_string(stored_pair_size) + " bytes; ignored");
     }
 
     std::string const path = (data_dir / key_file_name).string();

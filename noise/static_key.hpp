@@ -34,7 +34,7 @@ enum class key_source {
 };
 
 struct static_key_result {
-    std::optional<key_pair> keys;      ///< empty exactly when `error` is set
+    std::optional<key_pair> keys; ///< empty exactly when `error` is set
     key_source source = key_source::generated;
     std::vector<std::string> warnings; ///< log at warning level (e.g. an ignored variable)
     std::string error;                 ///< why no key could be had; the relay cannot start

@@ -21,10 +21,7 @@ symmetric_state::symmetric_state(std::string_view name)
     ck_ = h_;
 }
 
-symmetric_state::~symmetric_state()
-{
-    OPENSSL_cleanse(ck_.data(), ck_.size());
-}
+symmetric_state::~symmetric_state() { OPENSSL_cleanse(ck_.data(), ck_.size()); }
 
 bool symmetric_state::mix_key(std::span<std::uint8_t const> input_key_material)
 {
@@ -34,10 +31,7 @@ bool symmetric_state::mix_key(std::span<std::uint8_t const> input_key_material)
     return ok;
 }
 
-bool symmetric_state::mix_hash(std::span<std::uint8_t const> data)
-{
-    return hash(h_, data, h_);
-}
+bool symmetric_state::mix_hash(std::span<std::uint8_t const> data) { return hash(h_, data, h_); }
 
 bool symmetric_state::encrypt_and_hash(std::span<std::uint8_t const> plaintext, std::vector<std::uint8_t>& out)
 {

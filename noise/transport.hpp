@@ -15,8 +15,7 @@ namespace relay::noise {
 class transport final {
 public:
     /// Normally obtained from initiator::split() or responder::split().
-    transport(cipher_state send, cipher_state receive) noexcept
-        : send_(std::move(send)), receive_(std::move(receive))
+    transport(cipher_state send, cipher_state receive) noexcept : send_(std::move(send)), receive_(std::move(receive))
     {
     }
     transport(transport&&) noexcept = default;

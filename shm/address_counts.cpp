@@ -29,13 +29,13 @@ address_counts::address_counts(std::uint8_t* base, store_header const& header, s
 address_entry* address_counts::table(std::uint32_t slot) const noexcept
 {
     return reinterpret_cast<address_entry*>(base_ + header_.addresses_offset) +
-           std::uint64_t{slot} * address_table_entries;
+        std::uint64_t{slot} * address_table_entries;
 }
 
 std::uint64_t address_counts::key_of(std::span<std::uint8_t const> address) const noexcept
 {
-    std::uint64_t const h =
-        key_hash(header_.hash_seed ^ 0x6164647265737300ull, {reinterpret_cast<char const*>(address.data()), address.size()});
+    std::uint64_t const h = key_hash(header_.hash_seed ^ 0x6164647265737300ull,
+                                     {reinterpret_cast<char const*>(address.data()), address.size()});
     return h == 0 ? 1 : h;
 }
 
@@ -121,8 +121,8 @@ void address_counts::release(std::uint64_t key)
 
 void address_counts::reset_slot(std::uint8_t* base, store_header const& header, std::uint32_t slot) noexcept
 {
-    address_entry* t = reinterpret_cast<address_entry*>(base + header.addresses_offset) +
-                       std::uint64_t{slot} * address_table_entries;
+    address_entry* t =
+        reinterpret_cast<address_entry*>(base + header.addresses_offset) + std::uint64_t{slot} * address_table_entries;
     for (std::uint32_t i = 0; i < address_table_entries; ++i) {
         t[i].key.store(0, std::memory_order_relaxed);
         t[i].count.store(0, std::memory_order_relaxed);

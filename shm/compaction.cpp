@@ -6,8 +6,7 @@ namespace relay::shm {
 
 bool compaction_wanted(store const& s)
 {
-    return std::uint64_t{page_pool(s.base()).free_pages()} * 2 <
-           s.header().page_count;
+    return std::uint64_t{page_pool(s.base()).free_pages()} * 2 < s.header().page_count;
 }
 
 compaction_round compact_store(store& s, std::function<void()> const& flush, compaction_budget budget)

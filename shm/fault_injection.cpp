@@ -37,8 +37,9 @@ void kill_point(char const* name)
         std::string_view const point = item.substr(0, colon);
         if (point != name)
             continue;
-        unsigned long const nth =
-            colon == std::string_view::npos ? 1 : std::strtoul(std::string(item.substr(colon + 1)).c_str(), nullptr, 10);
+        unsigned long const nth = colon == std::string_view::npos
+            ? 1
+            : std::strtoul(std::string(item.substr(colon + 1)).c_str(), nullptr, 10);
         if (++hits[std::string(point)] < nth)
             return;
         if (char const* token = std::getenv("VAUCHI_KILL_POINT_TOKEN")) {

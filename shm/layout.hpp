@@ -63,7 +63,10 @@ inline constexpr std::uint32_t class_count = 9;     // 256 B .. 64 KiB
 inline constexpr std::uint32_t max_chunks_per_page = 256;
 
 constexpr std::uint64_t chunk_size_of_class(std::uint32_t cls) { return std::uint64_t{1} << (min_chunk_shift + cls); }
-constexpr std::uint32_t chunks_per_page(std::uint32_t cls) { return static_cast<std::uint32_t>(page_size >> (min_chunk_shift + cls)); }
+constexpr std::uint32_t chunks_per_page(std::uint32_t cls)
+{
+    return static_cast<std::uint32_t>(page_size >> (min_chunk_shift + cls));
+}
 static_assert(chunk_size_of_class(class_count - 1) == page_size);
 static_assert(chunks_per_page(0) == max_chunks_per_page);
 
@@ -94,24 +97,24 @@ inline constexpr std::uint16_t chunk_stamp = 0xc5a3;
 /// it was written, so that recovery after a power cut can tell a current
 /// header from a stale one (docs/store.md, "Pages, the pool and shards").
 struct chunk_header {
-    std::atomic<std::uint32_t> state;    ///< chunk_state (mutable)
-    std::uint16_t stamp;                 ///< chunk_stamp
-    std::uint8_t size_class;             ///< the page's class when this header was written
-    std::uint8_t kind;                   ///< blob_kind; head only
-    std::uint16_t owner;                 ///< the shard owning the page when this header was written
-    std::uint16_t sender_message_id_len; ///< head only
-    std::uint32_t bytes_here;            ///< record data bytes in this chunk
-    std::uint32_t record_crc;            ///< head: seeded CRC32C of the record (record_crc.hpp)
-    std::uint8_t record_flags;           ///< record_flag_* (immutable, checksummed); head only
+    std::atomic<std::uint32_t> state;         ///< chunk_state (mutable)
+    std::uint16_t stamp;                      ///< chunk_stamp
+    std::uint8_t size_class;                  ///< the page's class when this header was written
+    std::uint8_t kind;                        ///< blob_kind; head only
+    std::uint16_t owner;                      ///< the shard owning the page when this header was written
+    std::uint16_t sender_message_id_len;      ///< head only
+    std::uint32_t bytes_here;                 ///< record data bytes in this chunk
+    std::uint32_t record_crc;                 ///< head: seeded CRC32C of the record (record_crc.hpp)
+    std::uint8_t record_flags;                ///< record_flag_* (immutable, checksummed); head only
     std::atomic<std::uint8_t> delivery_flags; ///< delivery_flag_* (mutable); head only
     std::uint8_t reserved[2];
-    std::uint64_t seq;                   ///< per-shard record sequence; continuations carry their head's
-    std::uint64_t next;                  ///< store offset of the record's next chunk, 0 = last
-    std::uint64_t mailbox_next;          ///< derived: store offset of the next head of the mailbox, 0 = last
+    std::uint64_t seq;          ///< per-shard record sequence; continuations carry their head's
+    std::uint64_t next;         ///< store offset of the record's next chunk, 0 = last
+    std::uint64_t mailbox_next; ///< derived: store offset of the next head of the mailbox, 0 = last
 };
 static_assert(sizeof(chunk_header) == 48);
 
-inline constexpr std::uint8_t record_flag_has_sender = 1;     ///< sender routing id + message id recorded (D-7)
+inline constexpr std::uint8_t record_flag_has_sender = 1;       ///< sender routing id + message id recorded (D-7)
 inline constexpr std::uint8_t delivery_flag_delivered_sent = 1; ///< the Delivered ack was already emitted (D-7)
 /// The old copy of a record compaction moved: out of every mailbox until the
 /// next flush frees it; recovery treats it as a committed copy (shard_compaction.cpp).
@@ -127,10 +130,10 @@ inline constexpr std::uint64_t quota_overhead_per_blob = 36 + 8;
 /// Derived mailbox fields, meaningful in the anchor (oldest head) of a mailbox
 /// only; outside the checksum.
 struct mailbox_anchor {
-    std::uint64_t tail;          ///< store offset of the newest head
-    std::uint64_t bucket_next;   ///< store offset of the next anchor in the same bucket, 0 = last
-    std::uint64_t quota_bytes;   ///< Σ (data length + quota_overhead_per_blob)
-    std::uint32_t count;         ///< records in the mailbox
+    std::uint64_t tail;        ///< store offset of the newest head
+    std::uint64_t bucket_next; ///< store offset of the next anchor in the same bucket, 0 = last
+    std::uint64_t quota_bytes; ///< Σ (data length + quota_overhead_per_blob)
+    std::uint32_t count;       ///< records in the mailbox
     std::uint32_t reserved;
 };
 static_assert(sizeof(mailbox_anchor) == 32);
@@ -160,12 +163,12 @@ inline constexpr std::uint16_t owner_none = 0xffff;
 
 /// What the store knows about one page of the arena (derived).
 struct page_desc {
-    std::uint32_t prev;        ///< previous page on the same list, no_page if first
-    std::uint32_t next;        ///< next page on the same list, no_page if last
-    std::uint16_t owner;       ///< shard index, or owner_none (in the pool)
-    std::uint8_t size_class;   ///< valid while owned
-    std::uint8_t on_list;      ///< 1 while on its shard's partial list or the pool's free list
-    std::uint16_t free_count;  ///< free chunks on the page (owned pages)
+    std::uint32_t prev;       ///< previous page on the same list, no_page if first
+    std::uint32_t next;       ///< next page on the same list, no_page if last
+    std::uint16_t owner;      ///< shard index, or owner_none (in the pool)
+    std::uint8_t size_class;  ///< valid while owned
+    std::uint8_t on_list;     ///< 1 while on its shard's partial list or the pool's free list
+    std::uint16_t free_count; ///< free chunks on the page (owned pages)
     std::uint16_t reserved;
     std::uint64_t free_bits[max_chunks_per_page / 64]; ///< bit i set = chunk i free
 };
@@ -173,7 +176,7 @@ static_assert(sizeof(page_desc) == 48);
 
 struct pool_header {
     robust_mutex lock;
-    std::uint32_t free_head;        ///< first free page, no_page if none
+    std::uint32_t free_head; ///< first free page, no_page if none
     std::uint32_t free_pages;
     std::uint32_t page_count;
     std::uint32_t reserved;
@@ -186,18 +189,18 @@ struct pool_header {
 struct shard_header {
     robust_mutex lock;
     std::uint32_t index;
-    std::uint32_t buckets;             ///< mailbox buckets of this shard (power of two)
-    std::uint64_t buckets_offset;      ///< std::uint64_t[buckets]: first anchor of each bucket
+    std::uint32_t buckets;        ///< mailbox buckets of this shard (power of two)
+    std::uint64_t buckets_offset; ///< std::uint64_t[buckets]: first anchor of each bucket
     // ---- derived (repair rebuilds these) ----
     std::uint32_t partial_head[class_count]; ///< pages of the class with a free chunk, no_page if none
     std::uint32_t pages_of_class[class_count];
     std::uint64_t next_seq;
-    std::uint64_t blob_count;          ///< all kinds
+    std::uint64_t blob_count; ///< all kinds
     std::uint64_t kind_count[blob_kind_count];
-    std::uint64_t data_bytes;          ///< Σ record data lengths
-    std::uint64_t chunk_bytes;         ///< Σ chunk sizes of live records
+    std::uint64_t data_bytes;  ///< Σ record data lengths
+    std::uint64_t chunk_bytes; ///< Σ chunk sizes of live records
     std::uint64_t mailbox_count;
-    std::uint64_t retired_head;        ///< old copies of moved records, linked by mailbox_next
+    std::uint64_t retired_head; ///< old copies of moved records, linked by mailbox_next
     std::uint64_t retired_count;
     // ---- statistics (not derived, informative) ----
     std::atomic<std::uint64_t> repairs;
@@ -208,7 +211,7 @@ struct shard_header {
 struct presence_entry {
     char key[key_size];
     std::uint16_t used;
-    std::uint8_t kind;         ///< always blob_kind::update (shares the table code with mailboxes)
+    std::uint8_t kind; ///< always blob_kind::update (shares the table code with mailboxes)
     std::uint8_t reserved;
     std::uint32_t total;
     std::uint16_t per_slot[max_worker_slots];
@@ -234,7 +237,7 @@ enum class counter : std::uint32_t {
     connection_errors_total,
     connections_rejected_limit,
     connections_rejected_per_ip,
-    connections_rejected_presence,  ///< presence could not be recorded: refused rather than left without live push
+    connections_rejected_presence, ///< presence could not be recorded: refused rather than left without live push
     messages_received_total,
     messages_sent_total,
     messages_rejected_total,
@@ -245,19 +248,19 @@ enum class counter : std::uint32_t {
     store_failed_total,
     notifications_dropped_total,
     slow_consumers_closed_total,
-    handshakes_rejected_total,      ///< invalid handshakes ([CLOSE]), nonce replays included
+    handshakes_rejected_total, ///< invalid handshakes ([CLOSE]), nonce replays included
     nonce_replays_total,
     device_sync_stored_total,
     device_sync_delivered_total,
-    recovery_proofs_stored_total,   ///< exported as relay_recovery_vouchers_total
+    recovery_proofs_stored_total, ///< exported as relay_recovery_vouchers_total
     recovery_queries_total,
     recovery_rate_limited_total,
     purges_total,
     noise_sessions_total,
     noise_decrypt_failures_total,
-    noise_frames_skipped_total,     ///< frames too large to encrypt (Q-8)
-    sync_flushes_total,             ///< group flushes of RELAY_SYNC_COMMIT=on
-    sync_records_total,             ///< records whose Stored waited for one of them
+    noise_frames_skipped_total, ///< frames too large to encrypt (Q-8)
+    sync_flushes_total,         ///< group flushes of RELAY_SYNC_COMMIT=on
+    sync_records_total,         ///< records whose Stored waited for one of them
     count_
 };
 inline constexpr std::size_t counter_count = static_cast<std::size_t>(counter::count_);
@@ -312,8 +315,8 @@ struct rate_entry {
 };
 
 enum class notify_kind : std::uint8_t {
-    push_blob = 1,          ///< a blob was stored for a routing id live on this worker (D-5)
-    delivered = 2,          ///< tell a sender its blob reached the recipient (D-6)
+    push_blob = 1,             ///< a blob was stored for a routing id live on this worker (D-5)
+    delivered = 2,             ///< tell a sender its blob reached the recipient (D-6)
     received_by_recipient = 3, ///< forward the recipient's receipt (D-7)
 };
 
@@ -321,10 +324,10 @@ struct notify_entry {
     std::uint8_t kind;
     std::uint8_t message_id_len;
     std::uint16_t reserved;
-    std::uint32_t shard;        ///< push_blob: shard of the blob
-    std::uint64_t blob_offset;  ///< push_blob: head chunk offset
-    std::uint64_t blob_seq;     ///< push_blob: to detect a reused chunk
-    char routing_id[key_size];  ///< whose connections on this worker get it
+    std::uint32_t shard;       ///< push_blob: shard of the blob
+    std::uint64_t blob_offset; ///< push_blob: head chunk offset
+    std::uint64_t blob_seq;    ///< push_blob: to detect a reused chunk
+    char routing_id[key_size]; ///< whose connections on this worker get it
     char message_id[max_sender_message_id];
 };
 
@@ -366,13 +369,13 @@ struct store_header {
     std::uint64_t tail_fingerprint;  ///< the tail's shape: a mismatch only lays the tail out again
     std::uint64_t total_size;
     std::uint64_t created_unix;
-    std::uint64_t epoch_unix;      ///< time origin of rate-limit timestamps
-    std::uint64_t hash_seed;       ///< keys the table and rate-limit hashes
-    std::uint64_t crc_seed;        ///< keys the record checksums
-    std::uint32_t shard_count;     ///< power of two
-    std::uint32_t page_count;      ///< pages in the arena
-    std::uint64_t arena_offset;    ///< always page_size
-    std::uint64_t arena_bytes;     ///< page_count * page_size
+    std::uint64_t epoch_unix;   ///< time origin of rate-limit timestamps
+    std::uint64_t hash_seed;    ///< keys the table and rate-limit hashes
+    std::uint64_t crc_seed;     ///< keys the record checksums
+    std::uint32_t shard_count;  ///< power of two
+    std::uint32_t page_count;   ///< pages in the arena
+    std::uint64_t arena_offset; ///< always page_size
+    std::uint64_t arena_bytes;  ///< page_count * page_size
     /// CRC32C of the fields above (segment.cpp, identity_crc): one damaged
     /// seed would otherwise cost every record. A copy of this header lives at
     /// header_copy_offset and restores it.
@@ -380,13 +383,13 @@ struct store_header {
     std::uint32_t reserved1;
     // ---- the tail (docs/store.md): recomputed from the sizes below and checked ----
     std::uint64_t tail_offset;
-    std::uint32_t rate_table_entries;  ///< power of two
-    std::uint32_t presence_capacity;   ///< entries of the presence table (whole store), power of two
-    std::uint32_t buckets_per_shard;   ///< power of two
+    std::uint32_t rate_table_entries; ///< power of two
+    std::uint32_t presence_capacity;  ///< entries of the presence table (whole store), power of two
+    std::uint32_t buckets_per_shard;  ///< power of two
     std::uint32_t reserved0;
     std::uint64_t slots_offset;
     std::uint64_t rate_offset;
-    std::uint64_t nonces_offset;   ///< nonce_entry[nonce_table_entries]
+    std::uint64_t nonces_offset;    ///< nonce_entry[nonce_table_entries]
     std::uint64_t addresses_offset; ///< address_entry[max_worker_slots][address_table_entries]
     std::uint64_t rings_offset;
     std::uint64_t pool_offset;     ///< pool_header
@@ -422,12 +425,12 @@ constexpr void fnv_mix(std::uint64_t& h, std::uint64_t v) { h = (h ^ v) * 109951
 constexpr std::uint64_t arena_fingerprint()
 {
     std::uint64_t h = 1469598103934665603ull;
-    for (std::uint64_t v : {std::uint64_t{layout_version}, std::uint64_t{sizeof(store_header)},
-                            std::uint64_t{sizeof(chunk_header)}, std::uint64_t{alignof(chunk_header)},
-                            std::uint64_t{sizeof(blob_meta)}, std::uint64_t{blob_meta_immutable},
-                            std::uint64_t{blob_kind_count}, std::uint64_t{page_size}, std::uint64_t{class_count},
-                            std::uint64_t{min_chunk_shift}, std::uint64_t{chunk_stamp}, std::uint64_t{key_size},
-                            std::uint64_t{drop_reason_count}, std::uint64_t{refusal_reason_count}})
+    for (std::uint64_t v :
+         {std::uint64_t{layout_version}, std::uint64_t{sizeof(store_header)}, std::uint64_t{sizeof(chunk_header)},
+          std::uint64_t{alignof(chunk_header)}, std::uint64_t{sizeof(blob_meta)}, std::uint64_t{blob_meta_immutable},
+          std::uint64_t{blob_kind_count}, std::uint64_t{page_size}, std::uint64_t{class_count},
+          std::uint64_t{min_chunk_shift}, std::uint64_t{chunk_stamp}, std::uint64_t{key_size},
+          std::uint64_t{drop_reason_count}, std::uint64_t{refusal_reason_count}})
         detail::fnv_mix(h, v);
     return h;
 }
@@ -437,16 +440,16 @@ constexpr std::uint64_t arena_fingerprint()
 constexpr std::uint64_t tail_fingerprint()
 {
     std::uint64_t h = 1469598103934665603ull;
-    for (std::uint64_t v : {std::uint64_t{sizeof(worker_slot)}, std::uint64_t{alignof(worker_slot)},
-                            std::uint64_t{sizeof(rate_entry)}, std::uint64_t{sizeof(nonce_entry)},
-                            std::uint64_t{nonce_table_entries}, std::uint64_t{sizeof(address_entry)},
-                            std::uint64_t{address_table_entries}, std::uint64_t{sizeof(notify_entry)},
-                            std::uint64_t{sizeof(notify_ring)}, std::uint64_t{notify_ring_capacity},
-                            std::uint64_t{sizeof(pool_header)}, std::uint64_t{sizeof(page_desc)},
-                            std::uint64_t{sizeof(shard_header)}, std::uint64_t{alignof(shard_header)},
-                            std::uint64_t{sizeof(presence_entry)}, std::uint64_t{sizeof(robust_mutex)},
+    for (std::uint64_t v : {std::uint64_t{sizeof(worker_slot)},     std::uint64_t{alignof(worker_slot)},
+                            std::uint64_t{sizeof(rate_entry)},      std::uint64_t{sizeof(nonce_entry)},
+                            std::uint64_t{nonce_table_entries},     std::uint64_t{sizeof(address_entry)},
+                            std::uint64_t{address_table_entries},   std::uint64_t{sizeof(notify_entry)},
+                            std::uint64_t{sizeof(notify_ring)},     std::uint64_t{notify_ring_capacity},
+                            std::uint64_t{sizeof(pool_header)},     std::uint64_t{sizeof(page_desc)},
+                            std::uint64_t{sizeof(shard_header)},    std::uint64_t{alignof(shard_header)},
+                            std::uint64_t{sizeof(presence_entry)},  std::uint64_t{sizeof(robust_mutex)},
                             std::uint64_t{sizeof(presence_header)}, std::uint64_t{presence_entries_at},
-                            std::uint64_t{max_worker_slots}, std::uint64_t{counter_count},
+                            std::uint64_t{max_worker_slots},        std::uint64_t{counter_count},
                             std::uint64_t{duration_bucket_count}})
         detail::fnv_mix(h, v);
     return h;

@@ -97,7 +97,9 @@ bool is_hex_key(char const* key)
 /// One shard of the image, with every access bounds-checked.
 class shard_reader {
 public:
-    shard_reader(std::uint8_t const* base, std::uint64_t size, shard_header const& h) : base_(base), size_(size), h_(h) {}
+    shard_reader(std::uint8_t const* base, std::uint64_t size, shard_header const& h) : base_(base), size_(size), h_(h)
+    {
+    }
 
     bool geometry_ok() const
     {
@@ -150,9 +152,9 @@ public:
             std::memcpy(&meta, base_ + hr.offset + sizeof(chunk_header), sizeof meta);
             std::uint64_t const head_room = (std::uint64_t{256} << head.size_class);
             bool ok = head.kind < blob_kind_count && head.sender_message_id_len <= max_sender_message_id &&
-                      is_hex_key(meta.recipient) &&
-                      sizeof(chunk_header) + sizeof(blob_meta) + head.sender_message_id_len + head.bytes_here <= head_room &&
-                      meta.total_bytes <= std::uint64_t{h_.page_count} * legacy_page;
+                is_hex_key(meta.recipient) &&
+                sizeof(chunk_header) + sizeof(blob_meta) + head.sender_message_id_len + head.bytes_here <= head_room &&
+                meta.total_bytes <= std::uint64_t{h_.page_count} * legacy_page;
             stored_record r;
             if (ok) {
                 r.data.reserve(meta.total_bytes);
@@ -211,7 +213,8 @@ private:
 
 } // namespace
 
-read_stats read_records(std::uint8_t const* base, std::uint64_t size, std::function<void(stored_record const&)> const& sink,
+read_stats read_records(std::uint8_t const* base, std::uint64_t size,
+                        std::function<void(stored_record const&)> const& sink,
                         std::function<void(std::uint32_t, std::uint32_t)> const& progress)
 {
     auto advice = [](std::string const& why) {
@@ -227,7 +230,8 @@ read_stats read_records(std::uint8_t const* base, std::uint64_t size, std::funct
     if (h.fingerprint != fingerprint)
         throw advice("it was written by a binary with other struct shapes (fingerprint differs)");
     if (h.total_size != size)
-        throw advice("its header gives " + std::to_string(h.total_size) + " bytes but the file has " + std::to_string(size));
+        throw advice("its header gives " + std::to_string(h.total_size) + " bytes but the file has " +
+                     std::to_string(size));
     if (h.shard_count == 0 || h.shard_count > 4096 || h.shards_offset + sizeof(shard_header) * h.shard_count > size)
         throw advice("its shard table does not fit the file");
     read_stats total;

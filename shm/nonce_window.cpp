@@ -29,7 +29,8 @@ nonce_window::nonce_window(std::uint8_t* base, store_header const& header) noexc
 nonce_window::outcome nonce_window::record(std::span<std::uint8_t const, 32> nonce, std::uint64_t now_unix,
                                            std::uint64_t window_secs)
 {
-    std::uint64_t const h = key_hash(seed_, std::string_view(reinterpret_cast<char const*>(nonce.data()), nonce.size()));
+    std::uint64_t const h =
+        key_hash(seed_, std::string_view(reinterpret_cast<char const*>(nonce.data()), nonce.size()));
     // Index from the low bits, tag from the high bits: independent parts of the hash.
     std::uint32_t const home = static_cast<std::uint32_t>(h) & (nonce_table_entries - 1);
     std::uint64_t const tag = (h >> time_bits) | (std::uint64_t{1} << 43);

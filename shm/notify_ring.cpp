@@ -90,7 +90,10 @@ void notify_rings::reinit_locks()
     }
 }
 
-std::uint64_t notify_rings::dropped(std::uint32_t slot) const { return ring(slot).dropped.load(std::memory_order_relaxed); }
+std::uint64_t notify_rings::dropped(std::uint32_t slot) const
+{
+    return ring(slot).dropped.load(std::memory_order_relaxed);
+}
 
 notify_entry notify_rings::make(notify_kind kind, std::string_view routing_id, std::string_view message_id)
 {

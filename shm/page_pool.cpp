@@ -8,10 +8,8 @@
 namespace relay::shm {
 
 page_pool::page_pool(std::uint8_t* base) noexcept
-    : base_(base),
-      descs_(reinterpret_cast<page_desc*>(base + store().descs_offset)),
-      arena_offset_(store().arena_offset),
-      page_count_(store().page_count)
+    : base_(base), descs_(reinterpret_cast<page_desc*>(base + store().descs_offset)),
+      arena_offset_(store().arena_offset), page_count_(store().page_count)
 {
 }
 
@@ -23,10 +21,7 @@ std::uint32_t page_pool::page_of(std::uint64_t offset) const noexcept
     return page < page_count_ ? static_cast<std::uint32_t>(page) : no_page;
 }
 
-std::uint32_t page_pool::free_pages() const noexcept
-{
-    return __atomic_load_n(&header().free_pages, __ATOMIC_RELAXED);
-}
+std::uint32_t page_pool::free_pages() const noexcept { return __atomic_load_n(&header().free_pages, __ATOMIC_RELAXED); }
 
 std::uint32_t page_pool::take(std::uint16_t owner, std::uint32_t cls)
 {

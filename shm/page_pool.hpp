@@ -19,7 +19,10 @@ public:
     pool_header& header() const noexcept { return *reinterpret_cast<pool_header*>(base_ + store().pool_offset); }
     page_desc& desc(std::uint32_t page) const noexcept { return descs_[page]; }
     std::uint32_t page_count() const noexcept { return page_count_; }
-    std::uint64_t page_offset(std::uint32_t page) const noexcept { return arena_offset_ + std::uint64_t{page} * page_size; }
+    std::uint64_t page_offset(std::uint32_t page) const noexcept
+    {
+        return arena_offset_ + std::uint64_t{page} * page_size;
+    }
     /// The page an offset lies in, or no_page outside the arena.
     std::uint32_t page_of(std::uint64_t offset) const noexcept;
     /// Pages in the pool now (a relaxed read: metrics and tests).

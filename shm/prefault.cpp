@@ -41,7 +41,7 @@ bool prefault(std::uint8_t* base, std::uint64_t size, bool for_writing, prefault
         std::uint64_t const n = std::min(step_bytes, size - done);
         if (use_madvise && ::madvise(base + done, n, for_writing ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) != 0) {
             if (errno != EINVAL)
-                return false; // ENOMEM, EFAULT, EHWPOISON: nothing a retry would fix
+                return false;    // ENOMEM, EFAULT, EHWPOISON: nothing a retry would fix
             use_madvise = false; // kernel before 5.14
         }
         if (!use_madvise)

@@ -14,17 +14,18 @@ constexpr std::uint64_t time_mask = (std::uint64_t{1} << time_bits) - 1;
 constexpr std::uint64_t token_unit = 256;
 constexpr std::uint32_t probe_window = 16;
 
-constexpr std::uint64_t pack(std::uint64_t tokens, std::uint64_t ticks) { return tokens << time_bits | (ticks & time_mask); }
+constexpr std::uint64_t pack(std::uint64_t tokens, std::uint64_t ticks)
+{
+    return tokens << time_bits | (ticks & time_mask);
+}
 constexpr std::uint64_t tokens_of(std::uint64_t state) { return state >> time_bits; }
 constexpr std::uint64_t ticks_of(std::uint64_t state) { return state & time_mask; }
 
 } // namespace
 
 rate_limiter::rate_limiter(std::uint8_t* base, store_header const& header) noexcept
-    : table_(reinterpret_cast<rate_entry*>(base + header.rate_offset)),
-      mask_(header.rate_table_entries - 1),
-      seed_(header.hash_seed),
-      epoch_ms_(header.epoch_unix * 1000)
+    : table_(reinterpret_cast<rate_entry*>(base + header.rate_offset)), mask_(header.rate_table_entries - 1),
+      seed_(header.hash_seed), epoch_ms_(header.epoch_unix * 1000)
 {
 }
 
@@ -57,7 +58,8 @@ bool rate_limiter::try_take(std::uint32_t family, std::string_view routing_id, s
                 e.key.compare_exchange_strong(expected, key, std::memory_order_acq_rel)) {
                 e.state.store(pack(capacity, now_ticks), std::memory_order_release);
                 entry = &e;
-            } else if (ticks_of(e.state.load(std::memory_order_relaxed)) < ticks_of(stalest->state.load(std::memory_order_relaxed))) {
+            } else if (ticks_of(e.state.load(std::memory_order_relaxed)) <
+                       ticks_of(stalest->state.load(std::memory_order_relaxed))) {
                 stalest = &e;
             }
         }

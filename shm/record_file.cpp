@@ -132,7 +132,8 @@ record_file_reader::~record_file_reader()
 void record_file_reader::get(void* bytes, std::size_t n)
 {
     if (std::fread(bytes, 1, n, file_) != n)
-        throw record_file_error{path_ + " ends early: it is truncated (the export did not finish, or the copy did "
+        throw record_file_error{path_ +
+                                " ends early: it is truncated (the export did not finish, or the copy did "
                                 "not): export again"};
     crc_ = crc32c_extend(crc_, bytes, n);
 }
@@ -169,7 +170,8 @@ bool record_file_reader::next(stored_record& r)
     bool const has_sender = p[1] & 1;
     r.delivered_sent = (p[1] & 2) != 0;
     r.key.assign(reinterpret_cast<char const*>(p + 8), key_size);
-    r.sender.assign(has_sender ? std::string(reinterpret_cast<char const*>(p + 8 + key_size), key_size) : std::string());
+    r.sender.assign(has_sender ? std::string(reinterpret_cast<char const*>(p + 8 + key_size), key_size)
+                               : std::string());
     std::memcpy(r.blob_id.data(), p + 8 + 2 * key_size, 16);
     r.created_unix = read_at<std::uint64_t>(p + 8 + 2 * key_size + 16);
     r.sender_message_id.assign(reinterpret_cast<char const*>(p + fixed_part), id_len);

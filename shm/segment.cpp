@@ -49,13 +49,15 @@ tail_offsets compute(tail_shape const& t)
     o.rate = align_up(o.slots + sizeof(worker_slot) * max_worker_slots, 4096);
     o.nonces = align_up(o.rate + sizeof(rate_entry) * std::uint64_t{t.rate_table_entries}, 4096);
     o.addresses = align_up(o.nonces + sizeof(nonce_entry) * std::uint64_t{nonce_table_entries}, 4096);
-    o.rings = align_up(o.addresses + sizeof(address_entry) * std::uint64_t{address_table_entries} * max_worker_slots, 4096);
+    o.rings =
+        align_up(o.addresses + sizeof(address_entry) * std::uint64_t{address_table_entries} * max_worker_slots, 4096);
     o.pool = align_up(o.rings + sizeof(notify_ring) * max_worker_slots, 4096);
     o.descs = align_up(o.pool + sizeof(pool_header), 64);
     o.shards = align_up(o.descs + sizeof(page_desc) * std::uint64_t{t.page_count}, 4096);
     o.buckets = align_up(o.shards + sizeof(shard_header) * std::uint64_t{t.shard_count}, 4096);
     o.presence = align_up(o.buckets + 8 * std::uint64_t{t.buckets_per_shard} * t.shard_count, 4096);
-    o.total = align_up(o.presence + presence_entries_at + sizeof(presence_entry) * std::uint64_t{t.presence_capacity}, 4096);
+    o.total =
+        align_up(o.presence + presence_entries_at + sizeof(presence_entry) * std::uint64_t{t.presence_capacity}, 4096);
     return o;
 }
 
@@ -68,14 +70,15 @@ std::uint32_t pages_for(std::uint64_t arena_bytes)
 /// than one anchor), at least 64 per shard.
 std::uint32_t buckets_for(std::uint32_t page_count, std::uint32_t shard_count)
 {
-    std::uint64_t const total = std::bit_ceil(std::max<std::uint64_t>(std::uint64_t{page_count} * (page_size / 4096),
-                                                                      64ull * shard_count));
+    std::uint64_t const total =
+        std::bit_ceil(std::max<std::uint64_t>(std::uint64_t{page_count} * (page_size / 4096), 64ull * shard_count));
     return static_cast<std::uint32_t>(total / shard_count);
 }
 
 tail_shape shape_of(geometry const& g, std::uint32_t page_count)
 {
-    return {page_count, g.shard_count, g.rate_table_entries, g.presence_capacity, buckets_for(page_count, g.shard_count)};
+    return {page_count, g.shard_count, g.rate_table_entries, g.presence_capacity,
+            buckets_for(page_count, g.shard_count)};
 }
 
 tail_shape shape_of(store_header const& h)
@@ -133,9 +136,9 @@ void lay_out_tail(std::uint8_t* base, tail_shape const& t, bool zeroed = false)
 /// records mean (seeds) and where they are (geometry of the arena).
 std::uint32_t header_identity_crc(store_header const& h)
 {
-    std::uint64_t const fields[] = {h.magic, h.version, h.arena_fingerprint, h.created_unix, h.epoch_unix,
-                                    h.hash_seed, h.crc_seed, h.shard_count, h.page_count, h.arena_offset,
-                                    h.arena_bytes};
+    std::uint64_t const fields[] = {h.magic,      h.version,      h.arena_fingerprint, h.created_unix,
+                                    h.epoch_unix, h.hash_seed,    h.crc_seed,          h.shard_count,
+                                    h.page_count, h.arena_offset, h.arena_bytes};
     return ~crc32c_extend(~0u, fields, sizeof fields);
 }
 
@@ -151,13 +154,16 @@ void seal_identity(std::uint8_t* base)
     std::memcpy(base + header_copy_offset, base, sizeof(store_header));
 }
 
-bool is_pow2_in(std::uint64_t v, std::uint64_t lo, std::uint64_t hi) { return v >= lo && v <= hi && std::has_single_bit(v); }
+bool is_pow2_in(std::uint64_t v, std::uint64_t lo, std::uint64_t hi)
+{
+    return v >= lo && v <= hi && std::has_single_bit(v);
+}
 
 std::string field_error(std::string const& what, char const* field, std::uint64_t value, std::string const& expected)
 {
     return what + ": header field " + field + " is " + std::to_string(value) + ", " + expected +
-           "; the file is damaged and was left untouched: restore it from a backup or move it away "
-           "(vauchi-relay --export may still read its records)";
+        "; the file is damaged and was left untouched: restore it from a backup or move it away "
+        "(vauchi-relay --export may still read its records)";
 }
 
 /// The header's own fields and the arena: what must hold for any use.
@@ -165,29 +171,32 @@ void validate_arena(std::uint8_t const* base, std::uint64_t size, std::string co
 {
     if (size < page_size + sizeof(store_header))
         throw damaged_store{what + " is too small to be a vauchi-relay store (" + std::to_string(size) +
-                         " bytes); move it away to start with a new store"};
+                            " bytes); move it away to start with a new store"};
     auto const* h = reinterpret_cast<store_header const*>(base);
     if (h->magic != layout_magic) {
         char buf[64];
         std::snprintf(buf, sizeof buf, "0x%08x", h->magic);
         throw damaged_store{what + " is not a vauchi-relay store or its creation was interrupted (magic " + buf +
-                         "); it was left untouched: move it away to start with a new store"};
+                            "); it was left untouched: move it away to start with a new store"};
     }
     if (h->version != layout_version || h->arena_fingerprint != arena_fingerprint())
         throw damaged_store{what + " has store layout version " + std::to_string(h->version) +
-                         ", this binary reads layout version " + std::to_string(layout_version) + (h->version == layout_version ? " (its record format differs)" : "") +
-                         "; it was left untouched: start the relay version that wrote it, or move it away"};
+                            ", this binary reads layout version " + std::to_string(layout_version) +
+                            (h->version == layout_version ? " (its record format differs)" : "") +
+                            "; it was left untouched: start the relay version that wrote it, or move it away"};
     if (h->identity_crc != identity_crc(*h))
-        throw damaged_store{what + ": its header fails its checksum and so does the copy of it (the first 64 KiB of "
+        throw damaged_store{what +
+                            ": its header fails its checksum and so does the copy of it (the first 64 KiB of "
                             "the file are damaged); it was left untouched: restore it from a backup or move it away"};
     if (!is_pow2_in(h->shard_count, 1, 4096))
         throw damaged_store{field_error(what, "shard_count", h->shard_count, "expected a power of two from 1 to 4096")};
     if (h->arena_offset != page_size)
-        throw damaged_store{field_error(what, "arena_offset", h->arena_offset, "expected " + std::to_string(page_size))};
+        throw damaged_store{
+            field_error(what, "arena_offset", h->arena_offset, "expected " + std::to_string(page_size))};
     std::uint64_t const max_pages = (size - page_size) / page_size;
     if (h->page_count < 1 || h->page_count > max_pages)
         throw damaged_store{field_error(what, "page_count", h->page_count,
-                                     "but the file holds room for " + std::to_string(max_pages) + " pages")};
+                                        "but the file holds room for " + std::to_string(max_pages) + " pages")};
     if (h->arena_bytes != std::uint64_t{h->page_count} * page_size)
         throw damaged_store{field_error(what, "arena_bytes", h->arena_bytes, "disagreeing with page_count")};
 }
@@ -234,20 +243,29 @@ std::string tail_problem(std::uint8_t const* base, std::uint64_t size, std::stri
     if (!is_pow2_in(h->buckets_per_shard, 1, 1u << 28))
         return field_error(what, "buckets_per_shard", h->buckets_per_shard, "expected a power of two up to 2^28");
     tail_offsets const o = compute(shape_of(*h));
-    struct { char const* name; std::uint64_t have, want; } const fields[] = {
-        {"tail_offset", h->tail_offset, o.tail},       {"slots_offset", h->slots_offset, o.slots},
-        {"rate_offset", h->rate_offset, o.rate},       {"nonces_offset", h->nonces_offset, o.nonces},
-        {"addresses_offset", h->addresses_offset, o.addresses}, {"rings_offset", h->rings_offset, o.rings},
-        {"pool_offset", h->pool_offset, o.pool},       {"descs_offset", h->descs_offset, o.descs},
-        {"shards_offset", h->shards_offset, o.shards}, {"buckets_offset", h->buckets_offset, o.buckets},
-        {"presence_offset", h->presence_offset, o.presence}, {"total_size", h->total_size, o.total},
+    struct {
+        char const* name;
+        std::uint64_t have, want;
+    } const fields[] = {
+        {"tail_offset", h->tail_offset, o.tail},
+        {"slots_offset", h->slots_offset, o.slots},
+        {"rate_offset", h->rate_offset, o.rate},
+        {"nonces_offset", h->nonces_offset, o.nonces},
+        {"addresses_offset", h->addresses_offset, o.addresses},
+        {"rings_offset", h->rings_offset, o.rings},
+        {"pool_offset", h->pool_offset, o.pool},
+        {"descs_offset", h->descs_offset, o.descs},
+        {"shards_offset", h->shards_offset, o.shards},
+        {"buckets_offset", h->buckets_offset, o.buckets},
+        {"presence_offset", h->presence_offset, o.presence},
+        {"total_size", h->total_size, o.total},
     };
     for (auto const& f : fields)
         if (f.have != f.want)
             return field_error(what, f.name, f.have, "expected " + std::to_string(f.want));
     if (o.total != size)
         return what + " is " + std::to_string(size) + " bytes but its header says " + std::to_string(o.total) +
-               "; it looks truncated or its last change was interrupted";
+            "; it looks truncated or its last change was interrupted";
     // The per-shard fields in the tail place memory too.
     auto const* shards = reinterpret_cast<shard_header const*>(base + o.shards);
     for (std::uint32_t i = 0; i < h->shard_count; ++i) {
@@ -266,7 +284,7 @@ std::string mib(std::uint64_t bytes) { return std::to_string(bytes >> 20) + " Mi
 /// Bytes of the open file `fd` that have blocks.
 std::uint64_t allocated_bytes(int fd)
 {
-    struct stat st{};
+    struct stat st {};
     return ::fstat(fd, &st) == 0 ? static_cast<std::uint64_t>(st.st_blocks) * 512 : 0;
 }
 
@@ -458,7 +476,7 @@ segment segment::open_or_create_file(std::string const& path, geometry const& g,
 {
     report = open_report{};
     bool reserved = false;
-    struct stat st{};
+    struct stat st {};
     if (::stat(path.c_str(), &st) != 0) {
         if (errno != ENOENT)
             throw open_error{"cannot stat store " + path + ": " + errno_text()};
@@ -485,10 +503,13 @@ segment segment::open_or_create_file(std::string const& path, geometry const& g,
                 pages = h.page_count;
                 std::uint32_t const wanted = pages_for(g.arena_bytes);
                 if (wanted < pages)
-                    throw open_error{what + " holds " + std::to_string(h.arena_bytes) + " bytes of capacity and "
-                                     "RELAY_MAX_STORAGE_BYTES asks for " + std::to_string(g.arena_bytes) +
+                    throw open_error{what + " holds " + std::to_string(h.arena_bytes) +
+                                     " bytes of capacity and "
+                                     "RELAY_MAX_STORAGE_BYTES asks for " +
+                                     std::to_string(g.arena_bytes) +
                                      ": a store never shrinks in place. Set RELAY_MAX_STORAGE_BYTES to at least " +
-                                     std::to_string(h.arena_bytes) + ", or stop, --export, move the store away "
+                                     std::to_string(h.arena_bytes) +
+                                     ", or stop, --export, move the store away "
                                      "and --import into a smaller one"};
                 if (wanted > pages) {
                     report.grown_from_pages = pages;
@@ -531,10 +552,10 @@ segment segment::open_or_create_file(std::string const& path, geometry const& g,
             auto const r = reserve_space(fd, region.get_size());
             if (!r.reserved() && !r.unsupported())
                 // What the failed attempt allocated stays: the store keeps it.
-                throw shortfall(path, region.get_size() - std::min<std::uint64_t>(allocated_bytes(fd), region.get_size()),
-                                r.error,
-                                "Free disk space in RELAY_DATA_DIR; the store keeps its size (to start with a "
-                                "smaller one, stop the relay, --export, move the store away and --import)");
+                throw shortfall(
+                    path, region.get_size() - std::min<std::uint64_t>(allocated_bytes(fd), region.get_size()), r.error,
+                    "Free disk space in RELAY_DATA_DIR; the store keeps its size (to start with a "
+                    "smaller one, stop the relay, --export, move the store away and --import)");
             reserved = r.reserved();
         }
         segment seg(std::move(region));
@@ -549,7 +570,8 @@ segment segment::open_existing_file(std::string const& path)
 {
     std::uint32_t magic = 0;
     if (version_of(path, magic) == legacy_layout_version && magic == layout_magic)
-        throw open_error{"store file " + path + " has layout version 2 (a release before Store v2): start the relay "
+        throw open_error{"store file " + path +
+                         " has layout version 2 (a release before Store v2): start the relay "
                          "once to migrate it"};
     try {
         bip::file_mapping fm(path.c_str(), bip::read_write);
@@ -571,9 +593,9 @@ segment segment::create_memory(std::string const& name, geometry const& g)
         // (tmpfs can): a /dev/shm too small for the store fails here, not
         // with SIGBUS in a worker later.
         shm.truncate(static_cast<bip::offset_t>(size));
-        struct stat st{};
+        struct stat st {};
         bool const reserved = ::fstat(shm.get_mapping_handle().handle, &st) == 0 &&
-                              static_cast<std::uint64_t>(st.st_blocks) * 512 >= size;
+            static_cast<std::uint64_t>(st.st_blocks) * 512 >= size;
         bip::mapped_region region(shm, bip::read_write);
         format(static_cast<std::uint8_t*>(region.get_address()), size, g);
         segment seg(std::move(region));

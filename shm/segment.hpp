@@ -52,9 +52,9 @@ struct legacy_store_found {
 /// What opening an existing store changed.
 struct open_report {
     bool created = false;
-    bool tail_relaid = false;        ///< soft state started empty (new shape or binary)
+    bool tail_relaid = false;           ///< soft state started empty (new shape or binary)
     std::uint64_t grown_from_pages = 0; ///< the arena grew from this many pages (0: it did not)
-    bool header_restored = false;    ///< the header failed its checksum and was restored from its copy
+    bool header_restored = false;       ///< the header failed its checksum and was restored from its copy
 };
 
 class segment final {

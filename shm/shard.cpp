@@ -55,9 +55,7 @@ void count_dropped(store_header& h, drop_reason why, std::uint64_t n) noexcept
 }
 
 shard_view::shard_view(std::uint8_t* base, shard_header& header) noexcept
-    : base_(base),
-      h_(header),
-      seed_(reinterpret_cast<store_header*>(base)->hash_seed),
+    : base_(base), h_(header), seed_(reinterpret_cast<store_header*>(base)->hash_seed),
       arena_offset_(reinterpret_cast<store_header*>(base)->arena_offset),
       page_count_(reinterpret_cast<store_header*>(base)->page_count)
 {
@@ -162,7 +160,8 @@ void shard_view::free_chunk_locked(std::uint64_t offset)
     page_pool pool = this->pool();
     std::uint32_t const page = pool.page_of(offset);
     page_desc& d = pool.desc(page);
-    std::uint32_t const i = static_cast<std::uint32_t>((offset - pool.page_offset(page)) / chunk_size_of_class(d.size_class));
+    std::uint32_t const i =
+        static_cast<std::uint32_t>((offset - pool.page_offset(page)) / chunk_size_of_class(d.size_class));
     d.free_bits[i / 64] |= std::uint64_t{1} << (i % 64);
     d.free_count += 1;
     if (d.free_count == chunks_per_page(d.size_class)) {
@@ -207,14 +206,16 @@ std::uint64_t shard_view::find_mailbox_locked(blob_kind kind, std::string_view k
     // Bounded by the number of mailboxes: a damaged link cannot hang a lookup.
     std::uint64_t steps = 0;
     for (std::uint64_t a = *bucket; a != 0 && steps <= h_.mailbox_count; a = anchor(a).bucket_next, ++steps)
-        if (chunk(a)->kind == static_cast<std::uint8_t>(kind) && std::memcmp(meta(a)->recipient, key.data(), key_size) == 0)
+        if (chunk(a)->kind == static_cast<std::uint8_t>(kind) &&
+            std::memcmp(meta(a)->recipient, key.data(), key_size) == 0)
             return a;
     return 0;
 }
 
 std::uint64_t* shard_view::link_to_anchor(std::uint64_t a) const noexcept
 {
-    std::uint64_t* link = bucket_of(static_cast<blob_kind>(chunk(a)->kind), std::string_view(meta(a)->recipient, key_size));
+    std::uint64_t* link =
+        bucket_of(static_cast<blob_kind>(chunk(a)->kind), std::string_view(meta(a)->recipient, key_size));
     for (std::uint64_t steps = 0; *link != 0 && steps <= h_.mailbox_count; ++steps) {
         if (*link == a)
             return link;
@@ -225,8 +226,9 @@ std::uint64_t* shard_view::link_to_anchor(std::uint64_t a) const noexcept
 
 void shard_view::append_locked(std::uint64_t head)
 {
-    append_locked(head, find_mailbox_locked(static_cast<blob_kind>(chunk(head)->kind),
-                                            std::string_view(meta(head)->recipient, key_size)));
+    append_locked(head,
+                  find_mailbox_locked(static_cast<blob_kind>(chunk(head)->kind),
+                                      std::string_view(meta(head)->recipient, key_size)));
 }
 
 void shard_view::append_locked(std::uint64_t head, std::uint64_t a)
@@ -302,8 +304,8 @@ void shard_view::delete_record_locked(std::uint64_t a, std::uint64_t prev, std::
 
 void shard_view::delete_record_locked(std::uint64_t head)
 {
-    std::uint64_t const a =
-        find_mailbox_locked(static_cast<blob_kind>(chunk(head)->kind), std::string_view(meta(head)->recipient, key_size));
+    std::uint64_t const a = find_mailbox_locked(static_cast<blob_kind>(chunk(head)->kind),
+                                                std::string_view(meta(head)->recipient, key_size));
     if (a == 0)
         return;
     std::uint64_t prev = 0;
@@ -340,10 +342,12 @@ bool shard_view::read_record_locked(std::uint64_t head, std::uint8_t* out) const
     std::uint64_t off = head;
     for (std::uint32_t n = 0; off != 0; off = chunk(off)->next, ++n) {
         chunk_header const* part = chunk(off);
-        if (n > 0 && (!is_own_chunk(off) || part->seq != c->seq ||
-                      part->state.load(std::memory_order_relaxed) != static_cast<std::uint32_t>(chunk_state::continuation)))
+        if (n > 0 &&
+            (!is_own_chunk(off) || part->seq != c->seq ||
+             part->state.load(std::memory_order_relaxed) != static_cast<std::uint32_t>(chunk_state::continuation)))
             return false;
-        std::uint64_t const room = chunk_size_of_class(part->size_class) - (n == 0 ? head_overhead + c->sender_message_id_len : sizeof(chunk_header));
+        std::uint64_t const room = chunk_size_of_class(part->size_class) -
+            (n == 0 ? head_overhead + c->sender_message_id_len : sizeof(chunk_header));
         if (part->bytes_here > room || part->bytes_here > total - copied)
             return false;
         std::uint8_t const* src = n == 0 ? tail + c->sender_message_id_len
@@ -375,7 +379,7 @@ bool shard_view::is_live_head(std::uint64_t offset) const noexcept
 {
     chunk_header const* c = chunk(offset);
     return c->state.load(std::memory_order_acquire) == static_cast<std::uint32_t>(chunk_state::committed) &&
-           (c->delivery_flags.load(std::memory_order_relaxed) & delivery_flag_retired) == 0;
+        (c->delivery_flags.load(std::memory_order_relaxed) & delivery_flag_retired) == 0;
 }
 
 // ---------------------------------------------------------------------------

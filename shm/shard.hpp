@@ -37,10 +37,16 @@ public:
     std::uint16_t index() const noexcept { return static_cast<std::uint16_t>(h_.index); }
     page_pool pool() const noexcept { return page_pool(base_); }
     chunk_header* chunk(std::uint64_t offset) const noexcept { return reinterpret_cast<chunk_header*>(base_ + offset); }
-    blob_meta* meta(std::uint64_t head) const noexcept { return reinterpret_cast<blob_meta*>(base_ + head + sizeof(chunk_header)); }
+    blob_meta* meta(std::uint64_t head) const noexcept
+    {
+        return reinterpret_cast<blob_meta*>(base_ + head + sizeof(chunk_header));
+    }
     mailbox_anchor& anchor(std::uint64_t head) const noexcept { return meta(head)->anchor; }
     /// The sender message id, then the first data bytes, of a head.
-    std::uint8_t* head_tail(std::uint64_t head) const noexcept { return reinterpret_cast<std::uint8_t*>(meta(head) + 1); }
+    std::uint8_t* head_tail(std::uint64_t head) const noexcept
+    {
+        return reinterpret_cast<std::uint8_t*>(meta(head) + 1);
+    }
     std::uint64_t* buckets() const noexcept { return reinterpret_cast<std::uint64_t*>(base_ + h_.buckets_offset); }
 
     /// True if `offset` is the start of a chunk on the grid of a page this
@@ -87,7 +93,8 @@ public:
     /// The oldest record of the (kind, key) mailbox with blob id `blob_id`
     /// (16 bytes) for which `also(head)` holds.
     template <typename Also>
-    mailbox_position find_blob_locked(blob_kind kind, std::string_view key, std::uint8_t const* blob_id, Also also) const
+    mailbox_position find_blob_locked(blob_kind kind, std::string_view key, std::uint8_t const* blob_id,
+                                      Also also) const
     {
         mailbox_position at;
         at.anchor = find_mailbox_locked(kind, key);

@@ -37,9 +37,20 @@ using page_bits = std::array<std::uint64_t, max_chunks_per_page / 64>;
 /// Which chunks of the shard's pages are taken (by a record or a live reservation).
 class live_map {
 public:
-    live_map(page_pool const& pool, std::uint64_t arena_offset) : pool_(pool), arena_(arena_offset), bits_(pool.page_count()) {}
-    bool test(std::uint64_t off) const { auto [p, i] = locate(off); return (bits_[p][i / 64] >> (i % 64)) & 1; }
-    void set(std::uint64_t off) { auto [p, i] = locate(off); bits_[p][i / 64] |= std::uint64_t{1} << (i % 64); }
+    live_map(page_pool const& pool, std::uint64_t arena_offset)
+        : pool_(pool), arena_(arena_offset), bits_(pool.page_count())
+    {
+    }
+    bool test(std::uint64_t off) const
+    {
+        auto [p, i] = locate(off);
+        return (bits_[p][i / 64] >> (i % 64)) & 1;
+    }
+    void set(std::uint64_t off)
+    {
+        auto [p, i] = locate(off);
+        bits_[p][i / 64] |= std::uint64_t{1} << (i % 64);
+    }
     page_bits const& page(std::uint32_t p) const { return bits_[p]; }
 
 private:
@@ -98,8 +109,8 @@ void shard_view::repair_after_owner_died_locked()
     }
     h_.repairs.fetch_add(1, std::memory_order_relaxed);
     RELAY_LOG_WARN("shard %u: previous lock holder died; rebuilt from chunk headers (%llu records kept, %llu "
-                   "dropped)", h_.index, static_cast<unsigned long long>(rebuilt.kept),
-                   static_cast<unsigned long long>(dropped));
+                   "dropped)",
+                   h_.index, static_cast<unsigned long long>(rebuilt.kept), static_cast<unsigned long long>(dropped));
 }
 
 shard_view::rebuild_stats shard_view::rebuild_locked()
@@ -128,8 +139,9 @@ shard_view::rebuild_stats shard_view::rebuild_locked()
         for (std::uint64_t off = pool.page_offset(p); off < pool.page_offset(p) + page_size; off += size)
             if (has_page_identity(off) &&
                 chunk(off)->state.load(std::memory_order_acquire) == static_cast<std::uint32_t>(chunk_state::committed))
-                heads.push_back({chunk(off)->seq, off,
-                                 (chunk(off)->delivery_flags.load(std::memory_order_relaxed) & delivery_flag_retired) != 0});
+                heads.push_back(
+                    {chunk(off)->seq, off,
+                     (chunk(off)->delivery_flags.load(std::memory_order_relaxed) & delivery_flag_retired) != 0});
     }
     // A record compaction moved can have two committed copies (shard_compaction.cpp):
     // they sort together, the live one first, and only the first that reads back stays.
@@ -170,16 +182,17 @@ shard_view::rebuild_stats shard_view::rebuild_locked()
             continue;
         }
         bool ok = head->sender_message_id_len <= max_sender_message_id && head->kind < blob_kind_count &&
-                  is_key(m->recipient) && shard_of_key(sh, std::string_view(m->recipient, key_size)) == h_.index &&
-                  m->total_bytes <= std::uint64_t{page_count_} * page_size && !live.test(hr.offset);
+            is_key(m->recipient) && shard_of_key(sh, std::string_view(m->recipient, key_size)) == h_.index &&
+            m->total_bytes <= std::uint64_t{page_count_} * page_size && !live.test(hr.offset);
         std::vector<std::uint64_t> chain;
         for (std::uint64_t off = hr.offset; ok && off != 0; off = chunk(off)->next) {
             if (!is_own_chunk(off) || live.test(off) || !has_page_identity(off) || chain.size() > page_count_) {
                 ok = false;
                 break;
             }
-            if (off != hr.offset && (chunk(off)->state.load() != static_cast<std::uint32_t>(chunk_state::continuation) ||
-                                     chunk(off)->seq != hr.seq)) {
+            if (off != hr.offset &&
+                (chunk(off)->state.load() != static_cast<std::uint32_t>(chunk_state::continuation) ||
+                 chunk(off)->seq != hr.seq)) {
                 ok = false;
                 break;
             }
@@ -327,8 +340,9 @@ bool shard_view::check_locked(std::string& why, bool checksums) const
                 for (std::uint64_t part = off; part != 0; part = chunk(part)->next) {
                     if (!mark(part))
                         return fail("a record's chain reaches an invalid or shared chunk");
-                    if (part != off && (chunk(part)->state.load() != static_cast<std::uint32_t>(chunk_state::continuation) ||
-                                        chunk(part)->seq != c->seq || !has_page_identity(part)))
+                    if (part != off &&
+                        (chunk(part)->state.load() != static_cast<std::uint32_t>(chunk_state::continuation) ||
+                         chunk(part)->seq != c->seq || !has_page_identity(part)))
                         return fail("a record's chain has a foreign chunk");
                     total += chunk(part)->bytes_here;
                     chunk_bytes += chunk_size_of_class(chunk(part)->size_class);

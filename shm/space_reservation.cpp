@@ -26,7 +26,7 @@ reservation reserve_space(int fd, std::uint64_t size)
 
 std::uint64_t available_bytes(std::string const& path)
 {
-    struct statvfs fs{};
+    struct statvfs fs {};
     if (::statvfs(path.c_str(), &fs) != 0)
         return 0;
     return static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;

@@ -64,10 +64,13 @@ bool within_quota(shard_view const& s, put_request const& rq, std::uint64_t anch
     std::uint64_t const count = anchor ? s.anchor(anchor).count : 0;
     std::uint64_t const bytes = anchor ? s.anchor(anchor).quota_bytes : 0;
     return !(rq.max_blobs != 0 && count >= rq.max_blobs) &&
-           !(rq.check_byte_quota && rq.max_bytes != 0 && bytes + rq.data.size() > rq.max_bytes);
+        !(rq.check_byte_quota && rq.max_bytes != 0 && bytes + rq.data.size() > rq.max_bytes);
 }
 
-void refuse(store_header& h, refusal_reason why) { h.refusals[static_cast<std::size_t>(why)].fetch_add(1, std::memory_order_relaxed); }
+void refuse(store_header& h, refusal_reason why)
+{
+    h.refusals[static_cast<std::size_t>(why)].fetch_add(1, std::memory_order_relaxed);
+}
 
 /// Phase 2 (under the lock): allocates every chunk and writes their headers;
 /// all or nothing.
@@ -130,7 +133,8 @@ void write_payload(shard_view const& s, put_request const& rq, prepared_record c
         std::memcpy(tail + r.sender_message_id.size(), rq.data.data(), written);
     for (std::size_t i = 1; i < chunks.size(); ++i) {
         std::uint64_t const n = r.plan[i].data_bytes;
-        std::memcpy(reinterpret_cast<std::uint8_t*>(s.chunk(chunks[i])) + sizeof(chunk_header), rq.data.data() + written, n);
+        std::memcpy(reinterpret_cast<std::uint8_t*>(s.chunk(chunks[i])) + sizeof(chunk_header),
+                    rq.data.data() + written, n);
         written += n;
     }
 }
@@ -356,7 +360,7 @@ std::optional<delivery> store::fetch(blob_ref const& ref, blob_kind kind, std::s
     std::uint64_t head = ref.offset;
     auto const is_referenced = [&] {
         return s.is_own_chunk(head) && s.is_live_head(head) && s.chunk(head)->seq == ref.seq &&
-               s.chunk(head)->kind == static_cast<std::uint8_t>(kind) && key_view(s.meta(head)->recipient) == key;
+            s.chunk(head)->kind == static_cast<std::uint8_t>(kind) && key_view(s.meta(head)->recipient) == key;
     };
     if (!is_referenced()) {
         // Moved by compaction since the reference was taken, or gone.
@@ -373,7 +377,8 @@ std::optional<delivery> store::fetch(blob_ref const& ref, blob_kind kind, std::s
         s.delete_record_locked(head);
         count_dropped(s.store(), drop_reason::checksum);
         RELAY_LOG_ERROR("shard %u: a record failed its checksum at delivery and was dropped (damaged memory or "
-                        "disk); relay_store_records_dropped_total counts it", ref.shard);
+                        "disk); relay_store_records_dropped_total counts it",
+                        ref.shard);
         return std::nullopt;
     }
     std::memcpy(d.blob_id.data(), m->blob_id, 16);
@@ -392,7 +397,8 @@ removal store::remove(std::string_view routing_id, random::uuid const& blob_id)
     removal r;
     shard_view s = shard(shard_of(routing_id));
     shard_guard guard(s);
-    auto const at = s.find_blob_locked(blob_kind::update, routing_id, blob_id.data(), [](std::uint64_t) { return true; });
+    auto const at =
+        s.find_blob_locked(blob_kind::update, routing_id, blob_id.data(), [](std::uint64_t) { return true; });
     if (at.head == 0)
         return r;
     blob_meta const* m = s.meta(at.head);
@@ -437,7 +443,8 @@ std::uint64_t store::expire_shard(std::uint32_t index, per_kind const& cutoff_un
         // Deleting an anchor puts the next record of its mailbox (or the next
         // anchor of the bucket) in its place: look at the same link again.
         std::uint64_t* link = &s.buckets()[b];
-        for (std::uint64_t steps = 0; *link != 0 && deleted < budget && steps <= s.header().mailbox_count + budget; ++steps) {
+        for (std::uint64_t steps = 0; *link != 0 && deleted < budget && steps <= s.header().mailbox_count + budget;
+             ++steps) {
             std::uint64_t const a = *link;
             std::uint8_t const kind = s.chunk(a)->kind;
             if (kind >= blob_kind_count || s.meta(a)->created_unix > cutoff_unix[kind]) {
@@ -492,7 +499,8 @@ void store::reset_slot(std::uint32_t slot_index)
                 s.chunk(head)->seq == ws.reserved_seq.load()) {
                 s.free_chain_locked(head);
                 RELAY_LOG_WARN("worker slot %u: its process died between reserving and committing a record; freed "
-                               "the record it was writing (never acknowledged)", slot_index);
+                               "the record it was writing (never acknowledged)",
+                               slot_index);
             }
         }
         ws.reserved_head.store(0, std::memory_order_release);

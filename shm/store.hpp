@@ -32,14 +32,14 @@ struct blob_ref {
 
 struct put_request {
     blob_kind kind = blob_kind::update;
-    std::string_view recipient;          ///< 64 hex characters (validated by the caller)
+    std::string_view recipient; ///< 64 hex characters (validated by the caller)
     std::span<std::uint8_t const> data;
-    std::string_view sender;             ///< sender's routing id, empty for none (AccountRevoked)
-    std::string_view sender_message_id;  ///< sender's envelope id, for Delivered (D-6)
+    std::string_view sender;            ///< sender's routing id, empty for none (AccountRevoked)
+    std::string_view sender_message_id; ///< sender's envelope id, for Delivered (D-6)
     std::uint64_t now = 0;
-    std::uint64_t max_blobs = 0;         ///< per-recipient count quota, 0 = unlimited
-    std::uint64_t max_bytes = 0;         ///< per-recipient byte quota, 0 = unlimited
-    bool check_byte_quota = true;        ///< AccountRevoked skips it (PROTOCOL §7.5)
+    std::uint64_t max_blobs = 0;  ///< per-recipient count quota, 0 = unlimited
+    std::uint64_t max_bytes = 0;  ///< per-recipient byte quota, 0 = unlimited
+    bool check_byte_quota = true; ///< AccountRevoked skips it (PROTOCOL §7.5)
     /// Recovery proofs: once the new blob is committed, older blobs under the
     /// same key are deleted (a crash in between leaves both; readers take the newest).
     bool replace_existing = false;
@@ -62,7 +62,7 @@ struct put_result {
 struct delivery {
     random::uuid blob_id{};
     std::vector<std::uint8_t> data;
-    bool notify_sender = false;  ///< first hand-over of a blob with a sender: emit Delivered (D-7)
+    bool notify_sender = false; ///< first hand-over of a blob with a sender: emit Delivered (D-7)
     std::string sender;
     std::string sender_message_id;
 };
@@ -75,8 +75,8 @@ struct removal {
 };
 
 struct attach_result {
-    bool registered = false;        ///< false if the presence table was full: refuse the connection
-    std::vector<blob_ref> pending;  ///< oldest first
+    bool registered = false;       ///< false if the presence table was full: refuse the connection
+    std::vector<blob_ref> pending; ///< oldest first
 };
 
 /// A device-sync message listed for delivery (PROTOCOL §7.6).
@@ -86,18 +86,18 @@ struct device_sync_ref {
 };
 
 struct store_totals {
-    std::uint64_t blobs = 0;          ///< every kind
+    std::uint64_t blobs = 0; ///< every kind
     std::uint64_t by_kind[blob_kind_count] = {};
     std::uint64_t data_bytes = 0;
     std::uint64_t chunk_bytes = 0;
     std::uint64_t arena_bytes = 0;
     std::uint64_t repairs = 0;
-    std::uint64_t pages = 0;          ///< pages in the arena
-    std::uint64_t free_pages = 0;     ///< pages in the pool
+    std::uint64_t pages = 0;      ///< pages in the arena
+    std::uint64_t free_pages = 0; ///< pages in the pool
     std::uint64_t pages_by_class[class_count] = {};
     std::uint64_t mailboxes = 0;
-    std::uint64_t records_moved = 0;  ///< by compaction, since the tail was laid out
-    std::uint64_t compactions = 0;    ///< compaction rounds that moved a record
+    std::uint64_t records_moved = 0; ///< by compaction, since the tail was laid out
+    std::uint64_t compactions = 0;   ///< compaction rounds that moved a record
 };
 
 /// A process that stores records outside the shard lock must name its
@@ -169,7 +169,8 @@ public:
     /// DeviceSyncAck: deletes the message `id` of (`client_id`, `device_id`).
     bool remove_device_sync(std::string_view client_id, std::string_view device_id, random::uuid const& id);
     /// The newest recovery proof under `key_hash` created after `created_after`.
-    std::optional<std::vector<std::uint8_t>> find_recovery_proof(std::string_view key_hash, std::uint64_t created_after);
+    std::optional<std::vector<std::uint8_t>> find_recovery_proof(std::string_view key_hash,
+                                                                 std::uint64_t created_after);
 
     /// Deletes records created at or before the cutoff of their kind (indexed by
     /// blob_kind), at most `budget` per lock hold; returns how many were deleted
@@ -204,8 +205,7 @@ public:
     /// Rebuilds the whole store from its records, trusting nothing derived
     /// (store_recovery.cpp): only while no other process has it open.
     /// `progress(done, total)` after each shard.
-    rebuild_stats rebuild_all(std::function<void(std::uint32_t, std::uint32_t)> const& progress,
-                              int identity_fd = -1);
+    rebuild_stats rebuild_all(std::function<void(std::uint32_t, std::uint32_t)> const& progress, int identity_fd = -1);
     /// Verifies the pool, the presence table and every shard; with
     /// verify_depth::checksums every record's checksum too.
     store_check check_all(verify_depth depth = verify_depth::structure);

@@ -25,7 +25,7 @@ std::uint8_t const* head_data(shard_view const& s, std::uint64_t head)
 bool targets_device(shard_view const& s, std::uint64_t head, std::string_view device_id)
 {
     return s.chunk(head)->bytes_here >= device_sync_record::prefix_size && device_id.size() == key_size &&
-           std::memcmp(head_data(s, head), device_id.data(), key_size) == 0;
+        std::memcmp(head_data(s, head), device_id.data(), key_size) == 0;
 }
 
 } // namespace
@@ -63,7 +63,7 @@ bool store::remove_device_sync(std::string_view client_id, std::string_view devi
 }
 
 std::optional<std::vector<std::uint8_t>> store::find_recovery_proof(std::string_view key_hash,
-                                                                     std::uint64_t created_after)
+                                                                    std::uint64_t created_after)
 {
     std::uint32_t const index = shard_of(key_hash);
     shard_view s = shard(index);

@@ -67,8 +67,8 @@ private:
     {
         std::uint32_t const pages =
             std::min<std::uint32_t>(static_cast<std::uint32_t>(run_bytes / page_size), pool_.page_count() - page);
-        ssize_t const n = ::pread(fd_, buffer_, std::uint64_t{pages} * page_size,
-                                  static_cast<off_t>(pool_.page_offset(page)));
+        ssize_t const n =
+            ::pread(fd_, buffer_, std::uint64_t{pages} * page_size, static_cast<off_t>(pool_.page_offset(page)));
         if (n != static_cast<ssize_t>(std::uint64_t{pages} * page_size)) {
             failed_ = true; // the mapping then answers (same bytes, only slower to live with)
             return;

@@ -19,7 +19,7 @@ struct stored_record {
     std::string sender_message_id; ///< with a sender only
     random::uuid blob_id{};
     std::uint64_t created_unix = 0;
-    bool delivered_sent = false;   ///< the Delivered ack was already emitted (D-7)
+    bool delivered_sent = false; ///< the Delivered ack was already emitted (D-7)
     std::vector<std::uint8_t> data;
 };
 

@@ -16,7 +16,7 @@ struct sweep_budget {
 inline constexpr std::uint64_t recovery_proof_ttl_secs = 90ull * 24 * 3600;
 
 struct sweep_stats {
-    std::uint64_t expired = 0;   ///< all kinds
+    std::uint64_t expired = 0; ///< all kinds
     store::per_kind expired_by_kind{};
     std::uint32_t shards = 0;
 };

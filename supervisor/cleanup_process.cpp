@@ -103,7 +103,8 @@ public:
         auto const round = shm::compact_store(st_, [this] { flusher_.flush_now(); });
         if (round.moved == 0)
             return;
-        auto const ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+        auto const ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
         RELAY_LOG_INFO("compaction moved %llu records off sparse pages in %u batches (%lld ms): free pages %u -> %u",
                        static_cast<unsigned long long>(round.moved), round.batches, static_cast<long long>(ms.count()),
                        round.free_pages_before, round.free_pages_after);
@@ -155,12 +156,13 @@ int run_cleanup(config const& cfg, std::uint8_t* store_base)
             };
             st.header().blobs_expired_total.fetch_add(kind_count(shm::blob_kind::update), std::memory_order_relaxed);
             st.header().last_sweep_unix.store(now, std::memory_order_relaxed);
-            auto const ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+            auto const ms =
+                std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
             if (stats.expired > 0)
-                RELAY_LOG_INFO("expired %llu blobs, %llu device-sync messages, %llu recovery proofs in %u shards (%lld ms)",
-                               kind_count(shm::blob_kind::update), kind_count(shm::blob_kind::device_sync),
-                               kind_count(shm::blob_kind::recovery_proof), stats.shards,
-                               static_cast<long long>(ms.count()));
+                RELAY_LOG_INFO(
+                    "expired %llu blobs, %llu device-sync messages, %llu recovery proofs in %u shards (%lld ms)",
+                    kind_count(shm::blob_kind::update), kind_count(shm::blob_kind::device_sync),
+                    kind_count(shm::blob_kind::recovery_proof), stats.shards, static_cast<long long>(ms.count()));
             next_sweep = now + cfg.cleanup_interval_secs;
         }
         if (now >= next_buckets) {

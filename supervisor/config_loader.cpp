@@ -49,8 +49,9 @@ listen_address parse_address_or_throw(std::string const& name, std::string const
 {
     if (auto a = parse_address(text))
         return *a;
-    throw config_error(name + "=\"" + text + "\" is invalid: expected a literal ip:port such as 127.0.0.1:8080 or "
-                                              "[::1]:8080 (host names are not resolved)");
+    throw config_error(name + "=\"" + text +
+                       "\" is invalid: expected a literal ip:port such as 127.0.0.1:8080 or "
+                       "[::1]:8080 (host names are not resolved)");
 }
 
 struct env_reader {
@@ -106,18 +107,47 @@ bool is_loopback(listen_address const& address)
 /// are accepted so that a Rust relay's file works unchanged.
 bool known_setting(std::string const& key)
 {
-    static constexpr char const* names[] = {
-        "RELAY_LISTEN_ADDR", "RELAY_METRICS_ADDR", "RELAY_METRICS_TOKEN", "RELAY_TLS_VERIFIED",
-        "RELAY_MAX_CONNECTIONS", "RELAY_MAX_CONNECTIONS_PER_IP", "RELAY_PER_IP_EXEMPT_LOOPBACK", "RELAY_MAX_MESSAGE_SIZE", "RELAY_BLOB_TTL_SECS", "RELAY_RATE_LIMIT",
-        "RELAY_RECOVERY_RATE_LIMIT", "RELAY_CLEANUP_INTERVAL", "RELAY_IDLE_TIMEOUT", "RELAY_HANDSHAKE_TIMEOUT",
-        "RELAY_MAX_BLOBS_PER_USER", "RELAY_MAX_STORAGE_PER_USER", "RELAY_MAX_STORAGE_BYTES", "RELAY_STORAGE_BACKEND", "RELAY_STORE_PREFAULT",
-        "RELAY_SYNC_COMMIT", "RELAY_SYNC_INTERVAL_MS",
-        "RELAY_DATA_DIR", "RELAY_REQUIRE_NOISE_ENCRYPTION", "RELAY_NOISE_STATIC_KEY", "RELAY_LOG_LEVEL",
-        "RELAY_WORKERS", "RELAY_FEDERATION_ENABLED", "RELAY_FEDERATION_PEERS", "RELAY_FEDERATION_RELAY_ID",
-        "RELAY_FEDERATION_OFFLOAD_THRESHOLD", "RELAY_FEDERATION_OFFLOAD_REFUSE", "RELAY_FEDERATION_DRAIN_TIMEOUT",
-        "RELAY_FEDERATION_PEER_TIMEOUT", "RELAY_FEDERATION_CAPACITY_INTERVAL", "RELAY_FEDERATION_GOSSIP_ENABLED",
-        "RELAY_FEDERATION_GOSSIP_INTERVAL", "RELAY_FEDERATION_PEER_TTL", "RELAY_FEDERATION_TLS_CERT",
-        "RELAY_FEDERATION_TLS_KEY", "RELAY_FEDERATION_TLS_CA", "RELAY_FEDERATION_MTLS_ADDR"};
+    static constexpr char const* names[] = {"RELAY_LISTEN_ADDR",
+                                            "RELAY_METRICS_ADDR",
+                                            "RELAY_METRICS_TOKEN",
+                                            "RELAY_TLS_VERIFIED",
+                                            "RELAY_MAX_CONNECTIONS",
+                                            "RELAY_MAX_CONNECTIONS_PER_IP",
+                                            "RELAY_PER_IP_EXEMPT_LOOPBACK",
+                                            "RELAY_MAX_MESSAGE_SIZE",
+                                            "RELAY_BLOB_TTL_SECS",
+                                            "RELAY_RATE_LIMIT",
+                                            "RELAY_RECOVERY_RATE_LIMIT",
+                                            "RELAY_CLEANUP_INTERVAL",
+                                            "RELAY_IDLE_TIMEOUT",
+                                            "RELAY_HANDSHAKE_TIMEOUT",
+                                            "RELAY_MAX_BLOBS_PER_USER",
+                                            "RELAY_MAX_STORAGE_PER_USER",
+                                            "RELAY_MAX_STORAGE_BYTES",
+                                            "RELAY_STORAGE_BACKEND",
+                                            "RELAY_STORE_PREFAULT",
+                                            "RELAY_SYNC_COMMIT",
+                                            "RELAY_SYNC_INTERVAL_MS",
+                                            "RELAY_DATA_DIR",
+                                            "RELAY_REQUIRE_NOISE_ENCRYPTION",
+                                            "RELAY_NOISE_STATIC_KEY",
+                                            "RELAY_LOG_LEVEL",
+                                            "RELAY_WORKERS",
+                                            "RELAY_FEDERATION_ENABLED",
+                                            "RELAY_FEDERATION_PEERS",
+                                            "RELAY_FEDERATION_RELAY_ID",
+                                            "RELAY_FEDERATION_OFFLOAD_THRESHOLD",
+                                            "RELAY_FEDERATION_OFFLOAD_REFUSE",
+                                            "RELAY_FEDERATION_DRAIN_TIMEOUT",
+                                            "RELAY_FEDERATION_PEER_TIMEOUT",
+                                            "RELAY_FEDERATION_CAPACITY_INTERVAL",
+                                            "RELAY_FEDERATION_GOSSIP_ENABLED",
+                                            "RELAY_FEDERATION_GOSSIP_INTERVAL",
+                                            "RELAY_FEDERATION_PEER_TTL",
+                                            "RELAY_FEDERATION_TLS_CERT",
+                                            "RELAY_FEDERATION_TLS_KEY",
+                                            "RELAY_FEDERATION_TLS_CA",
+                                            "RELAY_FEDERATION_MTLS_ADDR"};
     return std::find(std::begin(names), std::end(names), key) != std::end(names);
 }
 
@@ -160,19 +190,19 @@ load_result load_config(int argc, char const* const* argv, env_lookup const& pro
     po::options_description flags("vauchi-relay options (each overrides the environment variable in brackets)");
     std::string listen, data_dir, log_level, backend;
     unsigned workers = 0, shards = 0;
-    flags.add_options()
-        ("help,h", "print this help and exit")
-        ("version", "print the version and exit")
-        ("check-store", "verify the store in the data directory (safe while the relay runs) and exit")
-        ("export", po::value<std::string>(), "write every record of the store to a new file and exit (safe while the relay runs)")
-        ("import", po::value<std::string>(), "load an --export file into a new store in the data directory and exit")
-        ("config,c", po::value<std::string>(), "RELAY_*=value file read at start and on SIGHUP; overrides the environment")
-        ("workers,w", po::value(&workers), "worker processes, 1-64 [RELAY_WORKERS; default: CPU count]")
-        ("listen,l", po::value(&listen), "client address ip:port [RELAY_LISTEN_ADDR; default 127.0.0.1:8080]")
-        ("data-dir,d", po::value(&data_dir), "data directory holding the store [RELAY_DATA_DIR; default ./data]")
-        ("storage", po::value(&backend), "file (persistent) or memory (volatile) [RELAY_STORAGE_BACKEND]")
-        ("shards", po::value(&shards), "store shards when a new store is created, power of two 1-1024 (default 32)")
-        ("log-level", po::value(&log_level), "debug, info, warn or error [RELAY_LOG_LEVEL; default info]");
+    flags.add_options()("help,h", "print this help and exit")("version", "print the version and exit")(
+        "check-store", "verify the store in the data directory (safe while the relay runs) and exit")(
+        "export", po::value<std::string>(),
+        "write every record of the store to a new file and exit (safe while the relay runs)")(
+        "import", po::value<std::string>(), "load an --export file into a new store in the data directory and exit")(
+        "config,c", po::value<std::string>(),
+        "RELAY_*=value file read at start and on SIGHUP; overrides the environment")(
+        "workers,w", po::value(&workers), "worker processes, 1-64 [RELAY_WORKERS; default: CPU count]")(
+        "listen,l", po::value(&listen), "client address ip:port [RELAY_LISTEN_ADDR; default 127.0.0.1:8080]")(
+        "data-dir,d", po::value(&data_dir), "data directory holding the store [RELAY_DATA_DIR; default ./data]")(
+        "storage", po::value(&backend), "file (persistent) or memory (volatile) [RELAY_STORAGE_BACKEND]")(
+        "shards", po::value(&shards), "store shards when a new store is created, power of two 1-1024 (default 32)")(
+        "log-level", po::value(&log_level), "debug, info, warn or error [RELAY_LOG_LEVEL; default info]");
     po::variables_map vm;
     try {
         po::store(po::command_line_parser(argc, argv).options(flags).run(), vm);
@@ -204,7 +234,8 @@ load_result load_config(int argc, char const* const* argv, env_lookup const& pro
         // Every variable read here must be one a --config file may set: a
         // name missing from known_setting() fails every configuration test.
         if (!known_setting(name))
-            throw std::logic_error(std::string("config_loader reads ") + name + ", which known_setting() does not list");
+            throw std::logic_error(std::string("config_loader reads ") + name +
+                                   ", which known_setting() does not list");
         if (auto it = file_values.find(name); it != file_values.end())
             return it->second;
         return process_env(name);
@@ -282,7 +313,8 @@ load_result load_config(int argc, char const* const* argv, env_lookup const& pro
     }
     if (vm.count("shards")) {
         if (shards < 1 || shards > 1024 || (shards & (shards - 1)) != 0)
-            throw config_error("--shards " + std::to_string(shards) + " is invalid: expected a power of two from 1 to 1024");
+            throw config_error("--shards " + std::to_string(shards) +
+                               " is invalid: expected a power of two from 1 to 1024");
         cfg.shards = shards;
     }
     if (vm.count("log-level"))
@@ -332,12 +364,12 @@ std::string describe(config const& c)
       << " sync_commit=" << (c.sync_commit ? "on" : "off") << " sync_interval_ms=" << c.sync_interval_ms
       << " max_connections=" << c.max_connections << " max_connections_per_ip=" << c.max_connections_per_ip
       << (c.per_ip_exempt_loopback ? " (loopback exempt)" : " (loopback included)")
-      << " max_message_size=" << c.max_message_size
-      << " blob_ttl_secs=" << c.blob_ttl_secs << " rate_limit=" << c.rate_limit
-      << " recovery_rate_limit=" << c.recovery_rate_limit << " cleanup_interval=" << c.cleanup_interval_secs
-      << " idle_timeout=" << c.idle_timeout_secs << " handshake_timeout=" << c.handshake_timeout_secs
-      << " max_blobs_per_user=" << c.max_blobs_per_user << " max_storage_per_user=" << c.max_storage_per_user
-      << " metrics=" << addr(c.metrics) << " metrics_token=" << (c.metrics_token.empty() ? "unset" : "set")
+      << " max_message_size=" << c.max_message_size << " blob_ttl_secs=" << c.blob_ttl_secs
+      << " rate_limit=" << c.rate_limit << " recovery_rate_limit=" << c.recovery_rate_limit
+      << " cleanup_interval=" << c.cleanup_interval_secs << " idle_timeout=" << c.idle_timeout_secs
+      << " handshake_timeout=" << c.handshake_timeout_secs << " max_blobs_per_user=" << c.max_blobs_per_user
+      << " max_storage_per_user=" << c.max_storage_per_user << " metrics=" << addr(c.metrics)
+      << " metrics_token=" << (c.metrics_token.empty() ? "unset" : "set")
       << " tls_verified=" << (c.tls_verified ? "true" : "false")
       << " require_noise=" << (c.require_noise ? "true" : "false")
       << " noise_static_key=" << (c.noise_static_key.empty() ? "unset" : "set") << " log_level=" << c.log_level;

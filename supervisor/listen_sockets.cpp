@@ -43,9 +43,10 @@ int open_one(listen_address const& a, std::uint16_t port, bool reuse_port, char 
     if (rc != 0 || ::listen(fd, listen_backlog) != 0) {
         int const err = errno;
         ::close(fd);
-        throw std::runtime_error("cannot listen on " + a.host + ":" + std::to_string(port) + ": " + std::strerror(err) +
-                                 (err == EADDRINUSE ? std::string(" (another process holds the port: stop it or change ") + setting + ")"
-                                                    : std::string()));
+        throw std::runtime_error(
+            "cannot listen on " + a.host + ":" + std::to_string(port) + ": " + std::strerror(err) +
+            (err == EADDRINUSE ? std::string(" (another process holds the port: stop it or change ") + setting + ")"
+                               : std::string()));
     }
     return fd;
 }

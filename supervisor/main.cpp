@@ -24,10 +24,10 @@ int main(int argc, char** argv)
             return exit_code::ok;
         }
         std::string const& lvl = loaded.cfg->log_level;
-        log::set_min_level(lvl == "debug" ? log::level::debug
-                           : lvl == "warn" ? log::level::warn
-                           : lvl == "error" ? log::level::error
-                                            : log::level::info);
+        log::set_min_level(lvl == "debug"       ? log::level::debug
+                               : lvl == "warn"  ? log::level::warn
+                               : lvl == "error" ? log::level::error
+                                                : log::level::info);
         if (loaded.cfg->check_store_only)
             return supervisor::check_store(*loaded.cfg);
         if (!loaded.cfg->export_path.empty())

@@ -22,9 +22,9 @@ enum class reload_state {
 
 struct child {
     role kind = role::worker;
-    std::uint32_t slot = 0;  ///< worker slot; unused for cleanup
-    pid_t pid = 0;           ///< 0 while not running
-    int pidfd = -1;          ///< names exactly this process (pids are reused); signals go through it
+    std::uint32_t slot = 0; ///< worker slot; unused for cleanup
+    pid_t pid = 0;          ///< 0 while not running
+    int pidfd = -1;         ///< names exactly this process (pids are reused); signals go through it
     std::chrono::steady_clock::time_point started{};
     std::chrono::steady_clock::time_point respawn_at{}; ///< when a dead child may start again
     std::chrono::milliseconds backoff{0};               ///< grows while the child dies young

@@ -16,10 +16,7 @@
 namespace relay::supervisor {
 namespace {
 
-bool same_address(listen_address const& a, listen_address const& b)
-{
-    return a.host == b.host && a.port == b.port;
-}
+bool same_address(listen_address const& a, listen_address const& b) { return a.host == b.host && a.port == b.port; }
 
 } // namespace
 
@@ -120,8 +117,9 @@ void supervisor::advance_roll()
     shm::store st(segment_.base());
     if (rolling_) {
         child const* c = find_child(rolling_->first, rolling_->second);
-        bool const back = c == nullptr || (c->pid != 0 && c->state != reload_state::rolling &&
-                                           (c->kind == role::cleanup || st.slot(c->slot).heartbeat_ms.load() != 0));
+        bool const back = c == nullptr ||
+            (c->pid != 0 && c->state != reload_state::rolling &&
+             (c->kind == role::cleanup || st.slot(c->slot).heartbeat_ms.load() != 0));
         if (!back)
             return;
         rolling_.reset();

@@ -32,7 +32,8 @@ identity_scan_file::identity_scan_file(config const& cfg)
     fd_ = ::open(path.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
     if (fd_ < 0)
         RELAY_LOG_DEBUG("store recovery reads page identities through the mapping (%s cannot be opened with "
-                        "O_DIRECT: %s)", path.c_str(), std::strerror(errno));
+                        "O_DIRECT: %s)",
+                        path.c_str(), std::strerror(errno));
 }
 
 identity_scan_file::~identity_scan_file()
@@ -103,8 +104,8 @@ void prefault_store(shm::segment const& seg, bool for_writing)
             RELAY_LOG_INFO("store prefault: %llu/%llu MiB", static_cast<unsigned long long>(done / mib),
                            static_cast<unsigned long long>(total / mib));
             // Long work is not a hung start: systemd's start timeout moves on.
-            notify_systemd("EXTEND_TIMEOUT_USEC=30000000\nSTATUS=store prefault: " + std::to_string(done / mib) +
-                           "/" + std::to_string(total / mib) + " MiB");
+            notify_systemd("EXTEND_TIMEOUT_USEC=30000000\nSTATUS=store prefault: " + std::to_string(done / mib) + "/" +
+                           std::to_string(total / mib) + " MiB");
             last_report = now;
         }
     });
@@ -145,10 +146,12 @@ shm::segment bootstrap_store(config const& cfg)
                        static_cast<unsigned long long>(seg.size()));
         if (report.header_restored)
             RELAY_LOG_ERROR("the header of %s failed its checksum (damaged disk or file) and was restored from its "
-                            "copy; check the disk", path.c_str());
+                            "copy; check the disk",
+                            path.c_str());
         if (report.grown_from_pages != 0)
             RELAY_LOG_INFO("store grown in place from %llu to %llu MiB of capacity (RELAY_MAX_STORAGE_BYTES rose); "
-                           "every record kept", static_cast<unsigned long long>(report.grown_from_pages * shm::page_size >> 20),
+                           "every record kept",
+                           static_cast<unsigned long long>(report.grown_from_pages * shm::page_size >> 20),
                            static_cast<unsigned long long>(seg.header().arena_bytes >> 20));
         else if (report.tail_relaid)
             RELAY_LOG_INFO("store soft state laid out again (its shape changed with the configuration or the "
@@ -158,21 +161,25 @@ shm::segment bootstrap_store(config const& cfg)
     if (seg.space_reserved())
         RELAY_LOG_INFO("store space reserved: all %llu MiB of it are allocated, so a full filesystem cannot "
                        "stop a worker (on copy-on-write filesystems such as btrfs it still can: keep space free "
-                       "there)", store_mib);
+                       "there)",
+                       store_mib);
     else if (cfg.backend == storage_backend::memory)
         RELAY_LOG_WARN("the shared memory store is not allocated in full (%llu MiB): if /dev/shm or the memory "
                        "limit runs out, workers that write to it die with SIGBUS; make /dev/shm larger than "
-                       "RELAY_MAX_STORAGE_BYTES", store_mib);
+                       "RELAY_MAX_STORAGE_BYTES",
+                       store_mib);
     else
         RELAY_LOG_WARN("the filesystem of the data directory cannot allocate ahead (fallocate unsupported): the "
                        "store stays sparse, and if that filesystem fills up, workers that write to it die with "
-                       "SIGBUS; keep %llu MiB free there, or put RELAY_DATA_DIR on ext4 or xfs", store_mib);
+                       "SIGBUS; keep %llu MiB free there, or put RELAY_DATA_DIR on ext4 or xfs",
+                       store_mib);
 
     shm::store st(seg.base());
     auto& h = st.header();
     if (h.shard_count != cfg.shards)
         RELAY_LOG_WARN("the existing store keeps its own shard count (%u); --shards only applies when a store is "
-                       "created", h.shard_count);
+                       "created",
+                       h.shard_count);
     bool const was_clean = h.clean_shutdown.load() == 1;
     if (!was_clean)
         RELAY_LOG_WARN("store was not closed cleanly (crash or SIGKILL): rebuilding every shard from its chunks");
@@ -193,19 +200,21 @@ shm::segment bootstrap_store(config const& cfg)
         },
         scan.fd());
     if (rebuilt.dropped_total() > 0)
-        RELAY_LOG_ERROR("store recovery dropped %llu records that did not read back (%llu failed their checksum, "
-                        "%llu had a broken chain of chunks): a power cut loses records acknowledged since the last "
-                        "flush, anything else means damage from outside the relay (disk, another program); "
-                        "relay_store_records_dropped_total counts them",
-                        static_cast<unsigned long long>(rebuilt.dropped_total()),
-                        static_cast<unsigned long long>(rebuilt.dropped[static_cast<std::size_t>(shm::drop_reason::checksum)]),
-                        static_cast<unsigned long long>(rebuilt.dropped[static_cast<std::size_t>(shm::drop_reason::structure)]));
+        RELAY_LOG_ERROR(
+            "store recovery dropped %llu records that did not read back (%llu failed their checksum, "
+            "%llu had a broken chain of chunks): a power cut loses records acknowledged since the last "
+            "flush, anything else means damage from outside the relay (disk, another program); "
+            "relay_store_records_dropped_total counts them",
+            static_cast<unsigned long long>(rebuilt.dropped_total()),
+            static_cast<unsigned long long>(rebuilt.dropped[static_cast<std::size_t>(shm::drop_reason::checksum)]),
+            static_cast<unsigned long long>(rebuilt.dropped[static_cast<std::size_t>(shm::drop_reason::structure)]));
     if (rebuilt.copies > 0)
         RELAY_LOG_INFO("store recovery: %llu records had a second copy from a compaction in progress; one copy of "
-                       "each was kept", static_cast<unsigned long long>(rebuilt.copies));
+                       "each was kept",
+                       static_cast<unsigned long long>(rebuilt.copies));
     if (auto const checked = st.check_all(); !checked.consistent)
         throw shm::damaged_store{what + " failed verification after rebuild (" + checked.problem +
-                              "): keep a copy for analysis and move it away to start with an empty store"};
+                                 "): keep a copy for analysis and move it away to start with an empty store"};
     h.clean_shutdown.store(0);
     h.opened_count.fetch_add(1);
     // The flushes while serving cover the arena only (shm/record_flush.hpp):
@@ -229,7 +238,7 @@ shm::segment bootstrap_store(config const& cfg)
 int check_store(config const& cfg)
 {
     std::string const path = cfg.data_dir + "/store";
-    struct stat st_buf{};
+    struct stat st_buf {};
     if (::stat(path.c_str(), &st_buf) != 0) {
         std::fprintf(stderr, "vauchi-relay: no store at %s (set --data-dir)\n", path.c_str());
         return exit_code::fatal;
@@ -249,8 +258,10 @@ int check_store(config const& cfg)
                     static_cast<unsigned long long>(t.blobs), static_cast<unsigned long long>(t.data_bytes),
                     static_cast<unsigned long long>(t.chunk_bytes), static_cast<unsigned long long>(t.free_pages),
                     static_cast<unsigned long long>(t.pages), static_cast<unsigned long long>(t.repairs),
-                    static_cast<unsigned long long>(h.records_dropped[static_cast<std::size_t>(shm::drop_reason::checksum)].load()),
-                    static_cast<unsigned long long>(h.records_dropped[static_cast<std::size_t>(shm::drop_reason::structure)].load()));
+                    static_cast<unsigned long long>(
+                        h.records_dropped[static_cast<std::size_t>(shm::drop_reason::checksum)].load()),
+                    static_cast<unsigned long long>(
+                        h.records_dropped[static_cast<std::size_t>(shm::drop_reason::structure)].load()));
         return ok ? exit_code::ok : exit_code::store_poisoned;
     } catch (shm::open_error const& e) {
         // The store exists but cannot be trusted as it is: the same verdict

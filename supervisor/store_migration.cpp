@@ -39,7 +39,8 @@ void migrate_layout2_store(std::string const& path, shm::geometry const& g, shm:
     std::string const fresh = path + ".layout3";
     std::string const kept = path + ".layout2";
     RELAY_LOG_WARN("store file %s has layout version 2 (a release before Store v2): migrating its records into a "
-                   "new store; the old file is kept as %s", path.c_str(), kept.c_str());
+                   "new store; the old file is kept as %s",
+                   path.c_str(), kept.c_str());
     auto const started = std::chrono::steady_clock::now();
     auto last_report = started;
     std::uint64_t copied = 0, bytes = 0;
@@ -70,7 +71,8 @@ void migrate_layout2_store(std::string const& path, shm::geometry const& g, shm:
                 auto const now = std::chrono::steady_clock::now();
                 if (now - last_report > std::chrono::seconds(2) || done == total) {
                     RELAY_LOG_INFO("store migration: %u/%u shards, %llu records (%llu MiB)", done, total,
-                                   static_cast<unsigned long long>(copied), static_cast<unsigned long long>(bytes >> 20));
+                                   static_cast<unsigned long long>(copied),
+                                   static_cast<unsigned long long>(bytes >> 20));
                     notify_systemd("EXTEND_TIMEOUT_USEC=30000000\nSTATUS=migrating the store: " + std::to_string(done) +
                                    "/" + std::to_string(total) + " shards");
                     last_report = now;
@@ -84,14 +86,16 @@ void migrate_layout2_store(std::string const& path, shm::geometry const& g, shm:
         st.header().clean_shutdown.store(1);
         // On disk before the old file is renamed away.
         if (::msync(seg.base(), seg.size(), MS_SYNC) != 0)
-            throw shm::open_error{"migrating " + path + ": cannot write the new store to disk: " + std::strerror(errno)};
+            throw shm::open_error{"migrating " + path +
+                                  ": cannot write the new store to disk: " + std::strerror(errno)};
     }
     // The old file stays under its new name (a hard link, then the new store
     // replaces the name in one rename): at every instant `path` is a whole
     // store, the old or the new one.
     std::filesystem::remove(kept);
     if (::link(path.c_str(), kept.c_str()) != 0)
-        throw shm::open_error{"migrating " + path + ": cannot keep the old store as " + kept + ": " + std::strerror(errno)};
+        throw shm::open_error{"migrating " + path + ": cannot keep the old store as " + kept + ": " +
+                              std::strerror(errno)};
     if (::rename(fresh.c_str(), path.c_str()) != 0)
         throw shm::open_error{"migrating " + path + ": cannot rename " + fresh + ": " + std::strerror(errno)};
     sync_directory_of(path);

@@ -133,7 +133,8 @@ int import_store(config const& cfg, std::string const& file)
             while (in.next(r)) {
                 if (st.import_record(r) != shm::put_status::stored)
                     throw shm::open_error{"the new store is full after " + std::to_string(records) + " records (" +
-                                          std::to_string(bytes >> 20) + " MiB): raise RELAY_MAX_STORAGE_BYTES and "
+                                          std::to_string(bytes >> 20) +
+                                          " MiB): raise RELAY_MAX_STORAGE_BYTES and "
                                           "import again"};
                 ++records;
                 bytes += r.data.size();

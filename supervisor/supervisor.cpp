@@ -41,7 +41,7 @@ std::string describe_status(int status)
         return "exited with code " + std::to_string(WEXITSTATUS(status));
     if (WIFSIGNALED(status))
         return std::string("was killed by signal ") + std::to_string(WTERMSIG(status)) + " (" +
-               strsignal(WTERMSIG(status)) + ")" + (WCOREDUMP(status) ? ", core dumped" : "");
+            strsignal(WTERMSIG(status)) + ")" + (WCOREDUMP(status) ? ", core dumped" : "");
     return "changed state";
 }
 
@@ -60,7 +60,8 @@ void supervisor::raise_open_file_limit() const
     std::uint64_t const per_worker = cfg_.max_connections / std::max(1u, cfg_.workers) + 256;
     if (r.rlim_cur != RLIM_INFINITY && r.rlim_cur < per_worker)
         RELAY_LOG_WARN("open file limit %llu is below what RELAY_MAX_CONNECTIONS=%llu needs per worker (~%llu): raise "
-                       "LimitNOFILE (systemd) or ulimit -n", static_cast<unsigned long long>(r.rlim_cur),
+                       "LimitNOFILE (systemd) or ulimit -n",
+                       static_cast<unsigned long long>(r.rlim_cur),
                        static_cast<unsigned long long>(cfg_.max_connections),
                        static_cast<unsigned long long>(per_worker));
 }
@@ -93,7 +94,8 @@ int supervisor::run()
     raise_open_file_limit();
     if (cfg_.metrics_token.empty() && cfg_.metrics.host != "127.0.0.1" && cfg_.metrics.host != "::1")
         RELAY_LOG_WARN("RELAY_METRICS_ADDR %s is not loopback and RELAY_METRICS_TOKEN is unset: anyone who can reach "
-                       "it reads the metrics; set a token or bind it to 127.0.0.1", cfg_.metrics.host.c_str());
+                       "it reads the metrics; set a token or bind it to 127.0.0.1",
+                       cfg_.metrics.host.c_str());
 
     // Signals first, so a SIGTERM during a long store recovery is not lost.
     sigset_t mask;
@@ -116,9 +118,9 @@ int supervisor::run()
     }
     // §9.3: Noise is always available; the key is loaded (or created) once,
     // here, and inherited by every worker.
-    auto loaded = noise::load_static_key(cfg_.noise_static_key.empty() ? std::nullopt
-                                                                         : std::optional<std::string_view>(cfg_.noise_static_key),
-                                         cfg_.data_dir);
+    auto loaded = noise::load_static_key(
+        cfg_.noise_static_key.empty() ? std::nullopt : std::optional<std::string_view>(cfg_.noise_static_key),
+        cfg_.data_dir);
     for (auto const& w : loaded.warnings)
         RELAY_LOG_WARN("%s", w.c_str());
     if (!loaded.keys) {
@@ -130,7 +132,7 @@ int supervisor::run()
     noise_public_key_b64_ = noise::base64url_encode(noise_keys_.public_key);
     RELAY_LOG_INFO("noise public key (%s): %s%s",
                    loaded.source == noise::key_source::environment ? "from RELAY_NOISE_STATIC_KEY"
-                   : loaded.source == noise::key_source::file      ? "from relay_noise_key.bin"
+                       : loaded.source == noise::key_source::file  ? "from relay_noise_key.bin"
                                                                    : "new, saved to relay_noise_key.bin",
                    noise_public_key_b64_.c_str(), cfg_.require_noise ? "; Noise required" : "");
     try {
@@ -162,7 +164,8 @@ int supervisor::run()
         signalfd_siginfo info{};
         while (::read(signal_fd_, &info, sizeof info) == sizeof info) {
             switch (info.ssi_signo) {
-            case SIGCHLD: break; // reaped below
+            case SIGCHLD:
+                break; // reaped below
             case SIGTERM:
             case SIGINT:
                 RELAY_LOG_INFO("received %s: draining", strsignal(static_cast<int>(info.ssi_signo)));
@@ -326,7 +329,8 @@ void supervisor::on_child_exit(child& c, int status)
         return;
     }
     if (c.state == reload_state::retiring) {
-        RELAY_LOG_INFO("%s (pid %d) retired by reload: %s", child_name(c).c_str(), pid, describe_status(status).c_str());
+        RELAY_LOG_INFO("%s (pid %d) retired by reload: %s", child_name(c).c_str(), pid,
+                       describe_status(status).c_str());
         ::close(listen_fds_[c.slot]); // its queued connections go to the other slots' sockets from now on
         listen_fds_[c.slot] = -1;
         c.state = reload_state::retired;
@@ -338,10 +342,10 @@ void supervisor::on_child_exit(child& c, int status)
         c.respawn_at = now; // with the new configuration, right away
         return;
     }
-    RELAY_LOG_WARN("%s (pid %d) %s after %lld ms", child_name(c).c_str(), pid,
-                   describe_status(status).c_str(),
+    RELAY_LOG_WARN("%s (pid %d) %s after %lld ms", child_name(c).c_str(), pid, describe_status(status).c_str(),
                    static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(lived).count()));
-    if (WIFEXITED(status) && (WEXITSTATUS(status) == exit_code::config_error || WEXITSTATUS(status) == exit_code::fatal)) {
+    if (WIFEXITED(status) &&
+        (WEXITSTATUS(status) == exit_code::config_error || WEXITSTATUS(status) == exit_code::fatal)) {
         RELAY_LOG_ERROR("%s cannot run (fatal exit code %d, see its log above); stopping the relay",
                         child_name(c).c_str(), WEXITSTATUS(status));
         exit_code_ = WEXITSTATUS(status);
@@ -364,9 +368,11 @@ void supervisor::on_child_exit(child& c, int status)
     while (!early_deaths_.empty() && now - early_deaths_.front() > crash_loop_window)
         early_deaths_.pop_front();
     if (static_cast<int>(early_deaths_.size()) >= crash_loop_limit) {
-        RELAY_LOG_ERROR("%d children crashed right after starting within %lld s: giving up (check the log above "
-                        "for the cause)", crash_loop_limit,
-                        static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(crash_loop_window).count()));
+        RELAY_LOG_ERROR(
+            "%d children crashed right after starting within %lld s: giving up (check the log above "
+            "for the cause)",
+            crash_loop_limit,
+            static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(crash_loop_window).count()));
         exit_code_ = exit_code::fatal;
         begin_stop(stop_mode::now);
         return;
@@ -426,7 +432,8 @@ void supervisor::escalate()
         return;
     }
     RELAY_LOG_WARN("store rebuilt and verified after escalation: %llu blobs kept, %llu unreadable dropped; "
-                   "restarting every child", static_cast<unsigned long long>(rebuilt.kept),
+                   "restarting every child",
+                   static_cast<unsigned long long>(rebuilt.kept),
                    static_cast<unsigned long long>(rebuilt.dropped_total()));
     ready_ = false;
     for (child& c : children_) {
@@ -472,7 +479,7 @@ void supervisor::report_status()
     for (child const& c : children_)
         running += c.kind == role::worker && c.pid != 0;
     std::string const status = "STATUS=" + std::to_string(running) + "/" + std::to_string(cfg_.workers) +
-                               " workers serving on port " + std::to_string(bound_port(listen_fds_.front()));
+        " workers serving on port " + std::to_string(bound_port(listen_fds_.front()));
     if (status != last_status_) {
         last_status_ = status;
         notify_systemd(status);

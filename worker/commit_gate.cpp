@@ -90,7 +90,8 @@ void commit_gate::run_flusher()
         while (int const error = flush_()) {
             if (!failing)
                 RELAY_LOG_ERROR("flushing the store to disk failed (%s): Stored acks stay held and the flush is "
-                                "retried every 100 ms; check the disk holding RELAY_DATA_DIR", std::strerror(error));
+                                "retried every 100 ms; check the disk holding RELAY_DATA_DIR",
+                                std::strerror(error));
             failing = true;
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
             std::lock_guard lock(mutex_);

@@ -52,13 +52,13 @@ private:
     std::function<void()> on_durable_;
     // Worker thread only.
     std::uint64_t durable_ = 0;
-    std::uint64_t in_flight_ = 0;  ///< generation being flushed, 0 if none
+    std::uint64_t in_flight_ = 0;       ///< generation being flushed, 0 if none
     std::uint64_t waiting_records_ = 0; ///< covered by the flush after the one in flight
     std::uint64_t records_flushed_ = 0;
     // Shared with the flusher thread.
     std::mutex mutex_;
     std::condition_variable wake_;
-    std::uint64_t requested_ = 0;  ///< generation the flusher should run next
+    std::uint64_t requested_ = 0; ///< generation the flusher should run next
     std::uint64_t requested_records_ = 0;
     bool stopping_ = false;
     std::thread flusher_;

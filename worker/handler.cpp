@@ -28,7 +28,8 @@ std::string normalized_key_hash(std::string_view text)
     if (!is_hex64(text))
         return {};
     std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(), [](char c) { return c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c; });
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](char c) { return c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c; });
     return out;
 }
 
@@ -44,8 +45,7 @@ std::optional<random::uuid> exact_uuid(std::string_view text)
 
 } // namespace
 
-connection_handler::connection_handler(worker_services& services, session_sink& sink)
-    : services_(services), sink_(sink)
+connection_handler::connection_handler(worker_services& services, session_sink& sink) : services_(services), sink_(sink)
 {
 }
 
@@ -160,8 +160,9 @@ void connection_handler::reply_ack(std::string_view acked_message_id, ack_status
     // A Stored ack waits for the flush that puts its record on disk when
     // RELAY_SYNC_COMMIT=on (every Stored follows a successful put).
     std::uint64_t const durable = status == ack_status::stored ? services_.commit_gate().cover() : 0;
-    sink_.send_frame(protocol::encode_ack(random::new_uuid_string(), worker_services::now_unix(), acked_message_id, status),
-                     durable);
+    sink_.send_frame(
+        protocol::encode_ack(random::new_uuid_string(), worker_services::now_unix(), acked_message_id, status),
+        durable);
 }
 
 void connection_handler::after_store(shm::put_result const& r, std::string_view recipient)
@@ -368,11 +369,12 @@ std::optional<std::string> connection_handler::load_delivery(shm::blob_ref const
 {
     if (ref.kind == shm::blob_kind::device_sync)
         return load_device_sync(ref);
-    auto d = services_.store().fetch(ref, routing_id_, suppress_presence_ ? shm::fetch_mode::peek : shm::fetch_mode::hand_over);
+    auto d = services_.store().fetch(ref, routing_id_,
+                                     suppress_presence_ ? shm::fetch_mode::peek : shm::fetch_mode::hand_over);
     if (!d)
         return std::nullopt;
-    std::string frame = protocol::encode_delivery(random::to_string(d->blob_id), worker_services::now_unix(),
-                                                  routing_id_, d->data);
+    std::string frame =
+        protocol::encode_delivery(random::to_string(d->blob_id), worker_services::now_unix(), routing_id_, d->data);
     services_.count(counter::blobs_delivered_total);
     if (d->notify_sender) {
         services_.notify_routing_id(
@@ -391,8 +393,8 @@ void connection_handler::on_notification(shm::notify_entry const& entry)
     case shm::notify_kind::delivered:
     case shm::notify_kind::received_by_recipient: {
         auto const status = entry.kind == static_cast<std::uint8_t>(shm::notify_kind::delivered)
-                                ? ack_status::delivered
-                                : ack_status::received_by_recipient;
+            ? ack_status::delivered
+            : ack_status::received_by_recipient;
         reply_ack(std::string_view(entry.message_id, entry.message_id_len), status);
         sink_.touch();
         break;

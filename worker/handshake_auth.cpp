@@ -17,9 +17,12 @@ std::optional<std::vector<std::uint8_t>> decode_hex(std::string_view text, std::
         return std::nullopt;
     std::vector<std::uint8_t> out(expected);
     auto nibble = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        if (c >= '0' && c <= '9')
+            return c - '0';
+        if (c >= 'a' && c <= 'f')
+            return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+            return c - 'A' + 10;
         return -1;
     };
     for (std::size_t i = 0; i < expected; ++i) {
@@ -60,8 +63,8 @@ bool ed25519_verify(std::vector<std::uint8_t> const& key, std::span<std::uint8_t
 auth_result check_handshake_auth(protocol::handshake const& h, std::uint64_t now_unix,
                                  std::array<std::uint8_t, 32>* verified_nonce)
 {
-    int const present = h.identity_public_key.has_value() + h.nonce.has_value() + h.signature.has_value() +
-                        h.timestamp.has_value();
+    int const present =
+        h.identity_public_key.has_value() + h.nonce.has_value() + h.signature.has_value() + h.timestamp.has_value();
     if (present == 0)
         return auth_result::unauthenticated;
     if (present != 4)

@@ -25,13 +25,13 @@ std::string health_response(worker_services& services, std::string_view target)
         std::uint64_t const now = worker_services::now_unix();
         std::uint64_t const start = services.relay_start_unix();
         body = "{\"status\":\"healthy\",\"version\":\"1.1.0\",\"uptime_seconds\":" +
-               std::to_string(now > start ? now - start : 0) +
-               ",\"blob_count\":" + std::to_string(services.store().totals().blobs) + "}";
+            std::to_string(now > start ? now - start : 0) +
+            ",\"blob_count\":" + std::to_string(services.store().totals().blobs) + "}";
     } else {
         body = "{\"error\":\"This is a WebSocket relay endpoint\"}";
     }
     return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-           "\r\nConnection: close\r\n\r\n" + body;
+        "\r\nConnection: close\r\n\r\n" + body;
 }
 
 net::awaitable<void> serve_connection(worker_services& services, session_registry& registry, tcp::socket socket,
@@ -68,7 +68,8 @@ net::awaitable<void> serve_connection(worker_services& services, session_registr
             co_return;
         }
         beast::get_lowest_layer(ws).expires_never();
-        auto session = std::make_shared<ws_session>(services, registry, std::move(ws), std::move(slot), handshake_deadline);
+        auto session =
+            std::make_shared<ws_session>(services, registry, std::move(ws), std::move(slot), handshake_deadline);
         session->start();
         co_return;
     }

@@ -58,10 +58,10 @@ net::awaitable<void> serve_metrics_connection(worker_services& services, tcp::so
             co_return; // closed, idle, oversized or not HTTP: nothing to answer
         auto const& req = parser.get();
         auto authorization = req[http::field::authorization];
-        metrics_reply const reply = route_metrics_request(
-            services, std::string_view(req.method_string().data(), req.method_string().size()),
-            std::string_view(req.target().data(), req.target().size()),
-            std::string_view(authorization.data(), authorization.size()), noise_public_key_b64);
+        metrics_reply const reply =
+            route_metrics_request(services, std::string_view(req.method_string().data(), req.method_string().size()),
+                                  std::string_view(req.target().data(), req.target().size()),
+                                  std::string_view(authorization.data(), authorization.size()), noise_public_key_b64);
 
         http::response<http::string_body> res{static_cast<http::status>(reply.status), req.version()};
         res.set(http::field::server, "vauchi-relay");

@@ -180,16 +180,19 @@ std::string render_metrics(shm::store& st)
     m.sample("relay_store_refusals_total",
              st.header().refusals[static_cast<std::size_t>(shm::refusal_reason::quota)].load(std::memory_order_relaxed),
              "{cause=\"quota\"}");
-    m.sample("relay_store_refusals_total",
-             st.header().refusals[static_cast<std::size_t>(shm::refusal_reason::capacity)].load(std::memory_order_relaxed),
-             "{cause=\"capacity\"}");
+    m.sample(
+        "relay_store_refusals_total",
+        st.header().refusals[static_cast<std::size_t>(shm::refusal_reason::capacity)].load(std::memory_order_relaxed),
+        "{cause=\"capacity\"}");
     m.family("relay_store_records_dropped_total", "counter",
              "Records dropped because they did not read back (power cut, damaged disk), by reason.");
     m.sample("relay_store_records_dropped_total",
-             st.header().records_dropped[static_cast<std::size_t>(shm::drop_reason::checksum)].load(std::memory_order_relaxed),
+             st.header().records_dropped[static_cast<std::size_t>(shm::drop_reason::checksum)].load(
+                 std::memory_order_relaxed),
              "{reason=\"checksum\"}");
     m.sample("relay_store_records_dropped_total",
-             st.header().records_dropped[static_cast<std::size_t>(shm::drop_reason::structure)].load(std::memory_order_relaxed),
+             st.header().records_dropped[static_cast<std::size_t>(shm::drop_reason::structure)].load(
+                 std::memory_order_relaxed),
              "{reason=\"structure\"}");
     m.single("relay_store_sync_flushes_total", "counter", "Group flushes of RELAY_SYNC_COMMIT=on.",
              count(counter::sync_flushes_total));
@@ -205,11 +208,14 @@ std::string render_metrics(shm::store& st)
     m.family("relay_worker_connections", "gauge", "Admitted connections open in the worker.");
     for (std::uint32_t i = 0; i < shm::max_worker_slots; ++i)
         if (used(i))
-            m.sample("relay_worker_connections", st.slot(i).connections.load(std::memory_order_relaxed), worker_label(i));
-    m.family("relay_worker_spawns_total", "counter", "Times the worker slot was (re)started since the store was created.");
+            m.sample("relay_worker_connections", st.slot(i).connections.load(std::memory_order_relaxed),
+                     worker_label(i));
+    m.family("relay_worker_spawns_total", "counter",
+             "Times the worker slot was (re)started since the store was created.");
     for (std::uint32_t i = 0; i < shm::max_worker_slots; ++i)
         if (used(i))
-            m.sample("relay_worker_spawns_total", st.slot(i).generation.load(std::memory_order_relaxed), worker_label(i));
+            m.sample("relay_worker_spawns_total", st.slot(i).generation.load(std::memory_order_relaxed),
+                     worker_label(i));
     return m.take();
 }
 

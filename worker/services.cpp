@@ -12,16 +12,10 @@ namespace relay::worker {
 worker_services::worker_services(config const& cfg, std::uint8_t* store_base, std::uint32_t slot,
                                  std::vector<int> event_fds, std::uint64_t relay_start_unix,
                                  std::optional<noise::dh_key> noise_key)
-    : cfg_(cfg),
-      store_(store_base, slot), // its puts copy payloads outside the shard lock (docs/store.md)
-      rings_(store_base, store_.header()),
-      limiter_(store_base, store_.header()),
-      nonces_(store_base, store_.header()),
-      addresses_(store_base, store_.header(), slot),
-      slot_(slot),
-      event_fds_(std::move(event_fds)),
-      relay_start_unix_(relay_start_unix),
-      noise_key_(std::move(noise_key))
+    : cfg_(cfg), store_(store_base, slot), // its puts copy payloads outside the shard lock (docs/store.md)
+      rings_(store_base, store_.header()), limiter_(store_base, store_.header()), nonces_(store_base, store_.header()),
+      addresses_(store_base, store_.header(), slot), slot_(slot), event_fds_(std::move(event_fds)),
+      relay_start_unix_(relay_start_unix), noise_key_(std::move(noise_key))
 {
 }
 

@@ -93,9 +93,9 @@ net::awaitable<void> accept_loop(worker_services& services, session_registry& re
         }
         // Our addition: one source address cannot take the whole relay.
         std::uint64_t const address_key = address_key_of(services, socket);
-        auto const admission = address_key == 0 ? shm::address_counts::admission::uncounted
-                                                 : services.addresses().try_acquire(address_key,
-                                                                                    services.cfg().max_connections_per_ip);
+        auto const admission = address_key == 0
+            ? shm::address_counts::admission::uncounted
+            : services.addresses().try_acquire(address_key, services.cfg().max_connections_per_ip);
         if (admission == shm::address_counts::admission::refused) {
             services.count(shm::counter::connections_rejected_per_ip);
             services.count(shm::counter::connection_errors_total);
@@ -200,15 +200,15 @@ bool start_commit_gate(worker_services& services, session_registry& registry, ne
         return true;
     commit_gate& gate = services.commit_gate();
     std::uint8_t* const base = services.store().base();
-    gate.open(
-        [base] { return shm::flush_records(base); }, [&ioc](std::function<void()> f) { net::post(ioc, std::move(f)); },
-        [&services, &gate, &registry, counted = std::uint64_t{0}]() mutable {
-            services.count(shm::counter::sync_flushes_total);
-            services.count(shm::counter::sync_records_total, gate.records_flushed() - counted);
-            counted = gate.records_flushed();
-            for (ws_session* s : std::vector<ws_session*>(registry.all()))
-                s->on_durable();
-        });
+    gate.open([base] { return shm::flush_records(base); },
+              [&ioc](std::function<void()> f) { net::post(ioc, std::move(f)); },
+              [&services, &gate, &registry, counted = std::uint64_t{0}]() mutable {
+                  services.count(shm::counter::sync_flushes_total);
+                  services.count(shm::counter::sync_records_total, gate.records_flushed() - counted);
+                  counted = gate.records_flushed();
+                  for (ws_session* s : std::vector<ws_session*>(registry.all()))
+                      s->on_durable();
+              });
     return true;
 }
 

@@ -34,7 +34,10 @@ void release_if_larger(Buffer& buffer, std::size_t kept)
         Buffer().swap(buffer);
 }
 
-bool is_noise_opening(std::string_view first) { return first.size() >= noise_opening_min && first.starts_with(noise_magic); }
+bool is_noise_opening(std::string_view first)
+{
+    return first.size() >= noise_opening_min && first.starts_with(noise_magic);
+}
 
 std::span<std::uint8_t const> as_bytes(std::string_view s)
 {
@@ -45,11 +48,7 @@ std::span<std::uint8_t const> as_bytes(std::string_view s)
 
 ws_session::ws_session(worker_services& services, session_registry& registry, stream_type ws, connection_slot slot,
                        std::chrono::steady_clock::time_point handshake_deadline)
-    : services_(services),
-      registry_(registry),
-      ws_(std::move(ws)),
-      slot_(std::move(slot)),
-      handler_(services, *this),
+    : services_(services), registry_(registry), ws_(std::move(ws)), slot_(std::move(slot)), handler_(services, *this),
       handshake_deadline_(handshake_deadline),
       idle_deadline_(std::chrono::steady_clock::now() + std::chrono::seconds(services.cfg().idle_timeout_secs)),
       label_(random::session_label())
@@ -93,7 +92,8 @@ void ws_session::start()
     // are checked by the worker's sweep (check_deadlines()). An idle session
     // then holds no writer frame, no timer and no pending timer wait: about
     // 2 KiB less per idle connection than a writer and a watchdog coroutine.
-    net::co_spawn(ws_.get_executor(), [self]() { return self->reader(); }, net::detached);
+    net::co_spawn(
+        ws_.get_executor(), [self]() { return self->reader(); }, net::detached);
 }
 
 net::awaitable<void> ws_session::reader()
@@ -222,9 +222,8 @@ void ws_session::pump()
     cork(!frames_.empty() || !blobs_.empty());
     // The frame must outlive the write; it is released afterwards unless small.
     in_flight_ = std::move(frame);
-    ws_.async_write(net::buffer(in_flight_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
-        self->on_written(ec);
-    });
+    ws_.async_write(net::buffer(in_flight_),
+                    [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_written(ec); });
 }
 
 void ws_session::on_written(beast::error_code ec)
@@ -272,7 +271,8 @@ bool ws_session::seal(std::string& frame)
     if (!noise_->encrypt(as_bytes(frame), noise_out_)) {
         services_.count(shm::counter::noise_frames_skipped_total);
         RELAY_LOG_WARN("session %s: a %zu-byte frame exceeds the Noise message limit and was not sent (it stays "
-                       "stored; the client can fetch it over a v1 connection)", label_.c_str(), frame.size());
+                       "stored; the client can fetch it over a v1 connection)",
+                       label_.c_str(), frame.size());
         return false;
     }
     frame.assign(reinterpret_cast<char const*>(noise_out_.data()), noise_out_.size());

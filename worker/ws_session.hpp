@@ -90,15 +90,15 @@ private:
     small_fifo<queued_frame> frames_;
     std::size_t queued_bytes_ = 0;
     small_fifo<shm::blob_ref> blobs_;
-    std::optional<noise::transport> noise_;  ///< set once the Noise handshake is done
-    std::vector<std::uint8_t> noise_in_;     ///< decrypted incoming frame, reused
-    std::vector<std::uint8_t> noise_out_;    ///< encrypted outgoing frame, reused
-    std::string in_flight_;                  ///< the frame being written
+    std::optional<noise::transport> noise_; ///< set once the Noise handshake is done
+    std::vector<std::uint8_t> noise_in_;    ///< decrypted incoming frame, reused
+    std::vector<std::uint8_t> noise_out_;   ///< encrypted outgoing frame, reused
+    std::string in_flight_;                 ///< the frame being written
     std::chrono::steady_clock::time_point handshake_deadline_;
     std::chrono::steady_clock::time_point idle_deadline_;
     bool closed_ = false;
-    bool writing_ = false;                   ///< a write (or the final Close) is in flight
-    bool corked_ = false;                    ///< TCP_CORK is set: more frames are on their way
+    bool writing_ = false; ///< a write (or the final Close) is in flight
+    bool corked_ = false;  ///< TCP_CORK is set: more frames are on their way
     bool going_away_ = false;
     bool blobs_overflowed_ = false;
     std::string label_;

@@ -25,8 +25,7 @@ frame_ptr ack(protocol::ack_status status)
 canned_frames::canned_frames()
     : handshake_ack_(std::make_shared<std::string const>(protocol::encode_handshake_ack(
           relay::random::new_uuid_string(), static_cast<std::uint64_t>(std::time(nullptr)), false))),
-      stored_ack_(ack(protocol::ack_status::stored)),
-      delivered_ack_(ack(protocol::ack_status::delivered)),
+      stored_ack_(ack(protocol::ack_status::stored)), delivered_ack_(ack(protocol::ack_status::delivered)),
       received_ack_(ack(protocol::ack_status::received_by_recipient))
 {
 }

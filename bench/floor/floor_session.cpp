@@ -65,9 +65,11 @@ void floor_session::start()
     ws_.set_option(limits);
     ws_.read_message_max(read_message_max);
     auto self = shared_from_this();
-    net::co_spawn(ws_.get_executor(), [self]() { return self->reader(); }, net::detached);
+    net::co_spawn(
+        ws_.get_executor(), [self]() { return self->reader(); }, net::detached);
     if (!(worker_.inline_echo && route_.kind == role::echo))
-        net::co_spawn(ws_.get_executor(), [self]() { return self->writer(); }, net::detached);
+        net::co_spawn(
+            ws_.get_executor(), [self]() { return self->writer(); }, net::detached);
 }
 
 net::awaitable<void> floor_session::reader()

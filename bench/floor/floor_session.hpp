@@ -40,9 +40,9 @@ enum class role { echo, deliver, push_sender, push_recipient };
 
 struct route {
     role kind = role::echo;
-    std::uint32_t pair = 0;       ///< push pair number
-    std::uint32_t blobs = 0;      ///< deliver: K
-    std::uint32_t blob_size = 0;  ///< deliver: ciphertext bytes
+    std::uint32_t pair = 0;      ///< push pair number
+    std::uint32_t blobs = 0;     ///< deliver: K
+    std::uint32_t blob_size = 0; ///< deliver: ciphertext bytes
 };
 
 /// The role a request target selects; unknown targets are echo.

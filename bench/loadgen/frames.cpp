@@ -87,10 +87,7 @@ void update_frame::set_message_id(std::uint32_t a, std::uint64_t b)
     write_hex(frame_, id_at_ + 24, 12, b);
 }
 
-void update_frame::set_recipient(std::string_view hex64)
-{
-    frame_.replace(recipient_at_, 64, hex64.substr(0, 64));
-}
+void update_frame::set_recipient(std::string_view hex64) { frame_.replace(recipient_at_, 64, hex64.substr(0, 64)); }
 
 void update_frame::set_stamp(std::uint64_t ns)
 {

@@ -105,7 +105,9 @@ double self_cpu_seconds()
 {
     rusage u{};
     ::getrusage(RUSAGE_SELF, &u);
-    auto const sec = [](timeval const& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+    auto const sec = [](timeval const& t) {
+        return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+    };
     return sec(u.ru_utime) + sec(u.ru_stime);
 }
 

@@ -14,7 +14,7 @@ namespace bench::loadgen {
 std::vector<pid_t> process_tree(pid_t root);
 
 struct cpu_sample {
-    double seconds = 0;      ///< utime + stime of every process of the tree
+    double seconds = 0; ///< utime + stime of every process of the tree
     unsigned processes = 0;
 };
 cpu_sample tree_cpu(pid_t root);

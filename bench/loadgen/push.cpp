@@ -26,10 +26,7 @@ constexpr auto pacer_step = std::chrono::milliseconds(1);
 constexpr unsigned max_backlog = 1000;
 
 struct push_conn {
-    push_conn(net::io_context& ioc, std::size_t size, std::uint32_t index)
-        : ws(ioc), credit(ioc), frame(size, index)
-    {
-    }
+    push_conn(net::io_context& ioc, std::size_t size, std::uint32_t index) : ws(ioc), credit(ioc), frame(size, index) {}
     ws_stream ws;
     beast::flat_buffer buffer;
     net::steady_timer credit;
@@ -127,8 +124,8 @@ net::awaitable<void> sender_writer(runner& r, unsigned t, std::shared_ptr<push_c
 }
 
 net::awaitable<void> open_pair_end(runner& r, unsigned t, std::shared_ptr<push_conn> c, std::string path,
-                                   std::string id, bool sender, std::uint32_t index, std::string peer_id,
-                                   holder& held, std::shared_ptr<conn_group> group)
+                                   std::string id, bool sender, std::uint32_t index, std::string peer_id, holder& held,
+                                   std::shared_ptr<conn_group> group)
 {
     handshake_frame hs;
     hs.set_client_id(id);

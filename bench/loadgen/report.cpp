@@ -7,9 +7,10 @@ namespace bench::loadgen {
 boost::json::object header_report(runner const& r)
 {
     auto const& o = r.opts();
-    boost::json::object params{{"threads", r.size()},      {"connections", o.connections}, {"size", o.size},
-                               {"window", o.window},       {"blobs", o.blobs},             {"duration", o.duration},
-                               {"warmup", o.warmup},       {"rate", o.rate},               {"count", o.count}};
+    boost::json::object params{
+        {"threads", r.size()}, {"connections", o.connections}, {"size", o.size},     {"window", o.window},
+        {"blobs", o.blobs},    {"duration", o.duration},       {"warmup", o.warmup}, {"rate", o.rate},
+        {"count", o.count}};
     return {{"scenario", o.scenario}, {"target", o.target}, {"params", std::move(params)}};
 }
 
@@ -32,7 +33,7 @@ boost::json::object latency_report(std::vector<std::uint64_t>& samples, std::str
     auto const s = summarize(samples);
     if (!cdf_path.empty())
         write_cdf(samples, cdf_path);
-    return {{"count", s.count},   {"mean_us", s.mean_us}, {"p50_us", s.p50_us},   {"p90_us", s.p90_us},
+    return {{"count", s.count},   {"mean_us", s.mean_us}, {"p50_us", s.p50_us}, {"p90_us", s.p90_us},
             {"p99_us", s.p99_us}, {"p999_us", s.p999_us}, {"max_us", s.max_us}};
 }
 

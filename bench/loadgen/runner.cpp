@@ -7,10 +7,7 @@
 
 namespace bench::loadgen {
 
-double now_s()
-{
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 window& window::operator+=(window const& w)
 {

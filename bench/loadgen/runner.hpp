@@ -28,16 +28,16 @@ enum class phase : int { setup, warmup, measure, drain, done };
 /// atomics, so the controller may read them at any time); the latency vectors
 /// are read only once the threads are stopped.
 struct alignas(64) thread_stats {
-    std::atomic<std::uint64_t> ops{0};      ///< completed operations of the scenario
-    std::atomic<std::uint64_t> sent{0};     ///< requests written
-    std::atomic<std::uint64_t> failed{0};   ///< Failed acks
-    std::atomic<std::uint64_t> errors{0};   ///< connections that failed or broke
-    std::atomic<std::uint64_t> dropped{0};  ///< offered load the generator could not send
+    std::atomic<std::uint64_t> ops{0};     ///< completed operations of the scenario
+    std::atomic<std::uint64_t> sent{0};    ///< requests written
+    std::atomic<std::uint64_t> failed{0};  ///< Failed acks
+    std::atomic<std::uint64_t> errors{0};  ///< connections that failed or broke
+    std::atomic<std::uint64_t> dropped{0}; ///< offered load the generator could not send
     std::atomic<std::uint64_t> delivered_acks{0};
-    std::atomic<std::uint64_t> receipts{0}; ///< ReceivedByRecipient acks received
+    std::atomic<std::uint64_t> receipts{0};     ///< ReceivedByRecipient acks received
     std::atomic<std::uint64_t> stored_bytes{0}; ///< ciphertext bytes acknowledged Stored
-    std::vector<std::uint64_t> latency_ns;  ///< the scenario's main latency, window only
-    std::vector<std::uint64_t> latency2_ns; ///< a secondary one (push: Stored ack)
+    std::vector<std::uint64_t> latency_ns;      ///< the scenario's main latency, window only
+    std::vector<std::uint64_t> latency2_ns;     ///< a secondary one (push: Stored ack)
 };
 
 /// What one measurement window saw.

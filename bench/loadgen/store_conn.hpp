@@ -28,12 +28,12 @@ struct conn_group {
 };
 
 struct store_job {
-    std::uint32_t index = 0;            ///< connection number: its client id and message ids
-    std::size_t size = 256;             ///< ciphertext bytes (unless `plan`)
+    std::uint32_t index = 0; ///< connection number: its client id and message ids
+    std::size_t size = 256;  ///< ciphertext bytes (unless `plan`)
     unsigned window = 1;
-    std::vector<std::string> recipients;///< cycled through, one per update
-    std::uint64_t budget = 0;           ///< updates to send; 0 = until the drain phase
-    std::shared_ptr<size_plan> plan;    ///< mixed sizes; the connection stops when it is used up
+    std::vector<std::string> recipients; ///< cycled through, one per update
+    std::uint64_t budget = 0;            ///< updates to send; 0 = until the drain phase
+    std::shared_ptr<size_plan> plan;     ///< mixed sizes; the connection stops when it is used up
 };
 
 /// Runs one sender connection on thread `t` until its budget, its plan or the

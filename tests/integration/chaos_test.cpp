@@ -31,7 +31,8 @@ BOOST_AUTO_TEST_CASE(random_worker_kills_under_load_lose_no_acknowledged_blob)
     // (a 600 s run on 256 MiB had 9 355 stores refused); now the page pool
     // serves every shard.
     std::uint64_t const store_bytes = std::max<std::uint64_t>(32u << 20, std::uint64_t(seconds) * (512u << 10));
-    relay_options options = with_env({{"RELAY_RATE_LIMIT", "1000000"}, {"RELAY_MAX_BLOBS_PER_USER", "0"},
+    relay_options options = with_env({{"RELAY_RATE_LIMIT", "1000000"},
+                                      {"RELAY_MAX_BLOBS_PER_USER", "0"},
                                       {"RELAY_MAX_STORAGE_PER_USER", "0"},
                                       {"RELAY_MAX_STORAGE_BYTES", std::to_string(store_bytes)}});
     relay_process relay(options);

@@ -234,8 +234,8 @@ BOOST_AUTO_TEST_CASE(oversized_rate_limited_and_garbage_messages_are_dropped_sil
     std::string const alice = random_id(), bob = random_id();
     auto c = connect_as(relay.port(), alice);
     c->send_binary(update_frame(bob, random_bytes(1500), "big")); // > 2000 bytes of JSON: no token spent
-    c->send_binary(std::string("\x00\x00\x00\x05{oops", 9));       // undecodable: costs a token
-    c->send_text("hello");                                          // text: ignored, free
+    c->send_binary(std::string("\x00\x00\x00\x05{oops", 9));      // undecodable: costs a token
+    c->send_text("hello");                                        // text: ignored, free
     for (int i = 0; i < 5; ++i)
         c->send_binary(update_frame(bob, {1}, "r" + std::to_string(i)));
     for (int i = 0; i < 4; ++i)

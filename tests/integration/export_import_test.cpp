@@ -40,8 +40,8 @@ std::map<record_key, relay::shm::stored_record> read_export(std::string const& f
 bool same(relay::shm::stored_record const& a, relay::shm::stored_record const& b)
 {
     return a.kind == b.kind && a.key == b.key && a.sender == b.sender && a.sender_message_id == b.sender_message_id &&
-           a.blob_id == b.blob_id && a.created_unix == b.created_unix && a.delivered_sent == b.delivered_sent &&
-           a.data == b.data;
+        a.blob_id == b.blob_id && a.created_unix == b.created_unix && a.delivered_sent == b.delivered_sent &&
+        a.data == b.data;
 }
 
 } // namespace
@@ -68,7 +68,8 @@ BOOST_AUTO_TEST_CASE(export_then_import_carries_every_record_byte_for_byte)
     }
     std::string const data = relay.data_dir() + "/data";
     BOOST_TEST(run("--export '" + dir + "/live.exp' --data-dir '" + data + "'", dir + "/live.log") == 0);
-    BOOST_TEST(run("--export '" + dir + "/live.exp' --data-dir '" + data + "'", dir + "/again.log") != 0); // never overwrites
+    BOOST_TEST(run("--export '" + dir + "/live.exp' --data-dir '" + data + "'", dir + "/again.log") !=
+               0); // never overwrites
     relay.stop();
     BOOST_TEST(run("--export '" + dir + "/stopped.exp' --data-dir '" + data + "'", dir + "/stopped.log") == 0);
     auto const live = read_export(dir + "/live.exp");
@@ -82,7 +83,8 @@ BOOST_AUTO_TEST_CASE(export_then_import_carries_every_record_byte_for_byte)
     std::filesystem::create_directories(dir + "/new");
     std::string const small = "RELAY_MAX_STORAGE_BYTES=" + std::to_string(16u << 20) + " ";
     BOOST_TEST(std::system((small + VAUCHI_RELAY_BINARY + " --import '" + dir + "/stopped.exp' --data-dir '" + dir +
-                            "/new/data' > '" + dir + "/import.log' 2>&1").c_str()) == 0);
+                            "/new/data' > '" + dir + "/import.log' 2>&1")
+                               .c_str()) == 0);
     BOOST_TEST(run("--import '" + dir + "/stopped.exp' --data-dir '" + dir + "/new/data'", dir + "/twice.log") != 0);
     BOOST_TEST(run("--export '" + dir + "/round.exp' --data-dir '" + dir + "/new/data'", dir + "/round.log") == 0);
     auto const round = read_export(dir + "/round.exp");

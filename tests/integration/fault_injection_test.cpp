@@ -76,11 +76,11 @@ std::vector<std::uint8_t> payload(std::size_t i, sizes what)
     // Mixed sizes, some above one 64 KiB chunk so chains and continuations
     // occur; fragmenting ones take chunks of three small classes each; whole
     // pages take one page-sized chunk each, so every delete returns a page.
-    std::size_t const n = what == sizes::small         ? 20 + i % 200
-                          : what == sizes::fragmenting ? 2000 + i * 37 % 1000
-                          : what == sizes::whole_pages ? 40000 + i * 37 % 20000
-                          : i % 7 == 3                 ? 70000 + i * 13
-                                                       : 20 + i * 131 % 3000;
+    std::size_t const n = what == sizes::small ? 20 + i % 200
+        : what == sizes::fragmenting           ? 2000 + i * 37 % 1000
+        : what == sizes::whole_pages           ? 40000 + i * 37 % 20000
+        : i % 7 == 3                           ? 70000 + i * 13
+                                               : 20 + i * 131 % 3000;
     auto v = random_bytes(n);
     return v;
 }
@@ -128,7 +128,8 @@ BOOST_DATA_TEST_CASE(a_process_killed_at_the_point_loses_nothing_acknowledged, b
     for (int i = 0; i < repeats; ++i) {
         std::string const points = shifted_points(kc.points, i);
         int const workers = repeats == 1 ? 3 : 2 + i % 3;
-        BOOST_TEST_CONTEXT("repetition " << i + 1 << " of " << repeats << ": " << points << ", " << workers << " workers")
+        BOOST_TEST_CONTEXT("repetition " << i + 1 << " of " << repeats << ": " << points << ", " << workers
+                                         << " workers")
         run_kill_case(kc, points, workers);
         if (repeats > 1 && (i + 1) % 10 == 0)
             BOOST_TEST_MESSAGE(kc.points << ": " << i + 1 << " of " << repeats << " repetitions passed");
@@ -173,10 +174,10 @@ void run_kill_case(kill_case const& kc, std::string const& points, int workers)
     // workers sharing the deletes, each needs more than the 8 the long mode
     // shifts a hit count to.
     bool const returns_pages = points.starts_with("free.page_unlinked") || points.starts_with("pool.give_back");
-    sizes const size_mix = crowded                           ? sizes::small
-                           : kc.work == workload::compact    ? sizes::fragmenting
-                           : returns_pages                   ? sizes::whole_pages
-                                                             : sizes::mixed;
+    sizes const size_mix = crowded     ? sizes::small
+        : kc.work == workload::compact ? sizes::fragmenting
+        : returns_pages                ? sizes::whole_pages
+                                       : sizes::mixed;
     auto store_round = [&](int count, int salt) {
         for (int i = 0; i < count; ++i) {
             auto const& r = recipients[static_cast<std::size_t>(i + salt) % recipients.size()];
@@ -400,7 +401,7 @@ BOOST_AUTO_TEST_CASE(a_shard_damaged_from_outside_makes_the_supervisor_rebuild_t
     {
         std::string const path = relay.data_dir() + "/data/store";
         int fd = ::open(path.c_str(), O_RDWR);
-        struct stat st{};
+        struct stat st {};
         ::fstat(fd, &st);
         void* base = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         BOOST_REQUIRE(base != MAP_FAILED);
@@ -424,7 +425,8 @@ BOOST_AUTO_TEST_CASE(a_shard_damaged_from_outside_makes_the_supervisor_rebuild_t
             kept.insert(data);
     }
     BOOST_TEST(relay.wait_for_log("was killed by signal 9", 5000ms));
-    BOOST_TEST(relay.wait_for_log("could not prove the repair consistent (1 committed records did not read back)", 5000ms));
+    BOOST_TEST(
+        relay.wait_for_log("could not prove the repair consistent (1 committed records did not read back)", 5000ms));
     BOOST_TEST(relay.wait_for_log("escalating", 5000ms));
     BOOST_TEST(relay.wait_for_log("store rebuilt and verified after escalation", 5000ms));
 

@@ -127,8 +127,9 @@ private:
                 ++failures_;
                 continue;
             }
-            auto const us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
-                                                                                  started).count();
+            auto const us =
+                std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started)
+                    .count();
             samples_.push_back(static_cast<double>(us) / 1000.0);
             ++sample_count_;
             ++recipients_.back().second;

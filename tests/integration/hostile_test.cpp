@@ -154,16 +154,19 @@ BOOST_AUTO_TEST_CASE(malformed_and_oversized_input_is_dropped_and_the_connection
 
     // 10 000-deep nesting, a 1 MiB array of out-of-range numbers, invalid
     // UTF-8, a text frame: silent, connection kept.
-    std::string deep = R"({"version":1,"message_id":"deep","timestamp":0,"payload":{"type":"EncryptedUpdate","recipient_id":")" +
-                       to + R"(","ciphertext":[1],"x":)" + std::string(10000, '[') + std::string(10000, ']') + "}}";
+    std::string deep =
+        R"({"version":1,"message_id":"deep","timestamp":0,"payload":{"type":"EncryptedUpdate","recipient_id":")" + to +
+        R"(","ciphertext":[1],"x":)" + std::string(10000, '[') + std::string(10000, ']') + "}}";
     c->send_binary(raw_json_frame(deep));
-    std::string big = R"({"version":1,"message_id":"big","timestamp":0,"payload":{"type":"EncryptedUpdate","recipient_id":")" + to +
-                      R"(","ciphertext":[)";
+    std::string big =
+        R"({"version":1,"message_id":"big","timestamp":0,"payload":{"type":"EncryptedUpdate","recipient_id":")" + to +
+        R"(","ciphertext":[)";
     while (big.size() < (1u << 20))
         big += "256,";
     big += "256]}}";
     c->send_binary(raw_json_frame(big));
-    c->send_binary(raw_json_frame(R"({"version":1,"message_id":"\xff\xfe","timestamp":0,"payload":{"type":"PurgeRequest"}})"));
+    c->send_binary(
+        raw_json_frame(R"({"version":1,"message_id":"\xff\xfe","timestamp":0,"payload":{"type":"PurgeRequest"}})"));
     c->send_text("{\"type\":\"PurgeRequest\"}");
     BOOST_TEST(c->silent_for(500ms));
 
@@ -272,7 +275,7 @@ BOOST_AUTO_TEST_CASE(a_recipient_that_never_reads_its_backlog_cannot_pin_memory_
     {
         ws_client stalled(relay.port(), "/ws");
         stalled.send_binary(handshake_frame(victim)); // and never reads
-        for (int i = 40; i < 50; ++i) { // live pushes pile up behind the stalled socket
+        for (int i = 40; i < 50; ++i) {               // live pushes pile up behind the stalled socket
             sender->send_binary(update_frame(victim, random_bytes(48 * 1024), "b" + std::to_string(i)));
             // Delivered acks for what still fit into the socket arrive in between.
             std::optional<relay::protocol::envelope> e;
@@ -286,7 +289,8 @@ BOOST_AUTO_TEST_CASE(a_recipient_that_never_reads_its_backlog_cannot_pin_memory_
         }
         std::this_thread::sleep_for(1s);
         std::uint64_t const during = relay_anon_rss_kib(relay);
-        BOOST_TEST_MESSAGE("stalled reader: relay heap grew by " << (during - std::min(during, before)) / 1024 << " MiB");
+        BOOST_TEST_MESSAGE("stalled reader: relay heap grew by " << (during - std::min(during, before)) / 1024
+                                                                 << " MiB");
         BOOST_TEST(during - std::min(during, before) < 32u * 1024); // blobs are queued as references, not bytes
     }
     report("stalled reader", probe.finish(), before, relay_anon_rss_kib(relay));

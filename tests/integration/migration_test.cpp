@@ -26,10 +26,7 @@ std::string dashless(std::string id)
     return id;
 }
 
-std::string hex_of(relay::random::uuid const& id)
-{
-    return dashless(relay::random::to_string(id));
-}
+std::string hex_of(relay::random::uuid const& id) { return dashless(relay::random::to_string(id)); }
 
 } // namespace
 
@@ -73,9 +70,8 @@ BOOST_AUTO_TEST_CASE(a_layout2_store_is_migrated_at_start_and_every_record_is_de
             BOOST_TEST(c->silent_for(200ms));
         }
         // Device-sync messages: each device gets its own, by version.
-        auto const first = std::find_if(expected.begin(), expected.end(), [](auto const& r) {
-            return r.kind == relay::shm::blob_kind::device_sync;
-        });
+        auto const first = std::find_if(expected.begin(), expected.end(),
+                                        [](auto const& r) { return r.kind == relay::shm::blob_kind::device_sync; });
         BOOST_REQUIRE(first != expected.end());
         relay::shm::device_sync_record::view v;
         BOOST_REQUIRE(relay::shm::device_sync_record::unpack(first->data, v));
@@ -97,7 +93,7 @@ BOOST_AUTO_TEST_CASE(a_layout2_store_is_migrated_at_start_and_every_record_is_de
     }
     // The migrated store checks clean, checksums included.
     std::string const cmd = std::string(VAUCHI_RELAY_BINARY) + " --check-store --data-dir '" + dir + "/data' > '" +
-                            dir + "/check.txt' 2>&1";
+        dir + "/check.txt' 2>&1";
     int const rc = std::system(cmd.c_str());
     BOOST_TEST((WIFEXITED(rc) && WEXITSTATUS(rc) == 0));
     std::filesystem::remove_all(dir);

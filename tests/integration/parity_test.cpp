@@ -86,7 +86,6 @@ std::array<std::uint8_t, 32> logged_noise_key(relay_process const& relay)
     return out;
 }
 
-
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(parity)
@@ -252,7 +251,8 @@ BOOST_AUTO_TEST_CASE(a_noise_key_set_in_the_config_file_is_the_one_used)
     std::vector<std::uint8_t> pair = random_bytes(64);
     std::array<std::uint8_t, 32> expected{};
     std::copy(pair.begin() + 32, pair.end(), expected.begin()); // the public half is taken as is
-    std::string const path = std::filesystem::temp_directory_path() / ("vauchi-noise-" + random_id().substr(0, 8) + ".env");
+    std::string const path =
+        std::filesystem::temp_directory_path() / ("vauchi-noise-" + random_id().substr(0, 8) + ".env");
     {
         std::ofstream out(path);
         out << "RELAY_NOISE_STATIC_KEY=" << relay::noise::base64url_encode(pair) << "\n";
@@ -305,7 +305,8 @@ BOOST_AUTO_TEST_CASE(metrics_listener_serves_summed_counters_pubkey_and_index)
     std::string const denied = http_get(relay.metrics_port(), "/metrics");
     BOOST_TEST(denied.starts_with("HTTP/1.1 401"));
     BOOST_TEST(denied.find("WWW-Authenticate: Bearer") != std::string::npos);
-    BOOST_TEST(http_get(relay.metrics_port(), "/metrics", "Authorization: bearer s3cret\r\n").starts_with("HTTP/1.1 401"));
+    BOOST_TEST(
+        http_get(relay.metrics_port(), "/metrics", "Authorization: bearer s3cret\r\n").starts_with("HTTP/1.1 401"));
     std::string const text = http_get(relay.metrics_port(), "/metrics", "Authorization: Bearer s3cret\r\n");
     BOOST_TEST(text.starts_with("HTTP/1.1 200"));
     BOOST_TEST(text.find("text/plain; version=0.0.4") != std::string::npos);
@@ -319,8 +320,9 @@ BOOST_AUTO_TEST_CASE(metrics_listener_serves_summed_counters_pubkey_and_index)
         BOOST_TEST(text.find("relay_worker_up{worker=\"" + std::to_string(w) + "\"} 1") != std::string::npos);
 
     std::string const index = http_get(relay.metrics_port(), "/");
-    BOOST_TEST(index.find(R"({"service":"vauchi-relay-metrics","version":"1.1.0","endpoints":["/metrics","/pubkey"]})") !=
-               std::string::npos);
+    BOOST_TEST(
+        index.find(R"({"service":"vauchi-relay-metrics","version":"1.1.0","endpoints":["/metrics","/pubkey"]})") !=
+        std::string::npos);
     BOOST_TEST(http_get(relay.metrics_port(), "/pubkey").starts_with("HTTP/1.1 200")); // unprotected
     BOOST_TEST(http_get(relay.metrics_port(), "/health").starts_with("HTTP/1.1 404"));
     BOOST_TEST(raw_exchange(relay.metrics_port(), "POST /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")

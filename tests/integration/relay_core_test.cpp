@@ -16,7 +16,6 @@ using namespace relay::testing;
 using relay::protocol::ack_status;
 namespace net = boost::asio;
 
-
 BOOST_AUTO_TEST_SUITE(relay_core)
 
 BOOST_AUTO_TEST_CASE(health_paths_answer_the_health_json_and_others_the_info_json)
@@ -46,9 +45,9 @@ BOOST_AUTO_TEST_CASE(valid_handshake_gets_handshake_ack_with_the_feature_list)
     auto const& ack = expect_payload<relay::protocol::handshake_ack>(e);
     BOOST_TEST(ack.protocol_version == 1u);
     BOOST_TEST(ack.server_version == "1.1.0");
-    std::vector<std::string> const expected{"routing_token", "suppress_presence", "purge", "device_sync",
-                                            "recovery_proof", "account_revoked", "forwarding_hints",
-                                            "authenticated_handshake", "live_push"};
+    std::vector<std::string> const expected{"routing_token",    "suppress_presence",       "purge",
+                                            "device_sync",      "recovery_proof",          "account_revoked",
+                                            "forwarding_hints", "authenticated_handshake", "live_push"};
     BOOST_TEST(ack.features == expected, boost::test_tools::per_element());
     BOOST_TEST(e->message_id.size() == 36u);
 }
@@ -62,8 +61,8 @@ BOOST_AUTO_TEST_CASE(invalid_handshakes_are_dropped_without_a_reply)
         handshake_frame(random_id(), with_token("zz")),
         handshake_frame(random_id(), with_device(std::string(64, 'g'))),
         update_frame(random_id(), {1, 2}, "m"), // any other first message
-        std::string("\x00\x00", 2),            // shorter than the prefix
-        std::string("\x00\x00\x00\x02{}", 6),  // no envelope
+        std::string("\x00\x00", 2),             // shorter than the prefix
+        std::string("\x00\x00\x00\x02{}", 6),   // no envelope
     };
     for (auto const& frame : bad) {
         ws_client c(relay.port());

@@ -49,7 +49,8 @@ relay_process::~relay_process()
     std::string const all = log();
     for (char const* marker : {"runtime error:", "ERROR: AddressSanitizer", "ERROR: LeakSanitizer"})
         BOOST_CHECK_MESSAGE(all.find(marker) == std::string::npos,
-                            "sanitizer report in the relay log " << log_path_ << ":\n" << all);
+                            "sanitizer report in the relay log " << log_path_ << ":\n"
+                                                                 << all);
     // Privacy (PROTOCOL §12.5): client ids, routing tokens, device ids
     // and key hashes are 64 hex characters; no run of 32 or more hex
     // characters may appear in a log, whatever the test did.
@@ -74,7 +75,8 @@ void relay_process::start()
         std::ifstream in(log_path_, std::ios::ate);
         log_offset_ = in ? static_cast<std::size_t>(in.tellg()) : 0;
     }
-    std::vector<std::string> args{relay_binary(), "--listen", options_.listen, "--data-dir", options_.data_dir + "/data"};
+    std::vector<std::string> args{relay_binary(), "--listen", options_.listen, "--data-dir",
+                                  options_.data_dir + "/data"};
     if (options_.workers != 0) {
         args.push_back("--workers");
         args.push_back(std::to_string(options_.workers));

@@ -13,12 +13,12 @@
 namespace relay::testing {
 
 struct relay_options {
-    unsigned workers = 4; ///< 0: no --workers flag (RELAY_WORKERS or the CPU count decide)
+    unsigned workers = 4;                   ///< 0: no --workers flag (RELAY_WORKERS or the CPU count decide)
     std::map<std::string, std::string> env; ///< RELAY_* variables for this run
     std::vector<std::string> extra_args;
-    std::string data_dir;                   ///< empty: a fresh temporary directory
+    std::string data_dir; ///< empty: a fresh temporary directory
     bool expect_ready = true;
-    std::string listen = "127.0.0.1:0";     ///< --listen
+    std::string listen = "127.0.0.1:0"; ///< --listen
 };
 
 class relay_process {

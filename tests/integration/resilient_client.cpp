@@ -52,8 +52,9 @@ void resilient_sender::reconnect()
         c_ = try_connect(port_, id_);
         if (c_) {
             ++reconnects_;
-            worst_reconnect_ = std::max(worst_reconnect_, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                              std::chrono::steady_clock::now() - started));
+            worst_reconnect_ = std::max(
+                worst_reconnect_,
+                std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started));
             return;
         }
         std::this_thread::sleep_for(20ms);

@@ -84,7 +84,8 @@ boost::test_tools::assertion_result tmpfs_can_be_mounted(boost::unit_test::test_
 
 relay_options on(small_data_dir const& d, std::uint64_t store_bytes)
 {
-    relay_options o = with_env({{"RELAY_MAX_STORAGE_BYTES", std::to_string(store_bytes)}, {"RELAY_RATE_LIMIT", "100000"}});
+    relay_options o =
+        with_env({{"RELAY_MAX_STORAGE_BYTES", std::to_string(store_bytes)}, {"RELAY_RATE_LIMIT", "100000"}});
     o.workers = 2;
     o.data_dir = d.dir();
     return o;
@@ -97,7 +98,7 @@ BOOST_AUTO_TEST_SUITE(store_space)
 BOOST_AUTO_TEST_CASE(the_store_file_is_allocated_in_full_when_the_relay_starts)
 {
     relay_process relay;
-    struct stat st{};
+    struct stat st {};
     BOOST_REQUIRE(::stat((relay.data_dir() + "/data/store").c_str(), &st) == 0);
     // Before the reservation the file was sparse: only the pages formatting
     // wrote had blocks (a few MiB of 98).

@@ -155,7 +155,8 @@ std::optional<std::string> ws_client::receive(std::chrono::milliseconds timeout)
 {
     auto const deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
-        auto const left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        auto const left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0)
             return std::nullopt;
         std::string out;
@@ -167,7 +168,8 @@ std::optional<std::string> ws_client::receive(std::chrono::milliseconds timeout)
             continue;
         if (impl_->noise) {
             std::vector<std::uint8_t> plain;
-            bool const ok = impl_->noise->decrypt({reinterpret_cast<std::uint8_t const*>(out.data()), out.size()}, plain);
+            bool const ok =
+                impl_->noise->decrypt({reinterpret_cast<std::uint8_t const*>(out.data()), out.size()}, plain);
             BOOST_REQUIRE_MESSAGE(ok, "relay sent a Noise message that does not decrypt");
             out.assign(reinterpret_cast<char const*>(plain.data()), plain.size());
         }
@@ -184,8 +186,8 @@ std::optional<protocol::envelope> ws_client::receive_envelope(std::chrono::milli
     BOOST_REQUIRE_MESSAGE(decoded.has_value(), "relay sent an undecodable frame");
     // The relay always writes the exact length prefix (PROTOCOL §3.1).
     std::uint32_t const prefix = (std::uint32_t(std::uint8_t((*bytes)[0])) << 24) |
-                                 (std::uint32_t(std::uint8_t((*bytes)[1])) << 16) |
-                                 (std::uint32_t(std::uint8_t((*bytes)[2])) << 8) | std::uint8_t((*bytes)[3]);
+        (std::uint32_t(std::uint8_t((*bytes)[1])) << 16) | (std::uint32_t(std::uint8_t((*bytes)[2])) << 8) |
+        std::uint8_t((*bytes)[3]);
     BOOST_CHECK_EQUAL(prefix, bytes->size() - 4);
     return *decoded;
 }

@@ -94,7 +94,8 @@ std::string random_id();
 std::vector<std::uint8_t> random_bytes(std::size_t n);
 
 /// Connects, handshakes and consumes the HandshakeAck (checked).
-std::unique_ptr<ws_client> connect_as(std::uint16_t port, std::string const& client_id, handshake_options const& o = {});
+std::unique_ptr<ws_client> connect_as(std::uint16_t port, std::string const& client_id,
+                                      handshake_options const& o = {});
 /// The same over Noise NK with the relay key `relay_public_key`.
 std::unique_ptr<ws_client> connect_noise_as(std::uint16_t port, std::array<std::uint8_t, 32> const& relay_public_key,
                                             std::string const& client_id, handshake_options const& o = {});

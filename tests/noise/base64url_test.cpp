@@ -76,7 +76,7 @@ BOOST_AUTO_TEST_CASE(rejects_padding_other_alphabets_whitespace_and_bad_lengths)
 BOOST_AUTO_TEST_CASE(rejects_non_canonical_trailing_bits)
 {
     BOOST_TEST(base64url_decode("Zg").has_value());
-    BOOST_TEST(!base64url_decode("Zh"));  // low 4 bits of 'h' are not zero
+    BOOST_TEST(!base64url_decode("Zh")); // low 4 bits of 'h' are not zero
     BOOST_TEST(base64url_decode("Zm8").has_value());
     BOOST_TEST(!base64url_decode("Zm9")); // low 2 bits of '9' are not zero
 }

@@ -17,10 +17,7 @@ namespace {
 
 using bytes = std::vector<std::uint8_t>;
 
-key test_key()
-{
-    return test::key_from_hex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
-}
+key test_key() { return test::key_from_hex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"); }
 
 } // namespace
 
@@ -86,8 +83,8 @@ BOOST_AUTO_TEST_CASE(the_nonce_is_four_zero_bytes_then_the_counter_little_endian
     int len = 0;
     std::uint8_t const ad = 1;
     BOOST_REQUIRE(EVP_EncryptUpdate(ctx.get(), nullptr, &len, &ad, 1) == 1);
-    BOOST_REQUIRE(EVP_EncryptUpdate(ctx.get(), expected.data(), &len, plaintext.data(),
-                                    static_cast<int>(plaintext.size())) == 1);
+    BOOST_REQUIRE(
+        EVP_EncryptUpdate(ctx.get(), expected.data(), &len, plaintext.data(), static_cast<int>(plaintext.size())) == 1);
     BOOST_REQUIRE(EVP_EncryptFinal_ex(ctx.get(), expected.data() + plaintext.size(), &len) == 1);
     BOOST_REQUIRE(EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_GET_TAG, static_cast<int>(tag_size),
                                       expected.data() + plaintext.size()) == 1);

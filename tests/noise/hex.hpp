@@ -15,9 +15,12 @@ namespace relay::noise::test {
 inline std::vector<std::uint8_t> from_hex(std::string_view text)
 {
     auto nibble = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        if (c >= '0' && c <= '9')
+            return c - '0';
+        if (c >= 'a' && c <= 'f')
+            return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+            return c - 'A' + 10;
         throw std::invalid_argument("bad hex digit");
     };
     if (text.size() % 2 != 0)

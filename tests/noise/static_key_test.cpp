@@ -31,8 +31,8 @@ struct temp_dir {
     temp_dir()
     {
         static int counter = 0;
-        path = fs::temp_directory_path()
-            / ("noise_key_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+        path = fs::temp_directory_path() /
+            ("noise_key_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
         fs::remove_all(path);
         fs::create_directories(path);
     }
@@ -83,9 +83,12 @@ std::size_t entries(fs::path const& dir)
 std::ostream& operator<<(std::ostream& os, key_source s)
 {
     switch (s) {
-    case key_source::environment: return os << "environment";
-    case key_source::file: return os << "file";
-    case key_source::generated: return os << "generated";
+    case key_source::environment:
+        return os << "environment";
+    case key_source::file:
+        return os << "file";
+    case key_source::generated:
+        return os << "generated";
     }
     return os << "?";
 }

@@ -147,15 +147,9 @@ void run_vector(nk_vector const& v)
 
 BOOST_AUTO_TEST_SUITE(vectors)
 
-BOOST_AUTO_TEST_CASE(cacophony_nk_25519_chachapoly_blake2s_vector_matches)
-{
-    run_vector(cacophony_vector);
-}
+BOOST_AUTO_TEST_CASE(cacophony_nk_25519_chachapoly_blake2s_vector_matches) { run_vector(cacophony_vector); }
 
-BOOST_AUTO_TEST_CASE(snow_nk_25519_chachapoly_blake2s_vector_matches)
-{
-    run_vector(snow_vector);
-}
+BOOST_AUTO_TEST_CASE(snow_nk_25519_chachapoly_blake2s_vector_matches) { run_vector(snow_vector); }
 
 BOOST_AUTO_TEST_SUITE_END()
 

@@ -24,7 +24,8 @@ std::string update_json(std::string const& ciphertext_json, std::string const& e
 }
 
 using detail::array_digits_path;
-constexpr array_digits_path all_paths[] = {array_digits_path::scalar, array_digits_path::ssse3, array_digits_path::avx2};
+constexpr array_digits_path all_paths[] = {array_digits_path::scalar, array_digits_path::ssse3,
+                                           array_digits_path::avx2};
 
 /// Decodes with the general parser, and with the fast path on each
 /// conversion (array_digits.hpp) the CPU has; all must agree. Returns the
@@ -68,9 +69,28 @@ BOOST_AUTO_TEST_CASE(valid_byte_arrays_decode_the_same_with_any_whitespace)
 
 BOOST_AUTO_TEST_CASE(anything_unusual_is_left_to_the_general_parser_with_the_same_verdict)
 {
-    for (std::string c : {"[256]", "[01]", "[-1]", "[-0]", "[1.0]", "[1e2]", "[1E2]", "[1,]", "[,1]", "[]", "[1 2]",
-                          "[1000]", "[1,[2]]", "[[1],[2]]", "[1,\"2\"]", "[1,null]", "[1,true]", "[00]",
-                          "[18446744073709551615]", "[9999999999999999999999]", "[1", "[1,2"}) {
+    for (std::string c : {"[256]",
+                          "[01]",
+                          "[-1]",
+                          "[-0]",
+                          "[1.0]",
+                          "[1e2]",
+                          "[1E2]",
+                          "[1,]",
+                          "[,1]",
+                          "[]",
+                          "[1 2]",
+                          "[1000]",
+                          "[1,[2]]",
+                          "[[1],[2]]",
+                          "[1,\"2\"]",
+                          "[1,null]",
+                          "[1,true]",
+                          "[00]",
+                          "[18446744073709551615]",
+                          "[9999999999999999999999]",
+                          "[1",
+                          "[1,2"}) {
         BOOST_TEST_CONTEXT(c) { decode_both(update_json(c)); }
     }
 }
@@ -79,16 +99,17 @@ BOOST_AUTO_TEST_CASE(arrays_inside_strings_and_the_placeholder_literal_are_not_t
 {
     decode_both(update_json("[1,2]", R"(,"note":"[3,4] \" [5]")"));
     decode_both(update_json("[1,2]", R"(,"n":18446744073709551615)"));
-    auto with_placeholder_in_string = test::envelope_json(R"({"type":"EncryptedUpdate","recipient_id":")" +
-                                                          std::string(64, 'a') + R"(","ciphertext":[1],"x":"18446744073709551615"})");
+    auto with_placeholder_in_string =
+        test::envelope_json(R"({"type":"EncryptedUpdate","recipient_id":")" + std::string(64, 'a') +
+                            R"(","ciphertext":[1],"x":"18446744073709551615"})");
     decode_both(with_placeholder_in_string);
 }
 
 BOOST_AUTO_TEST_CASE(the_depth_limit_is_the_same_for_byte_arrays_at_every_depth)
 {
     for (int depth = 25; depth <= 36; ++depth) {
-        std::string nested = std::string(static_cast<std::size_t>(depth), '[') + "1" +
-                             std::string(static_cast<std::size_t>(depth), ']');
+        std::string nested =
+            std::string(static_cast<std::size_t>(depth), '[') + "1" + std::string(static_cast<std::size_t>(depth), ']');
         BOOST_TEST_CONTEXT("depth " << depth) { decode_both(update_json("[1]", R"(,"x":)" + nested)); }
     }
 }

@@ -53,14 +53,16 @@ constexpr std::array<std::string_view, 13> payload_examples{
     R"({"type":"Handshake","client_id":"d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a","suppress_presence":false})",
 };
 
-bytes all_byte_values() {
+bytes all_byte_values()
+{
     bytes b(256);
     std::iota(b.begin(), b.end(), std::uint8_t{0});
     return b;
 }
 
 // One populated envelope per payload type, every optional field set.
-std::vector<envelope> one_of_each() {
+std::vector<envelope> one_of_each()
+{
     auto const hex = std::string(64, 'a');
     std::vector<payload> bodies{
         handshake{.client_id = hex,
@@ -74,10 +76,8 @@ std::vector<envelope> one_of_each() {
         handshake_ack{.protocol_version = 1, .server_version = "1.1.0", .features = {"a", "b"}},
         encrypted_update{.recipient_id = hex, .ciphertext = all_byte_values()},
         acknowledgment{.message_id = "id", .status = ack_status::delivered},
-        account_revoked{.sender_id = "s",
-                        .recipient_id = hex,
-                        .timestamp = 18446744073709551615u,
-                        .signature = {0, 255}},
+        account_revoked{
+            .sender_id = "s", .recipient_id = hex, .timestamp = 18446744073709551615u, .signature = {0, 255}},
         device_sync_message{.identity_id = hex,
                             .target_device_id = "t",
                             .sender_device_id = "s",
@@ -87,9 +87,7 @@ std::vector<envelope> one_of_each() {
         recovery_proof_store{.key_hash = hex, .proof_data = {1, 2, 3}},
         recovery_proof_query{.key_hashes = {hex, "", "zz"}},
         recovery_proof_response{.proofs = {{hex, {1}}, {std::string(64, 'f'), {}}}},
-        purge_request{.include_device_sync = true,
-                      .include_recovery_proofs = true,
-                      .recovery_key_hash = hex},
+        purge_request{.include_device_sync = true, .include_recovery_proofs = true, .recovery_key_hash = hex},
         purge_response{.blobs_deleted = 1, .device_sync_deleted = 2, .recovery_proofs_deleted = 3},
         forwarding_hints{.hints = {{"b1", "ws://x:1", 5}, {"b2", "wss://y", 6}}},
         unknown_payload{.type = "Presence"},
@@ -108,14 +106,16 @@ std::vector<envelope> one_of_each() {
 
 BOOST_AUTO_TEST_SUITE(codec)
 
-BOOST_AUTO_TEST_CASE(stored_ack_encodes_to_the_protocol_example_byte_for_byte) {
+BOOST_AUTO_TEST_CASE(stored_ack_encodes_to_the_protocol_example_byte_for_byte)
+{
     auto const frame = encode_ack("0d3c6f2e-8a4b-4c1e-9f7a-2b5d8e1c4a90", 1760000000,
                                   "c1f0e2d3-4b5a-4978-8a6b-1c2d3e4f5a6b", ack_status::stored);
     BOOST_TEST(stored_ack_json.size() == 194u);
     BOOST_TEST(frame == std::string("\x00\x00\x00\xC2", 4) + std::string(stored_ack_json));
 }
 
-BOOST_AUTO_TEST_CASE(encode_frame_of_the_stored_ack_matches_encode_ack) {
+BOOST_AUTO_TEST_CASE(encode_frame_of_the_stored_ack_matches_encode_ack)
+{
     envelope const e{.version = 1,
                      .message_id = "0d3c6f2e-8a4b-4c1e-9f7a-2b5d8e1c4a90",
                      .timestamp = 1760000000,
@@ -123,7 +123,8 @@ BOOST_AUTO_TEST_CASE(encode_frame_of_the_stored_ack_matches_encode_ack) {
     BOOST_TEST(encode_frame(e) == frame_of(stored_ack_json));
 }
 
-BOOST_AUTO_TEST_CASE(stored_ack_example_decodes_to_its_fields) {
+BOOST_AUTO_TEST_CASE(stored_ack_example_decodes_to_its_fields)
+{
     auto const decoded = decode_frame(frame_of(stored_ack_json));
     BOOST_REQUIRE(decoded.has_value());
     BOOST_TEST(decoded->version == 1);
@@ -135,15 +136,16 @@ BOOST_AUTO_TEST_CASE(stored_ack_example_decodes_to_its_fields) {
     BOOST_TEST((ack->status == ack_status::stored));
 }
 
-BOOST_AUTO_TEST_CASE(delivery_encodes_to_the_protocol_example_byte_for_byte) {
+BOOST_AUTO_TEST_CASE(delivery_encodes_to_the_protocol_example_byte_for_byte)
+{
     std::array<std::uint8_t, 5> const ciphertext{23, 4, 250, 0, 17};
     auto const frame = encode_delivery("9a7f3a52-6a43-4bd4-9a52-2f0c1c6b8e01", 1760000123,
-                                       "3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29",
-                                       ciphertext);
+                                       "3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29", ciphertext);
     BOOST_TEST(frame == frame_of(delivery_json));
 }
 
-BOOST_AUTO_TEST_CASE(handshake_ack_lists_the_protocol_features_then_live_push) {
+BOOST_AUTO_TEST_CASE(handshake_ack_lists_the_protocol_features_then_live_push)
+{
     auto const frame = encode_handshake_ack("e-1", 1760000000, false);
     BOOST_TEST(json_of(frame) ==
                R"({"version":1,"message_id":"e-1","timestamp":1760000000,"payload":{"type":"HandshakeAck",)"
@@ -153,7 +155,8 @@ BOOST_AUTO_TEST_CASE(handshake_ack_lists_the_protocol_features_then_live_push) {
     BOOST_TEST(frame == frame_of(json_of(frame)));
 }
 
-BOOST_AUTO_TEST_CASE(handshake_ack_of_a_noise_session_ends_with_noise_nk) {
+BOOST_AUTO_TEST_CASE(handshake_ack_of_a_noise_session_ends_with_noise_nk)
+{
     auto const decoded = decode_frame(encode_handshake_ack("e-2", 1, true));
     BOOST_REQUIRE(decoded.has_value());
     auto const& ack = std::get<handshake_ack>(decoded->body);
@@ -164,7 +167,8 @@ BOOST_AUTO_TEST_CASE(handshake_ack_of_a_noise_session_ends_with_noise_nk) {
     BOOST_TEST(ack.features[ack.features.size() - 2] == "live_push");
 }
 
-BOOST_AUTO_TEST_CASE(handshake_example_decodes_and_reencodes_compactly) {
+BOOST_AUTO_TEST_CASE(handshake_example_decodes_and_reencodes_compactly)
+{
     auto const decoded = decode_frame(frame_of(handshake_json));
     BOOST_REQUIRE(decoded.has_value());
     auto const& h = std::get<handshake>(decoded->body);
@@ -177,26 +181,29 @@ BOOST_AUTO_TEST_CASE(handshake_example_decodes_and_reencodes_compactly) {
     BOOST_TEST(encode_frame(*decoded) == frame_of(handshake_json));
 }
 
-BOOST_AUTO_TEST_CASE(handshake_example_with_its_line_breaks_decodes_the_same) {
+BOOST_AUTO_TEST_CASE(handshake_example_with_its_line_breaks_decodes_the_same)
+{
     // The document shows the example wrapped over lines; JSON whitespace is fine.
     std::string spaced(handshake_json);
-    for (std::string_view key : {R"("payload")", R"("device_id")", R"("identity_public_key")",
-                                 R"("nonce")", R"("signature")", R"("timestamp":1700000000})"})
+    for (std::string_view key : {R"("payload")", R"("device_id")", R"("identity_public_key")", R"("nonce")",
+                                 R"("signature")", R"("timestamp":1700000000})"})
         spaced.insert(spaced.rfind(key), "\n ");
     BOOST_TEST(outcome(spaced) == "ok");
     BOOST_TEST((decode_frame(frame_of(spaced)).value() == decode_frame(frame_of(handshake_json)).value()));
 }
 
-BOOST_AUTO_TEST_CASE(legacy_minimal_handshake_decodes_with_defaults) {
-    auto const decoded =
-        decode_frame(frame_of(envelope_json(R"({"type":"Handshake","client_id":"abc"})")));
+BOOST_AUTO_TEST_CASE(legacy_minimal_handshake_decodes_with_defaults)
+{
+    auto const decoded = decode_frame(frame_of(envelope_json(R"({"type":"Handshake","client_id":"abc"})")));
     BOOST_REQUIRE(decoded.has_value());
     BOOST_TEST((std::get<handshake>(decoded->body) == handshake{.client_id = "abc"}));
 }
 
-BOOST_AUTO_TEST_CASE(every_payload_example_reencodes_to_the_same_bytes) {
+BOOST_AUTO_TEST_CASE(every_payload_example_reencodes_to_the_same_bytes)
+{
     for (auto const example : payload_examples) {
-        BOOST_TEST_CONTEXT(example) {
+        BOOST_TEST_CONTEXT(example)
+        {
             auto const frame = frame_of(envelope_json(example));
             auto const decoded = decode_frame(frame);
             BOOST_REQUIRE(decoded.has_value());
@@ -205,9 +212,11 @@ BOOST_AUTO_TEST_CASE(every_payload_example_reencodes_to_the_same_bytes) {
     }
 }
 
-BOOST_AUTO_TEST_CASE(every_payload_type_round_trips) {
+BOOST_AUTO_TEST_CASE(every_payload_type_round_trips)
+{
     for (auto const& original : one_of_each()) {
-        BOOST_TEST_CONTEXT(type_name(original.body)) {
+        BOOST_TEST_CONTEXT(type_name(original.body))
+        {
             auto const decoded = decode_frame(encode_frame(original));
             BOOST_REQUIRE(decoded.has_value());
             BOOST_TEST((*decoded == original));
@@ -215,14 +224,24 @@ BOOST_AUTO_TEST_CASE(every_payload_type_round_trips) {
     }
 }
 
-BOOST_AUTO_TEST_CASE(every_payload_type_round_trips_with_only_required_fields) {
-    std::vector<payload> const bodies{handshake{}, handshake_ack{}, encrypted_update{},
-                                      acknowledgment{}, account_revoked{}, device_sync_message{},
-                                      device_sync_ack{}, recovery_proof_store{},
-                                      recovery_proof_query{}, recovery_proof_response{},
-                                      purge_request{}, purge_response{}, forwarding_hints{}};
+BOOST_AUTO_TEST_CASE(every_payload_type_round_trips_with_only_required_fields)
+{
+    std::vector<payload> const bodies{handshake{},
+                                      handshake_ack{},
+                                      encrypted_update{},
+                                      acknowledgment{},
+                                      account_revoked{},
+                                      device_sync_message{},
+                                      device_sync_ack{},
+                                      recovery_proof_store{},
+                                      recovery_proof_query{},
+                                      recovery_proof_response{},
+                                      purge_request{},
+                                      purge_response{},
+                                      forwarding_hints{}};
     for (auto const& body : bodies) {
-        BOOST_TEST_CONTEXT(type_name(body)) {
+        BOOST_TEST_CONTEXT(type_name(body))
+        {
             envelope const original{.version = 0, .message_id = "", .timestamp = 0, .body = body};
             auto const decoded = decode_frame(encode_frame(original));
             BOOST_REQUIRE(decoded.has_value());
@@ -231,19 +250,19 @@ BOOST_AUTO_TEST_CASE(every_payload_type_round_trips_with_only_required_fields) {
     }
 }
 
-BOOST_AUTO_TEST_CASE(unknown_payload_encodes_only_its_type) {
-    envelope const e{.version = 1, .message_id = "m", .timestamp = 2,
-                     .body = unknown_payload{"ValidationRecord"}};
+BOOST_AUTO_TEST_CASE(unknown_payload_encodes_only_its_type)
+{
+    envelope const e{.version = 1, .message_id = "m", .timestamp = 2, .body = unknown_payload{"ValidationRecord"}};
     BOOST_TEST(json_of(encode_frame(e)) ==
                R"({"version":1,"message_id":"m","timestamp":2,"payload":{"type":"ValidationRecord"}})");
 }
 
-BOOST_AUTO_TEST_CASE(delivery_encoder_matches_encode_frame_for_a_large_ciphertext) {
+BOOST_AUTO_TEST_CASE(delivery_encoder_matches_encode_frame_for_a_large_ciphertext)
+{
     bytes ciphertext(4096);
     for (std::size_t i = 0; i < ciphertext.size(); ++i)
         ciphertext[i] = static_cast<std::uint8_t>(i * 7 + 3);
-    envelope const e{.version = 1, .message_id = "blob", .timestamp = 99,
-                     .body = encrypted_update{"rcpt", ciphertext}};
+    envelope const e{.version = 1, .message_id = "blob", .timestamp = 99, .body = encrypted_update{"rcpt", ciphertext}};
     auto const frame = encode_delivery("blob", 99, "rcpt", ciphertext);
     BOOST_TEST(frame == encode_frame(e));
     auto const decoded = decode_frame(frame);
@@ -251,16 +270,17 @@ BOOST_AUTO_TEST_CASE(delivery_encoder_matches_encode_frame_for_a_large_ciphertex
     BOOST_TEST((std::get<encrypted_update>(decoded->body).ciphertext == ciphertext));
 }
 
-BOOST_AUTO_TEST_CASE(ack_encoder_matches_encode_frame_for_every_status) {
-    for (auto status : {ack_status::stored, ack_status::delivered,
-                        ack_status::received_by_recipient, ack_status::failed}) {
-        envelope const e{.version = 1, .message_id = "env", .timestamp = 5,
-                         .body = acknowledgment{"acked", status}};
+BOOST_AUTO_TEST_CASE(ack_encoder_matches_encode_frame_for_every_status)
+{
+    for (auto status :
+         {ack_status::stored, ack_status::delivered, ack_status::received_by_recipient, ack_status::failed}) {
+        envelope const e{.version = 1, .message_id = "env", .timestamp = 5, .body = acknowledgment{"acked", status}};
         BOOST_TEST(encode_ack("env", 5, "acked", status) == encode_frame(e));
     }
 }
 
-BOOST_AUTO_TEST_CASE(type_names_are_the_wire_spellings) {
+BOOST_AUTO_TEST_CASE(type_names_are_the_wire_spellings)
+{
     BOOST_TEST(type_name(handshake{}) == "Handshake");
     BOOST_TEST(type_name(handshake_ack{}) == "HandshakeAck");
     BOOST_TEST(type_name(encrypted_update{}) == "EncryptedUpdate");
@@ -277,14 +297,16 @@ BOOST_AUTO_TEST_CASE(type_names_are_the_wire_spellings) {
     BOOST_TEST(type_name(unknown_payload{"Presence"}) == "Presence");
 }
 
-BOOST_AUTO_TEST_CASE(ack_statuses_have_their_wire_spellings) {
+BOOST_AUTO_TEST_CASE(ack_statuses_have_their_wire_spellings)
+{
     BOOST_TEST(std::string_view(to_string(ack_status::stored)) == "Stored");
     BOOST_TEST(std::string_view(to_string(ack_status::delivered)) == "Delivered");
     BOOST_TEST(std::string_view(to_string(ack_status::received_by_recipient)) == "ReceivedByRecipient");
     BOOST_TEST(std::string_view(to_string(ack_status::failed)) == "Failed");
 }
 
-BOOST_AUTO_TEST_CASE(decode_errors_are_error_codes_of_the_protocol_category) {
+BOOST_AUTO_TEST_CASE(decode_errors_are_error_codes_of_the_protocol_category)
+{
     boost::system::error_code const ec = decode_error::duplicate_key;
     BOOST_TEST(ec.category().name() == std::string_view("relay.protocol"));
     BOOST_TEST((ec == decode_error::duplicate_key));

@@ -47,8 +47,8 @@ BOOST_AUTO_TEST_CASE(a_four_kib_ciphertext_takes_under_five_kib_not_an_eight_kib
 BOOST_AUTO_TEST_CASE(every_size_up_to_two_mib_wastes_at_most_an_eighth_plus_headers)
 {
     std::mt19937_64 rng(11);
-    for (std::uint64_t head_fixed : {std::uint64_t{head_overhead}, std::uint64_t{head_overhead + 36},
-                                     std::uint64_t{head_overhead + 255}}) {
+    for (std::uint64_t head_fixed :
+         {std::uint64_t{head_overhead}, std::uint64_t{head_overhead + 36}, std::uint64_t{head_overhead + 255}}) {
         for (int i = 0; i < 20000; ++i) {
             std::uint64_t const data = i < 5000 ? static_cast<std::uint64_t>(i) : rng() % (2u << 20);
             std::uint64_t const used = checked_plan(head_fixed, data);

@@ -79,7 +79,8 @@ BOOST_FIXTURE_TEST_SUITE(damage, damaged_store_fixture)
 BOOST_AUTO_TEST_CASE(random_damage_to_a_real_image_is_refused_or_recovered_never_served)
 {
     int const cases = std::getenv("VAUCHI_DAMAGE_CASES") ? std::atoi(std::getenv("VAUCHI_DAMAGE_CASES")) : 600;
-    std::uint64_t const arena_end = pristine->data() ? reinterpret_cast<store_header const*>(pristine->data())->tail_offset : 0;
+    std::uint64_t const arena_end =
+        pristine->data() ? reinterpret_cast<store_header const*>(pristine->data())->tail_offset : 0;
     store_image image(pristine->data(), pristine->size());
     int refused = 0, recovered = 0;
     std::uint64_t lost = 0;
@@ -172,7 +173,7 @@ BOOST_AUTO_TEST_CASE(a_wrong_page_count_is_restored_from_the_copy_or_refused_nam
             BOOST_CHECK_EXCEPTION(check_in_place(sealed.data(), sealed.size(), g, "damaged image"), damaged_store,
                                   [](damaged_store const& e) {
                                       return e.message.find("page_count") != std::string::npos ||
-                                             e.message.find("arena_bytes") != std::string::npos;
+                                          e.message.find("arena_bytes") != std::string::npos;
                                   });
         }
     }

@@ -63,8 +63,8 @@ inline std::vector<shm::stored_record> layout2_manifest(std::string const& path)
             std::string target, from, version;
             f >> target >> from >> version;
             r.kind = shm::blob_kind::device_sync;
-            r.data = shm::device_sync_record::pack(target.substr(7), from.substr(5),
-                                                   std::stoull(version.substr(8)), layout2_bytes(size, seed));
+            r.data = shm::device_sync_record::pack(target.substr(7), from.substr(5), std::stoull(version.substr(8)),
+                                                   layout2_bytes(size, seed));
         } else {
             r.kind = shm::blob_kind::recovery_proof;
             r.data = layout2_bytes(size, seed);

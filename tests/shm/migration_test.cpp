@@ -26,7 +26,8 @@ std::string const data_dir = VAUCHI_TEST_DATA_DIR "/layout2";
 
 /// The image, unpacked into a temporary file for this test.
 struct unpacked_image {
-    unpacked_image() : path((std::filesystem::temp_directory_path() / ("vauchi-layout2-" + std::to_string(::getpid()))).string())
+    unpacked_image()
+        : path((std::filesystem::temp_directory_path() / ("vauchi-layout2-" + std::to_string(::getpid()))).string())
     {
         std::string const cmd = "gzip -dc '" + data_dir + "/store.gz' > '" + path + "'";
         BOOST_REQUIRE(std::system(cmd.c_str()) == 0);
@@ -38,8 +39,8 @@ struct unpacked_image {
 bool same(stored_record const& a, stored_record const& b)
 {
     return a.kind == b.kind && a.key == b.key && a.sender == b.sender && a.sender_message_id == b.sender_message_id &&
-           a.blob_id == b.blob_id && a.created_unix == b.created_unix && a.delivered_sent == b.delivered_sent &&
-           a.data == b.data;
+        a.blob_id == b.blob_id && a.created_unix == b.created_unix && a.delivered_sent == b.delivered_sent &&
+        a.data == b.data;
 }
 
 } // namespace
@@ -56,12 +57,11 @@ BOOST_AUTO_TEST_CASE(every_record_of_a_real_layout2_store_is_read_and_put_back_w
 
     scratch_store s(small_geometry(32u << 20, 4));
     std::vector<stored_record> read;
-    auto const stats = legacy2::read_records(static_cast<std::uint8_t const*>(region.get_address()), region.get_size(),
-                                             [&](stored_record const& r) {
-                                                 read.push_back(r);
-                                                 BOOST_TEST_REQUIRE(static_cast<int>(s.st.import_record(r)) ==
-                                                                    static_cast<int>(put_status::stored));
-                                             });
+    auto const stats = legacy2::read_records(
+        static_cast<std::uint8_t const*>(region.get_address()), region.get_size(), [&](stored_record const& r) {
+            read.push_back(r);
+            BOOST_TEST_REQUIRE(static_cast<int>(s.st.import_record(r)) == static_cast<int>(put_status::stored));
+        });
     BOOST_TEST(stats.records == 61u);
     BOOST_TEST(stats.dropped == 0u);
     BOOST_TEST(verified(s.st, verify_depth::checksums));

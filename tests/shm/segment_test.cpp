@@ -95,7 +95,7 @@ namespace {
 /// Bytes of `path` that have blocks in its filesystem.
 std::uint64_t allocated_bytes(std::string const& path)
 {
-    struct stat st{};
+    struct stat st {};
     BOOST_REQUIRE(::stat(path.c_str(), &st) == 0);
     return static_cast<std::uint64_t>(st.st_blocks) * 512;
 }

@@ -79,7 +79,8 @@ BOOST_AUTO_TEST_CASE(processes_storing_concurrently_keep_every_blob_and_all_inva
         if (pid == 0) {
             store own(s.seg.base(), static_cast<std::uint32_t>(c)); // writes outside the lock, as a worker does
             for (int i = 0; i < per_child; ++i)
-                if (own.put(request(key(static_cast<char>('a' + i % 5)), bytes_of(100 + i, 1))).status != put_status::stored)
+                if (own.put(request(key(static_cast<char>('a' + i % 5)), bytes_of(100 + i, 1))).status !=
+                    put_status::stored)
                     std::_Exit(1);
             std::_Exit(0);
         }
@@ -111,7 +112,8 @@ BOOST_AUTO_TEST_CASE(sigkill_at_random_instants_never_loses_an_acknowledged_blob
             if (pid == 0) {
                 ::close(fds[0]);
                 // As a worker: copies outside the lock, its reservation in slot c.
-                producer(store(s.seg.base(), static_cast<std::uint32_t>(c)), fds[1], static_cast<unsigned>(round * 10 + c));
+                producer(store(s.seg.base(), static_cast<std::uint32_t>(c)), fds[1],
+                         static_cast<unsigned>(round * 10 + c));
             }
             pids.push_back(pid);
         }

@@ -53,7 +53,7 @@ struct record_registry {
 inline bool same_record(stored_record const& a, stored_record const& b)
 {
     return a.kind == b.kind && a.key == b.key && a.sender == b.sender && a.sender_message_id == b.sender_message_id &&
-           a.blob_id == b.blob_id && a.created_unix == b.created_unix && a.data == b.data;
+        a.blob_id == b.blob_id && a.created_unix == b.created_unix && a.data == b.data;
 }
 
 /// Stores `count` records (updates of 50 B to 60 KB log-uniform, some device
@@ -98,8 +98,9 @@ inline void store_records(store& st, record_registry& reg, std::mt19937& rng, in
         r.blob_id = res.blob_id;
         if (r.kind == blob_kind::recovery_proof) // the older proof of the key is gone
             for (auto it = reg.live.begin(); it != reg.live.end();)
-                it = reg.stored[*it].kind == blob_kind::recovery_proof && reg.stored[*it].key == r.key ? reg.live.erase(it)
-                                                                                                       : std::next(it);
+                it = reg.stored[*it].kind == blob_kind::recovery_proof && reg.stored[*it].key == r.key
+                    ? reg.live.erase(it)
+                    : std::next(it);
         reg.live.insert(res.blob_id);
         reg.stored[res.blob_id] = std::move(r);
     }

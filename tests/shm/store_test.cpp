@@ -148,7 +148,8 @@ BOOST_AUTO_TEST_CASE(a_refused_record_leaves_every_page_it_took_in_the_pool)
         BOOST_TEST_REQUIRE(static_cast<int>(s.st.put(request(key('i'), page_record)).status) ==
                            static_cast<int>(put_status::stored));
     auto const two_pages = bytes_of(page_size + 5000, 6);
-    BOOST_TEST(static_cast<int>(s.st.put(request(key('i'), two_pages)).status) == static_cast<int>(put_status::store_full));
+    BOOST_TEST(static_cast<int>(s.st.put(request(key('i'), two_pages)).status) ==
+               static_cast<int>(put_status::store_full));
     BOOST_TEST(s.st.totals().free_pages == 1u);
     BOOST_TEST(static_cast<int>(s.st.put(request(key('i'), bytes_of(100, 7))).status) ==
                static_cast<int>(put_status::stored));

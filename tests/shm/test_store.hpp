@@ -28,8 +28,7 @@ inline geometry small_geometry(std::uint64_t arena_bytes = 4u << 20, std::uint32
 struct scratch_store {
     explicit scratch_store(geometry const& g = small_geometry())
         : name("/vauchi-relay-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++)),
-          seg(segment::create_memory(name, g)),
-          st(seg.base())
+          seg(segment::create_memory(name, g)), st(seg.base())
     {
         st.reinit_locks();
     }
@@ -62,7 +61,8 @@ inline std::vector<std::uint8_t> bytes_of(std::size_t n, std::uint8_t seed)
 }
 
 /// `data` must outlive the request (it is viewed, not copied).
-inline put_request request(std::string const& recipient, std::vector<std::uint8_t> const& data, std::uint64_t now = 1000)
+inline put_request request(std::string const& recipient, std::vector<std::uint8_t> const& data,
+                           std::uint64_t now = 1000)
 {
     put_request rq;
     rq.recipient = recipient;

@@ -117,11 +117,11 @@ BOOST_AUTO_TEST_CASE(defaults_of_our_own_settings)
 BOOST_AUTO_TEST_CASE(every_numeric_variable_is_parsed)
 {
     env_map const env{
-        {"RELAY_MAX_CONNECTIONS", "7"},        {"RELAY_MAX_MESSAGE_SIZE", "65536"},
-        {"RELAY_BLOB_TTL_SECS", "0"},          {"RELAY_RATE_LIMIT", "120"},
-        {"RELAY_RECOVERY_RATE_LIMIT", "3"},    {"RELAY_CLEANUP_INTERVAL", "60"},
-        {"RELAY_IDLE_TIMEOUT", "90"},          {"RELAY_HANDSHAKE_TIMEOUT", "5"},
-        {"RELAY_MAX_BLOBS_PER_USER", "0"},     {"RELAY_MAX_STORAGE_PER_USER", "200"},
+        {"RELAY_MAX_CONNECTIONS", "7"},         {"RELAY_MAX_MESSAGE_SIZE", "65536"},
+        {"RELAY_BLOB_TTL_SECS", "0"},           {"RELAY_RATE_LIMIT", "120"},
+        {"RELAY_RECOVERY_RATE_LIMIT", "3"},     {"RELAY_CLEANUP_INTERVAL", "60"},
+        {"RELAY_IDLE_TIMEOUT", "90"},           {"RELAY_HANDSHAKE_TIMEOUT", "5"},
+        {"RELAY_MAX_BLOBS_PER_USER", "0"},      {"RELAY_MAX_STORAGE_PER_USER", "200"},
         {"RELAY_MAX_STORAGE_BYTES", "8388608"}, {"RELAY_WORKERS", "3"},
     };
     auto const c = cfg_of(env);
@@ -142,10 +142,8 @@ BOOST_AUTO_TEST_CASE(every_numeric_variable_is_parsed)
 BOOST_AUTO_TEST_CASE(string_and_address_variables_are_read)
 {
     env_map const env{
-        {"RELAY_METRICS_ADDR", "127.0.0.1:9100"},
-        {"RELAY_METRICS_TOKEN", "s3cret"},
-        {"RELAY_DATA_DIR", "/var/lib/vauchi"},
-        {"RELAY_LOG_LEVEL", "debug"},
+        {"RELAY_METRICS_ADDR", "127.0.0.1:9100"}, {"RELAY_METRICS_TOKEN", "s3cret"},
+        {"RELAY_DATA_DIR", "/var/lib/vauchi"},    {"RELAY_LOG_LEVEL", "debug"},
         {"RELAY_LISTEN_ADDR", "127.0.0.1:0"},
     };
     auto const c = cfg_of(env);
@@ -208,7 +206,9 @@ BOOST_AUTO_TEST_CASE(booleans_accept_true_1_false_0_and_reject_anything_else)
     for (std::string const name : {"RELAY_TLS_VERIFIED", "RELAY_REQUIRE_NOISE_ENCRYPTION"}) {
         BOOST_TEST_CONTEXT(name)
         {
-            auto field = [&](config const& c) { return name == "RELAY_TLS_VERIFIED" ? c.tls_verified : c.require_noise; };
+            auto field = [&](config const& c) {
+                return name == "RELAY_TLS_VERIFIED" ? c.tls_verified : c.require_noise;
+            };
             BOOST_TEST(field(cfg_of({{name, "true"}})));
             BOOST_TEST(field(cfg_of({{name, "1"}})));
             BOOST_TEST(!field(cfg_of({{name, "false"}})));
@@ -232,14 +232,13 @@ BOOST_AUTO_TEST_CASE(storage_backend_memory_is_case_insensitive_and_anything_els
 BOOST_AUTO_TEST_CASE(flags_override_the_environment)
 {
     env_map const env{
-        {"RELAY_WORKERS", "2"},
-        {"RELAY_LISTEN_ADDR", "127.0.0.1:9000"},
-        {"RELAY_DATA_DIR", "/from/env"},
-        {"RELAY_STORAGE_BACKEND", "memory"},
+        {"RELAY_WORKERS", "2"},          {"RELAY_LISTEN_ADDR", "127.0.0.1:9000"},
+        {"RELAY_DATA_DIR", "/from/env"}, {"RELAY_STORAGE_BACKEND", "memory"},
         {"RELAY_LOG_LEVEL", "error"},
     };
-    auto const c = cfg_of(env, {"--workers", "5", "--listen", "[::1]:7000", "--data-dir", "/from/flag", "--storage",
-                                "file", "--shards", "64", "--log-level", "warn"});
+    auto const c = cfg_of(env,
+                          {"--workers", "5", "--listen", "[::1]:7000", "--data-dir", "/from/flag", "--storage", "file",
+                           "--shards", "64", "--log-level", "warn"});
     BOOST_TEST(c.workers == 5u);
     BOOST_TEST(c.listen.host == "::1");
     BOOST_TEST(c.listen.port == 7000u);
@@ -260,8 +259,13 @@ BOOST_AUTO_TEST_CASE(short_flags_and_equals_syntax_are_accepted)
 BOOST_AUTO_TEST_CASE(invalid_flags_throw_an_error_naming_the_flag)
 {
     std::vector<std::vector<std::string>> const cases{
-        {"--workers", "0"},  {"--workers", "65"},    {"--shards", "3"},     {"--shards", "0"},
-        {"--shards", "2048"}, {"--storage", "sqlite"}, {"--listen", "localhost:80"},
+        {"--workers", "0"},
+        {"--workers", "65"},
+        {"--shards", "3"},
+        {"--shards", "0"},
+        {"--shards", "2048"},
+        {"--storage", "sqlite"},
+        {"--listen", "localhost:80"},
     };
     for (auto const& flags : cases) {
         BOOST_TEST_CONTEXT(flags[0] << " " << flags[1])
@@ -274,12 +278,9 @@ BOOST_AUTO_TEST_CASE(invalid_flags_throw_an_error_naming_the_flag)
 
 BOOST_AUTO_TEST_CASE(malformed_command_lines_throw_config_error)
 {
-    for (std::vector<std::string> const& flags : std::vector<std::vector<std::string>>{
-             {"--bogus"}, {"--workers"}, {"--workers", "many"}, {"--shards", "-1"}}) {
-        BOOST_TEST_CONTEXT(flags[0])
-        {
-            BOOST_CHECK_THROW(load({}, flags), config_error);
-        }
+    for (std::vector<std::string> const& flags :
+         std::vector<std::vector<std::string>>{{"--bogus"}, {"--workers"}, {"--workers", "many"}, {"--shards", "-1"}}) {
+        BOOST_TEST_CONTEXT(flags[0]) { BOOST_CHECK_THROW(load({}, flags), config_error); }
     }
 }
 
@@ -297,7 +298,7 @@ BOOST_AUTO_TEST_CASE(config_file_overrides_the_environment_and_rejects_unknown_s
         out << "# comment\n\nRELAY_RATE_LIMIT=7\n  RELAY_DATA_DIR = \"/srv/relay\"\nRELAY_WORKERS=3\r\n";
     }
     auto const cfg = cfg_of({{"RELAY_RATE_LIMIT", "9"}, {"RELAY_IDLE_TIMEOUT", "20"}}, {"--config", path});
-    BOOST_TEST(cfg.rate_limit == 7u);    // the file wins over the environment
+    BOOST_TEST(cfg.rate_limit == 7u);         // the file wins over the environment
     BOOST_TEST(cfg.idle_timeout_secs == 20u); // the environment still counts
     BOOST_TEST(cfg.data_dir == "/srv/relay");
     BOOST_TEST(cfg.workers == 3u);

@@ -112,7 +112,10 @@ inline std::string ack_frame(std::string const& acked_id, protocol::ack_status s
     return frame_of(relay::random::new_uuid_string(), a);
 }
 
-inline std::string purge_frame(std::string const& message_id) { return frame_of(message_id, protocol::purge_request{}); }
+inline std::string purge_frame(std::string const& message_id)
+{
+    return frame_of(message_id, protocol::purge_request{});
+}
 
 // ---- frames out ----
 
@@ -167,10 +170,8 @@ inline std::vector<int> make_event_fds(int slots)
 
 struct relay_fixture {
     relay_fixture()
-        : name(unique_segment_name()),
-          seg(shm::segment::create_memory(name, small_geometry())),
-          event_fds(make_event_fds(2)),
-          services(cfg, seg.base(), 0, event_fds, 1700000000)
+        : name(unique_segment_name()), seg(shm::segment::create_memory(name, small_geometry())),
+          event_fds(make_event_fds(2)), services(cfg, seg.base(), 0, event_fds, 1700000000)
     {
         shm::store(seg.base()).reinit_locks();
         shm::notify_rings(seg.base(), seg.header()).reinit_locks();
@@ -194,7 +195,8 @@ struct relay_fixture {
     std::unique_ptr<client> connect(protocol::handshake const& h)
     {
         auto c = std::make_unique<client>(services);
-        BOOST_TEST_REQUIRE((c->handler.on_handshake(frame_of(relay::random::new_uuid_string(), h)) == verdict::proceed));
+        BOOST_TEST_REQUIRE(
+            (c->handler.on_handshake(frame_of(relay::random::new_uuid_string(), h)) == verdict::proceed));
         BOOST_TEST_REQUIRE(c->sink.frames.size() == 1u);
         BOOST_TEST_REQUIRE(std::holds_alternative<protocol::handshake_ack>(decoded(c->sink.frames[0]).body));
         c->sink.frames.clear();
@@ -239,7 +241,7 @@ inline protocol::encrypted_update const& update_in(protocol::envelope const& e)
 
 inline std::string const vector_key = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
 inline std::string const vector_signature = "b502132ab5761767ee209719521a73c34af93c41cc014ed69ac9c1f384c3012e"
-                                     "090d398f7a92fd63103c2c53cc05c51d2a4d0d745b9710218134b5eb6834950c";
+                                            "090d398f7a92fd63103c2c53cc05c51d2a4d0d745b9710218134b5eb6834950c";
 inline constexpr std::uint64_t vector_time = 1700000000;
 
 inline protocol::handshake signed_hello()

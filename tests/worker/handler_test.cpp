@@ -61,8 +61,9 @@ BOOST_FIXTURE_TEST_CASE(a_connection_whose_presence_cannot_be_recorded_is_refuse
         open.push_back(std::move(c));
     }
     BOOST_TEST(refused == 400 - 48);
-    BOOST_TEST(services.slot_state().counters[static_cast<std::size_t>(shm::counter::connections_rejected_presence)]
-                   .load() == static_cast<std::uint64_t>(refused));
+    BOOST_TEST(
+        services.slot_state().counters[static_cast<std::size_t>(shm::counter::connections_rejected_presence)].load() ==
+        static_cast<std::uint64_t>(refused));
     open.clear(); // every accepted connection detaches cleanly
     auto const checked = store().check_all();
     BOOST_TEST(checked.consistent, checked.problem);
@@ -71,8 +72,8 @@ BOOST_FIXTURE_TEST_CASE(a_connection_whose_presence_cannot_be_recorded_is_refuse
 BOOST_FIXTURE_TEST_CASE(minimal_legacy_handshake_with_only_client_id_is_accepted, relay_fixture)
 {
     client c(services);
-    auto const json = R"({"version":1,"message_id":"x","timestamp":0,"payload":{"type":"Handshake","client_id":")" +
-                      alice + R"("}})";
+    auto const json =
+        R"({"version":1,"message_id":"x","timestamp":0,"payload":{"type":"Handshake","client_id":")" + alice + R"("}})";
     BOOST_TEST((c.handler.on_handshake(raw_frame(json)) == verdict::proceed));
     BOOST_TEST(c.sink.frames.size() == 1u);
 }
@@ -185,8 +186,9 @@ BOOST_FIXTURE_TEST_CASE(undecodable_first_frame_closes_without_sending_anything,
         {"trailing bytes", good + "x"},
         {"missing client_id",
          raw_frame(R"({"version":1,"message_id":"m","timestamp":0,"payload":{"type":"Handshake"}})")},
-        {"null suppress_presence", raw_frame(R"({"version":1,"message_id":"m","timestamp":0,"payload":{"type":"Handshake","client_id":")" +
-                                             alice + R"(","suppress_presence":null}})")},
+        {"null suppress_presence",
+         raw_frame(R"({"version":1,"message_id":"m","timestamp":0,"payload":{"type":"Handshake","client_id":")" +
+                   alice + R"(","suppress_presence":null}})")},
     };
     for (auto const& [what, frame] : cases) {
         BOOST_TEST_CONTEXT(what)
@@ -332,8 +334,8 @@ BOOST_FIXTURE_TEST_CASE(encrypted_update_with_empty_ciphertext_is_stored, relay_
 BOOST_FIXTURE_TEST_CASE(encrypted_update_for_an_invalid_recipient_is_failed_and_not_stored, relay_fixture)
 {
     auto sender = connect(bob);
-    for (std::string const& recipient : {std::string(), std::string(63, 'a'), std::string(65, 'a'),
-                                        std::string(63, 'a') + "-"}) {
+    for (std::string const& recipient :
+         {std::string(), std::string(63, 'a'), std::string(65, 'a'), std::string(63, 'a') + "-"}) {
         BOOST_TEST_CONTEXT("recipient of " << recipient.size() << " chars")
         {
             sender->sink.frames.clear();
@@ -428,7 +430,7 @@ BOOST_FIXTURE_TEST_CASE(first_delivery_sends_delivered_with_the_senders_message_
     BOOST_TEST(sender->sink.touches == 1);
     BOOST_TEST(c->sink.frames.empty()); // nothing extra to the recipient
 
-    deliver(*c, 0); // handed over again on the same connection
+    deliver(*c, 0);              // handed over again on the same connection
     auto again = connect(alice); // and to a new connection
     deliver(*again, 0);
     BOOST_TEST(sender->sink.frames.size() == 1u);
@@ -704,9 +706,12 @@ BOOST_FIXTURE_TEST_CASE(rate_limit_of_zero_blocks_every_message, relay_fixture)
 BOOST_FIXTURE_TEST_CASE(undecodable_message_after_the_handshake_is_silent_and_keeps_the_session, relay_fixture)
 {
     auto sender = connect(bob);
-    for (std::string const& bad : {std::string(), std::string("\0\0", 2), raw_frame("{not json"),
-                                   raw_frame(R"({"version":1,"message_id":"m","timestamp":0})"),
-                                   raw_frame(R"({"version":1,"message_id":"m","timestamp":0,"payload":{"type":"Acknowledgment","message_id":"x","status":"stored"}})")}) {
+    for (
+        std::string const& bad :
+        {std::string(), std::string("\0\0", 2), raw_frame("{not json"),
+         raw_frame(R"({"version":1,"message_id":"m","timestamp":0})"),
+         raw_frame(
+             R"({"version":1,"message_id":"m","timestamp":0,"payload":{"type":"Acknowledgment","message_id":"x","status":"stored"}})")}) {
         sender->handler.on_message(bad);
     }
     BOOST_TEST(sender->sink.silent());
@@ -781,8 +786,8 @@ BOOST_FIXTURE_TEST_CASE(account_revoked_is_stored_as_the_re_encoded_frame, relay
     // Keys out of order, whitespace and an unknown key: the stored blob is our
     // own compact re-encoding of the parsed envelope, prefix included.
     std::string const input = R"({ "payload": {"signature":[12,200,7], "recipient_id":")" + alice +
-                              R"(", "extra":{"x":1}, "type":"AccountRevoked", "sender_id":")" + bob +
-                              R"(", "timestamp":1700000000}, "timestamp": 5, "message_id":"rev-1", "version":1 })";
+        R"(", "extra":{"x":1}, "type":"AccountRevoked", "sender_id":")" + bob +
+        R"(", "timestamp":1700000000}, "timestamp": 5, "message_id":"rev-1", "version":1 })";
     revoker->handler.on_message(raw_frame(input));
     BOOST_TEST_REQUIRE(revoker->sink.frames.size() == 1u);
     auto const a = ack_in(revoker->sink.frames[0]);

@@ -219,7 +219,8 @@ BOOST_FIXTURE_TEST_CASE(recovery_proof_is_stored_replaced_and_returned_under_low
     c->sink.frames.clear();
 
     auto q = connect(bob); // anyone may query (§7.9, Q-19)
-    std::string const query_frame = proof_query_frame({uppercase(key_hash_a), key_hash_a, "junk", std::string(64, '9')});
+    std::string const query_frame =
+        proof_query_frame({uppercase(key_hash_a), key_hash_a, "junk", std::string(64, '9')});
     q->handler.on_message(query_frame);
     BOOST_TEST_REQUIRE(q->sink.frames.size() == 1u);
     auto const e = decoded(q->sink.frames[0]);
@@ -247,8 +248,8 @@ BOOST_FIXTURE_TEST_CASE(recovery_messages_have_their_own_bucket_and_a_bad_hash_s
     cfg.recovery_rate_limit = 2;
     auto c = connect(alice);
     c->handler.on_message(proof_store_frame("bad", "nothex", {1})); // spends recovery token 1
-    c->handler.on_message(proof_query_frame({key_hash_a}));        // token 2: answered
-    c->handler.on_message(proof_query_frame({key_hash_a}));        // none left: silent
+    c->handler.on_message(proof_query_frame({key_hash_a}));         // token 2: answered
+    c->handler.on_message(proof_query_frame({key_hash_a}));         // none left: silent
     c->handler.on_message(proof_store_frame("p", key_hash_a, {1})); // silent, nothing stored
     BOOST_TEST(c->sink.frames.size() == 1u);
     BOOST_TEST(store().pending_count(shm::blob_kind::recovery_proof, key_hash_a) == 0u);
@@ -292,7 +293,8 @@ BOOST_FIXTURE_TEST_CASE(purge_deletes_each_kind_only_when_asked, relay_fixture)
     BOOST_TEST(r1.blobs_deleted == 1u);
     BOOST_TEST(r1.device_sync_deleted == 0u);
     BOOST_TEST(r1.recovery_proofs_deleted == 0u);
-    auto const r2 = body_of<protocol::purge_response>(decoded(c->sink.frames[1])); // a copy: the envelope is a temporary
+    auto const r2 =
+        body_of<protocol::purge_response>(decoded(c->sink.frames[1])); // a copy: the envelope is a temporary
     BOOST_TEST(r2.blobs_deleted == 0u);
     BOOST_TEST(r2.device_sync_deleted == 2u); // every device of the identity
     BOOST_TEST(r2.recovery_proofs_deleted == 1u);

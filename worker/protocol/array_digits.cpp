@@ -125,8 +125,8 @@ struct scalar_kernel {
             bool const tens = is_digit(c[-2]);
             bool const hundreds = tens && is_digit(c[-3]);
             unsigned const value = static_cast<unsigned>(c[-1] - '0') +
-                                   (tens ? 10 * static_cast<unsigned>(c[-2] - '0') : 0) +
-                                   (hundreds ? 100 * static_cast<unsigned>(c[-3] - '0') : 0);
+                (tens ? 10 * static_cast<unsigned>(c[-2] - '0') : 0) +
+                (hundreds ? 100 * static_cast<unsigned>(c[-3] - '0') : 0);
             all_values |= value; // above 255 iff some value is
             *dst++ = static_cast<std::uint8_t>(value);
         }
@@ -170,7 +170,7 @@ alignas(64) constexpr pack_table pack = make_pack_table();
 /// `dst`, eight lanes at a time; each store writes 8 bytes, the caller's
 /// slack covers the excess.
 [[gnu::target("ssse3"), gnu::always_inline]] inline std::uint8_t* pack_values(__m128i values, unsigned lanes,
-                                                                             std::uint8_t* dst) noexcept
+                                                                              std::uint8_t* dst) noexcept
 {
     unsigned const low = lanes & 0xffu;
     unsigned const high = (lanes >> 8) & 0xffu;
@@ -222,7 +222,7 @@ struct ssse3_kernel {
     }
 
     [[gnu::target("ssse3")]] static std::uint8_t* convert(char const* block, std::uint64_t separators,
-                                                         std::uint8_t* dst, bool& out_of_range) noexcept
+                                                          std::uint8_t* dst, bool& out_of_range) noexcept
     {
         __m128i const zero_char = _mm_set1_epi8('0');
         __m128i const ten = _mm_set1_epi8(10);
@@ -234,17 +234,22 @@ struct ssse3_kernel {
         for (int i = 0; i < 4; ++i) {
             auto const separator_lanes = static_cast<std::uint32_t>(separators >> (16 * i)) & 0xffffu;
             char const* const c = block + 16 * i;
-            __m128i const units_digits = _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<__m128i const*>(c - 1)), zero_char);
-            __m128i const tens_digits = _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<__m128i const*>(c - 2)), zero_char);
-            __m128i const hundreds_digits = _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<__m128i const*>(c - 3)), zero_char);
-            __m128i const low_two = _mm_add_epi8(units_digits, _mm_shuffle_epi8(tens_of, tens_digits)); // 10 t + u <= 99
+            __m128i const units_digits =
+                _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<__m128i const*>(c - 1)), zero_char);
+            __m128i const tens_digits =
+                _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<__m128i const*>(c - 2)), zero_char);
+            __m128i const hundreds_digits =
+                _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<__m128i const*>(c - 3)), zero_char);
+            __m128i const low_two =
+                _mm_add_epi8(units_digits, _mm_shuffle_epi8(tens_of, tens_digits)); // 10 t + u <= 99
             // The hundreds count only if the tens position holds a digit:
             // otherwise force the top bit, which pshufb turns into 0.
             __m128i const tens_not_digit = _mm_cmpeq_epi8(_mm_max_epu8(tens_digits, ten), tens_digits);
             __m128i const hundreds_index = _mm_or_si128(hundreds_digits, tens_not_digit);
             __m128i const value = _mm_add_epi8(low_two, _mm_shuffle_epi8(hundreds_of, hundreds_index));
             __m128i const saturated = _mm_adds_epu8(low_two, _mm_shuffle_epi8(penalty_of, hundreds_index));
-            too_large |= static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(saturated, all_ones))) & separator_lanes;
+            too_large |=
+                static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(saturated, all_ones))) & separator_lanes;
             dst = pack_values(value, separator_lanes, dst);
         }
         out_of_range |= too_large != 0;
@@ -277,8 +282,8 @@ struct avx2_kernel {
         return m;
     }
 
-    [[gnu::target("avx2")]] static std::uint8_t* convert(char const* block, std::uint64_t separators,
-                                                        std::uint8_t* dst, bool& out_of_range) noexcept
+    [[gnu::target("avx2")]] static std::uint8_t* convert(char const* block, std::uint64_t separators, std::uint8_t* dst,
+                                                         bool& out_of_range) noexcept
     {
         __m256i const zero_char = _mm256_set1_epi8('0');
         __m256i const ten = _mm256_set1_epi8(10);
@@ -301,7 +306,8 @@ struct avx2_kernel {
             __m256i const hundreds_index = _mm256_or_si256(hundreds_digits, tens_not_digit);
             __m256i const value = _mm256_add_epi8(low_two, _mm256_shuffle_epi8(hundreds_of, hundreds_index));
             __m256i const saturated = _mm256_adds_epu8(low_two, _mm256_shuffle_epi8(penalty_of, hundreds_index));
-            too_large |= static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(saturated, all_ones))) & separator_lanes;
+            too_large |= static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(saturated, all_ones))) &
+                separator_lanes;
             dst = pack_values(_mm256_castsi256_si128(value), separator_lanes & 0xffffu, dst);
             dst = pack_values(_mm256_extracti128_si256(value, 1), separator_lanes >> 16, dst);
         }
@@ -316,22 +322,22 @@ struct avx2_kernel {
 
 // flatten: convert_blocks and the kernel are inlined here, compiled for SSSE3.
 [[gnu::target("ssse3"), gnu::flatten]] std::size_t convert_ssse3(char const* text, std::size_t n,
-                                                              std::uint8_t* out) noexcept
+                                                                 std::uint8_t* out) noexcept
 {
     return convert_blocks<ssse3_kernel>(text, n, out);
 }
 
 [[gnu::target("avx2"), gnu::flatten]] std::size_t convert_avx2(char const* text, std::size_t n,
-                                                            std::uint8_t* out) noexcept
+                                                               std::uint8_t* out) noexcept
 {
     return convert_blocks<avx2_kernel>(text, n, out);
 }
 
 array_digits_path best_path_of_cpu() noexcept
 {
-    static array_digits_path const best = __builtin_cpu_supports("avx2")    ? array_digits_path::avx2
-                                          : __builtin_cpu_supports("ssse3") ? array_digits_path::ssse3
-                                                                            : array_digits_path::scalar;
+    static array_digits_path const best = __builtin_cpu_supports("avx2") ? array_digits_path::avx2
+        : __builtin_cpu_supports("ssse3")                                ? array_digits_path::ssse3
+                                                                         : array_digits_path::scalar;
     return best;
 }
 
@@ -350,9 +356,12 @@ std::size_t convert_array_digits(char const* text, std::size_t n, std::uint8_t* 
     if (n == 0)
         return 0;
     switch (array_digits_path_in_use()) {
-    case array_digits_path::avx2: return convert_avx2(text, n, out);
-    case array_digits_path::ssse3: return convert_ssse3(text, n, out);
-    case array_digits_path::scalar: break;
+    case array_digits_path::avx2:
+        return convert_avx2(text, n, out);
+    case array_digits_path::ssse3:
+        return convert_ssse3(text, n, out);
+    case array_digits_path::scalar:
+        break;
     }
     return convert_scalar(text, n, out);
 }

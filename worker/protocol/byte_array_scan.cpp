@@ -41,7 +41,8 @@ namespace {
 /// literal, which the tree builder could then mistake for an extracted array.
 bool holds_placeholder(std::string_view segment)
 {
-    return segment.size() >= byte_array_placeholder.size() && segment.find(byte_array_placeholder) != std::string_view::npos;
+    return segment.size() >= byte_array_placeholder.size() &&
+        segment.find(byte_array_placeholder) != std::string_view::npos;
 }
 
 } // namespace

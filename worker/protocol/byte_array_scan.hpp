@@ -29,8 +29,8 @@ namespace relay::protocol::detail {
 inline constexpr std::string_view byte_array_placeholder = "18446744073709551615";
 
 struct prescanned_text {
-    std::string text;                ///< the document with byte arrays replaced
-    std::vector<bytes> byte_arrays;  ///< in text order
+    std::string text;               ///< the document with byte arrays replaced
+    std::vector<bytes> byte_arrays; ///< in text order
 };
 
 /// nullopt when no array was extracted (parse the original text), or when the

@@ -21,7 +21,8 @@ public:
 
     bool literal(std::string_view expected) noexcept
     {
-        if (text_.size() - at_ < expected.size() || std::memcmp(text_.data() + at_, expected.data(), expected.size()) != 0)
+        if (text_.size() - at_ < expected.size() ||
+            std::memcmp(text_.data() + at_, expected.data(), expected.size()) != 0)
             return false;
         at_ += expected.size();
         return true;

@@ -40,15 +40,15 @@ inline constexpr std::string_view noise_feature = "noise_nk";
 /// Why a frame could not be decoded. Zero is never used, so an error_code built
 /// from these is always a failure.
 enum class decode_error {
-    too_short = 1,  ///< fewer than frame_prefix_size bytes
-    bad_json,       ///< not valid JSON / UTF-8, or trailing bytes after the JSON
-    not_an_object,  ///< the JSON document is not an object
-    missing_field,  ///< a required key is absent
-    wrong_type,     ///< a value has the wrong JSON type (including 1.0 for an integer)
-    duplicate_key,  ///< some object in the message repeats a key
-    out_of_range,   ///< an integer is negative or too large for its field
-    bad_enum,       ///< an unknown ack status string
-    too_deep,       ///< nesting beyond max_json_depth
+    too_short = 1, ///< fewer than frame_prefix_size bytes
+    bad_json,      ///< not valid JSON / UTF-8, or trailing bytes after the JSON
+    not_an_object, ///< the JSON document is not an object
+    missing_field, ///< a required key is absent
+    wrong_type,    ///< a value has the wrong JSON type (including 1.0 for an integer)
+    duplicate_key, ///< some object in the message repeats a key
+    out_of_range,  ///< an integer is negative or too large for its field
+    bad_enum,      ///< an unknown ack status string
+    too_deep,      ///< nesting beyond max_json_depth
 };
 
 /// The "relay.protocol" error category of decode_error.
@@ -80,12 +80,11 @@ std::vector<std::string> const& handshake_features();
 // building one.
 
 /// An Acknowledgment of `acked_message_id`, in an envelope with id `envelope_id`.
-std::string encode_ack(std::string_view envelope_id, std::uint64_t now,
-                       std::string_view acked_message_id, ack_status status);
+std::string encode_ack(std::string_view envelope_id, std::uint64_t now, std::string_view acked_message_id,
+                       ack_status status);
 
 /// The R→C EncryptedUpdate delivering a blob (§7.3): envelope id = blob id, no sender_id.
-std::string encode_delivery(std::string_view blob_id, std::uint64_t now,
-                            std::string_view recipient_id,
+std::string encode_delivery(std::string_view blob_id, std::uint64_t now, std::string_view recipient_id,
                             std::span<std::uint8_t const> ciphertext);
 
 /// The HandshakeAck (§7.2): protocol 1, server_version, handshake_features()
@@ -95,4 +94,5 @@ std::string encode_handshake_ack(std::string_view envelope_id, std::uint64_t now
 } // namespace relay::protocol
 
 template <>
-struct boost::system::is_error_code_enum<relay::protocol::decode_error> : std::true_type {};
+struct boost::system::is_error_code_enum<relay::protocol::decode_error> : std::true_type {
+};

@@ -33,71 +33,92 @@ namespace json = boost::json;
 /// error reported is the first one in field order.
 class field_reader {
 public:
-    field_reader(json::object const& object, detail::strict_document& document,
-                 decode_error& error) noexcept
-        : object_(object), document_(document), error_(error) {}
+    field_reader(json::object const& object, detail::strict_document& document, decode_error& error) noexcept
+        : object_(object), document_(document), error_(error)
+    {
+    }
 
     bool ok() const noexcept { return error_ == decode_error{}; }
 
-    std::string string(std::string_view key) {
+    std::string string(std::string_view key)
+    {
         auto const* v = find(key);
-        if (!v) return {};
+        if (!v)
+            return {};
         return as_string(*v);
     }
 
     /// Option<String>: absent or null is nullopt.
-    std::optional<std::string> optional_string(std::string_view key) {
+    std::optional<std::string> optional_string(std::string_view key)
+    {
         auto const* v = find_optional(key);
-        if (!v) return std::nullopt;
+        if (!v)
+            return std::nullopt;
         return as_string(*v);
     }
 
     /// #[serde(default)] bool: absent is false; null is a type error.
-    bool flag(std::string_view key) {
+    bool flag(std::string_view key)
+    {
         auto const* v = object_.if_contains(key);
-        if (!v || !ok()) return false;
-        if (auto const* b = v->if_bool()) return *b;
+        if (!v || !ok())
+            return false;
+        if (auto const* b = v->if_bool())
+            return *b;
         fail(decode_error::wrong_type);
         return false;
     }
 
     template <std::unsigned_integral Int>
-    Int integer(std::string_view key) {
+    Int integer(std::string_view key)
+    {
         auto const* v = find(key);
-        if (!v) return 0;
+        if (!v)
+            return 0;
         return as_integer<Int>(*v);
     }
 
-    std::optional<std::uint64_t> optional_u64(std::string_view key) {
+    std::optional<std::uint64_t> optional_u64(std::string_view key)
+    {
         auto const* v = find_optional(key);
-        if (!v) return std::nullopt;
+        if (!v)
+            return std::nullopt;
         return as_integer<std::uint64_t>(*v);
     }
 
     /// An ack status string, matched case-sensitively.
-    ack_status status(std::string_view key) {
+    ack_status status(std::string_view key)
+    {
         auto const text = string(key);
-        if (!ok()) return {};
-        for (auto s : {ack_status::stored, ack_status::delivered,
-                       ack_status::received_by_recipient, ack_status::failed})
-            if (text == to_string(s)) return s;
+        if (!ok())
+            return {};
+        for (auto s :
+             {ack_status::stored, ack_status::delivered, ack_status::received_by_recipient, ack_status::failed})
+            if (text == to_string(s))
+                return s;
         fail(decode_error::bad_enum);
         return {};
     }
 
-    json::object const* object(std::string_view key) {
+    json::object const* object(std::string_view key)
+    {
         auto const* v = find(key);
-        if (!v) return nullptr;
+        if (!v)
+            return nullptr;
         auto const* o = v->if_object();
-        if (!o) fail(decode_error::wrong_type);
+        if (!o)
+            fail(decode_error::wrong_type);
         return o;
     }
 
-    bytes byte_array(std::string_view key) {
+    bytes byte_array(std::string_view key)
+    {
         auto const* v = find(key);
-        if (!v) return {};
+        if (!v)
+            return {};
         // The usual case: the parser already collected the bytes (strict_json.hpp).
-        if (auto* collected = document_.byte_array(*v)) return std::move(*collected);
+        if (auto* collected = document_.byte_array(*v))
+            return std::move(*collected);
         auto const* array = v->if_array();
         if (!array) {
             fail(decode_error::wrong_type);
@@ -106,7 +127,8 @@ public:
         // Not collected, so the array is empty or holds a non-byte; find the
         // first one to report the right error.
         for (auto const& element : *array) {
-            if (auto const* i = element.if_int64(); i && *i >= 0 && *i <= 255) continue;
+            if (auto const* i = element.if_int64(); i && *i >= 0 && *i <= 255)
+                continue;
             fail(element.is_int64() || is_number_uint64(element) ? decode_error::out_of_range
                                                                  : decode_error::wrong_type);
             return {};
@@ -114,24 +136,29 @@ public:
         return {};
     }
 
-    std::vector<std::string> string_array(std::string_view key) {
+    std::vector<std::string> string_array(std::string_view key)
+    {
         std::vector<std::string> out;
         auto const* array = find_array(key);
-        if (!array) return out;
+        if (!array)
+            return out;
         out.reserve(array->size());
         for (auto const& element : *array) {
             out.push_back(as_string(element));
-            if (!ok()) return {};
+            if (!ok())
+                return {};
         }
         return out;
     }
 
     /// An array of objects, each read by `read_one(field_reader&)`.
     template <class ReadOne, class T = std::invoke_result_t<ReadOne, field_reader&>>
-    std::vector<T> object_array(std::string_view key, ReadOne read_one) {
+    std::vector<T> object_array(std::string_view key, ReadOne read_one)
+    {
         std::vector<T> out;
         auto const* array = find_array(key);
-        if (!array) return out;
+        if (!array)
+            return out;
         out.reserve(array->size());
         for (auto const& element : *array) {
             auto const* object = element.if_object();
@@ -141,44 +168,55 @@ public:
             }
             field_reader nested(*object, document_, error_);
             out.push_back(read_one(nested));
-            if (!ok()) return {};
+            if (!ok())
+                return {};
         }
         return out;
     }
 
 private:
-    void fail(decode_error e) noexcept {
-        if (ok()) error_ = e;
+    void fail(decode_error e) noexcept
+    {
+        if (ok())
+            error_ = e;
     }
 
-    json::value const* find(std::string_view key) {
-        if (!ok()) return nullptr;
+    json::value const* find(std::string_view key)
+    {
+        if (!ok())
+            return nullptr;
         auto const* v = object_.if_contains(key);
-        if (!v) fail(decode_error::missing_field);
+        if (!v)
+            fail(decode_error::missing_field);
         return v;
     }
 
-    json::value const* find_optional(std::string_view key) {
-        if (!ok()) return nullptr;
+    json::value const* find_optional(std::string_view key)
+    {
+        if (!ok())
+            return nullptr;
         auto const* v = object_.if_contains(key);
         return v && !v->is_null() ? v : nullptr;
     }
 
-    json::array const* find_array(std::string_view key) {
+    json::array const* find_array(std::string_view key)
+    {
         auto const* v = find(key);
-        if (!v) return nullptr;
+        if (!v)
+            return nullptr;
         auto const* array = v->if_array();
-        if (!array) fail(decode_error::wrong_type);
+        if (!array)
+            fail(decode_error::wrong_type);
         return array;
     }
 
     // A uint64 from the text, not a reference to a collected byte array.
-    bool is_number_uint64(json::value const& v) const noexcept {
-        return v.is_uint64() && !document_.is_byte_array(v);
-    }
+    bool is_number_uint64(json::value const& v) const noexcept { return v.is_uint64() && !document_.is_byte_array(v); }
 
-    std::string as_string(json::value const& v) {
-        if (auto const* s = v.if_string()) return std::string(s->data(), s->size());
+    std::string as_string(json::value const& v)
+    {
+        if (auto const* s = v.if_string())
+            return std::string(s->data(), s->size());
         fail(decode_error::wrong_type);
         return {};
     }
@@ -186,15 +224,18 @@ private:
     // Doubles (1.0, 1e3, -0, anything beyond u64) are a type error, as they are
     // for serde: the parser already told integers and floats apart by spelling.
     template <std::unsigned_integral Int>
-    Int as_integer(json::value const& v) {
+    Int as_integer(json::value const& v)
+    {
         constexpr auto max = std::numeric_limits<Int>::max();
         if (auto const* i = v.if_int64()) {
-            if (*i >= 0 && static_cast<std::uint64_t>(*i) <= max) return static_cast<Int>(*i);
+            if (*i >= 0 && static_cast<std::uint64_t>(*i) <= max)
+                return static_cast<Int>(*i);
             fail(decode_error::out_of_range);
             return 0;
         }
         if (auto const* u = is_number_uint64(v) ? v.if_uint64() : nullptr) {
-            if (*u <= max) return static_cast<Int>(*u);
+            if (*u <= max)
+                return static_cast<Int>(*u);
             fail(decode_error::out_of_range);
             return 0;
         }
@@ -212,7 +253,8 @@ template <class T>
 T read(field_reader& f);
 
 template <>
-handshake read(field_reader& f) {
+handshake read(field_reader& f)
+{
     handshake h;
     h.client_id = f.string("client_id");
     h.device_id = f.optional_string("device_id");
@@ -226,7 +268,8 @@ handshake read(field_reader& f) {
 }
 
 template <>
-handshake_ack read(field_reader& f) {
+handshake_ack read(field_reader& f)
+{
     handshake_ack a;
     a.protocol_version = f.integer<std::uint32_t>("protocol_version");
     a.server_version = f.string("server_version");
@@ -235,7 +278,8 @@ handshake_ack read(field_reader& f) {
 }
 
 template <>
-encrypted_update read(field_reader& f) {
+encrypted_update read(field_reader& f)
+{
     // "sender_id" (older clients) is deliberately not read, whatever its type.
     encrypted_update u;
     u.recipient_id = f.string("recipient_id");
@@ -244,7 +288,8 @@ encrypted_update read(field_reader& f) {
 }
 
 template <>
-acknowledgment read(field_reader& f) {
+acknowledgment read(field_reader& f)
+{
     acknowledgment a;
     a.message_id = f.string("message_id");
     a.status = f.status("status");
@@ -252,7 +297,8 @@ acknowledgment read(field_reader& f) {
 }
 
 template <>
-account_revoked read(field_reader& f) {
+account_revoked read(field_reader& f)
+{
     account_revoked r;
     r.sender_id = f.string("sender_id");
     r.recipient_id = f.string("recipient_id");
@@ -262,7 +308,8 @@ account_revoked read(field_reader& f) {
 }
 
 template <>
-device_sync_message read(field_reader& f) {
+device_sync_message read(field_reader& f)
+{
     device_sync_message m;
     m.identity_id = f.string("identity_id");
     m.target_device_id = f.string("target_device_id");
@@ -273,7 +320,8 @@ device_sync_message read(field_reader& f) {
 }
 
 template <>
-device_sync_ack read(field_reader& f) {
+device_sync_ack read(field_reader& f)
+{
     device_sync_ack a;
     a.message_id = f.string("message_id");
     a.synced_version = f.integer<std::uint64_t>("synced_version");
@@ -281,7 +329,8 @@ device_sync_ack read(field_reader& f) {
 }
 
 template <>
-recovery_proof_store read(field_reader& f) {
+recovery_proof_store read(field_reader& f)
+{
     recovery_proof_store s;
     s.key_hash = f.string("key_hash");
     s.proof_data = f.byte_array("proof_data");
@@ -289,22 +338,25 @@ recovery_proof_store read(field_reader& f) {
 }
 
 template <>
-recovery_proof_query read(field_reader& f) {
+recovery_proof_query read(field_reader& f)
+{
     return {.key_hashes = f.string_array("key_hashes")};
 }
 
 template <>
-recovery_proof_response read(field_reader& f) {
+recovery_proof_response read(field_reader& f)
+{
     return {.proofs = f.object_array("proofs", [](field_reader& entry) {
-                recovery_proof p;
-                p.key_hash = entry.string("key_hash");
-                p.proof_data = entry.byte_array("proof_data");
-                return p;
-            })};
+        recovery_proof p;
+        p.key_hash = entry.string("key_hash");
+        p.proof_data = entry.byte_array("proof_data");
+        return p;
+    })};
 }
 
 template <>
-purge_request read(field_reader& f) {
+purge_request read(field_reader& f)
+{
     purge_request r;
     r.include_device_sync = f.flag("include_device_sync");
     r.include_recovery_proofs = f.flag("include_recovery_proofs");
@@ -313,7 +365,8 @@ purge_request read(field_reader& f) {
 }
 
 template <>
-purge_response read(field_reader& f) {
+purge_response read(field_reader& f)
+{
     purge_response r;
     r.blobs_deleted = f.integer<std::uint64_t>("blobs_deleted");
     r.device_sync_deleted = f.integer<std::uint64_t>("device_sync_deleted");
@@ -322,18 +375,20 @@ purge_response read(field_reader& f) {
 }
 
 template <>
-forwarding_hints read(field_reader& f) {
+forwarding_hints read(field_reader& f)
+{
     return {.hints = f.object_array("hints", [](field_reader& entry) {
-                forwarding_hint h;
-                h.blob_id = entry.string("blob_id");
-                h.relay_url = entry.string("relay_url");
-                h.expires_at_secs = entry.integer<std::uint64_t>("expires_at_secs");
-                return h;
-            })};
+        forwarding_hint h;
+        h.blob_id = entry.string("blob_id");
+        h.relay_url = entry.string("relay_url");
+        h.expires_at_secs = entry.integer<std::uint64_t>("expires_at_secs");
+        return h;
+    })};
 }
 
 template <class T>
-payload read_as(field_reader& f) {
+payload read_as(field_reader& f)
+{
     return read<T>(f);
 }
 
@@ -355,28 +410,36 @@ constexpr std::array<std::pair<std::string_view, payload_reader>, 13> payload_re
     {detail::wire_name<forwarding_hints>, &read_as<forwarding_hints>},
 }};
 
-payload read_payload(field_reader& f) {
+payload read_payload(field_reader& f)
+{
     auto type = f.string("type");
-    if (!f.ok()) return {};
+    if (!f.ok())
+        return {};
     for (auto const& [name, reader] : payload_readers)
-        if (type == name) return reader(f);
+        if (type == name)
+            return reader(f);
     return unknown_payload{std::move(type)};
 }
 
 } // namespace
 
-boost::system::result<envelope> decode_frame(std::string_view frame) {
-    if (frame.size() < frame_prefix_size) return decode_error::too_short;
-    if (auto update = detail::decode_canonical_update(frame.substr(frame_prefix_size))) return std::move(*update);
+boost::system::result<envelope> decode_frame(std::string_view frame)
+{
+    if (frame.size() < frame_prefix_size)
+        return decode_error::too_short;
+    if (auto update = detail::decode_canonical_update(frame.substr(frame_prefix_size)))
+        return std::move(*update);
 
     // The whole tree is freed at once when decoding ends; small envelopes never
     // touch the heap for it.
     unsigned char arena[4096];
     json::monotonic_resource resource(arena, sizeof arena);
     auto document = detail::parse_strict(frame.substr(frame_prefix_size), &resource);
-    if (!document) return document.error();
+    if (!document)
+        return document.error();
     auto const* object = document->root.if_object();
-    if (!object) return decode_error::not_an_object;
+    if (!object)
+        return decode_error::not_an_object;
 
     decode_error error{};
     field_reader f(*object, *document, error);
@@ -388,7 +451,8 @@ boost::system::result<envelope> decode_frame(std::string_view frame) {
         field_reader p(*body, *document, error);
         e.body = read_payload(p);
     }
-    if (error != decode_error{}) return error;
+    if (error != decode_error{})
+        return error;
     return e;
 }
 

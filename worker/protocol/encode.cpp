@@ -18,8 +18,8 @@ using detail::json_writer;
 // frames are written without growing the string.
 constexpr std::size_t small_frame_reserve = 256;
 
-void write_envelope_head(json_writer& w, std::uint8_t version, std::string_view message_id,
-                         std::uint64_t timestamp) {
+void write_envelope_head(json_writer& w, std::uint8_t version, std::string_view message_id, std::uint64_t timestamp)
+{
     w.begin_object();
     w.key("version");
     w.number(version);
@@ -30,21 +30,26 @@ void write_envelope_head(json_writer& w, std::uint8_t version, std::string_view 
     w.key("payload");
 }
 
-void write_optional(json_writer& w, std::string_view key, std::optional<std::string> const& v) {
-    if (!v) return;
+void write_optional(json_writer& w, std::string_view key, std::optional<std::string> const& v)
+{
+    if (!v)
+        return;
     w.key(key);
     w.string(*v);
 }
 
-void write_strings(json_writer& w, std::vector<std::string> const& strings) {
+void write_strings(json_writer& w, std::vector<std::string> const& strings)
+{
     w.begin_array();
-    for (auto const& s : strings) w.string(s);
+    for (auto const& s : strings)
+        w.string(s);
     w.end_array();
 }
 
 // Field writers, one per payload type; "type" is already written.
 
-void write_fields(json_writer& w, handshake const& h) {
+void write_fields(json_writer& w, handshake const& h)
+{
     w.key("client_id");
     w.string(h.client_id);
     write_optional(w, "device_id", h.device_id);
@@ -60,48 +65,49 @@ void write_fields(json_writer& w, handshake const& h) {
     }
 }
 
-void write_handshake_ack_fields(json_writer& w, std::uint32_t protocol_version,
-                                std::string_view version, std::vector<std::string> const& features,
-                                std::string_view extra_feature) {
+void write_handshake_ack_fields(json_writer& w, std::uint32_t protocol_version, std::string_view version,
+                                std::vector<std::string> const& features, std::string_view extra_feature)
+{
     w.key("protocol_version");
     w.number(protocol_version);
     w.key("server_version");
     w.string(version);
     w.key("features");
     w.begin_array();
-    for (auto const& f : features) w.string(f);
-    if (!extra_feature.empty()) w.string(extra_feature);
+    for (auto const& f : features)
+        w.string(f);
+    if (!extra_feature.empty())
+        w.string(extra_feature);
     w.end_array();
 }
 
-void write_fields(json_writer& w, handshake_ack const& a) {
+void write_fields(json_writer& w, handshake_ack const& a)
+{
     write_handshake_ack_fields(w, a.protocol_version, a.server_version, a.features, {});
 }
 
-void write_update_fields(json_writer& w, std::string_view recipient_id,
-                         std::span<std::uint8_t const> ciphertext) {
+void write_update_fields(json_writer& w, std::string_view recipient_id, std::span<std::uint8_t const> ciphertext)
+{
     w.key("recipient_id");
     w.string(recipient_id);
     w.key("ciphertext");
     w.byte_array(ciphertext);
 }
 
-void write_fields(json_writer& w, encrypted_update const& u) {
-    write_update_fields(w, u.recipient_id, u.ciphertext);
-}
+void write_fields(json_writer& w, encrypted_update const& u) { write_update_fields(w, u.recipient_id, u.ciphertext); }
 
-void write_ack_fields(json_writer& w, std::string_view message_id, ack_status status) {
+void write_ack_fields(json_writer& w, std::string_view message_id, ack_status status)
+{
     w.key("message_id");
     w.string(message_id);
     w.key("status");
     w.string(to_string(status));
 }
 
-void write_fields(json_writer& w, acknowledgment const& a) {
-    write_ack_fields(w, a.message_id, a.status);
-}
+void write_fields(json_writer& w, acknowledgment const& a) { write_ack_fields(w, a.message_id, a.status); }
 
-void write_fields(json_writer& w, account_revoked const& r) {
+void write_fields(json_writer& w, account_revoked const& r)
+{
     w.key("sender_id");
     w.string(r.sender_id);
     w.key("recipient_id");
@@ -112,7 +118,8 @@ void write_fields(json_writer& w, account_revoked const& r) {
     w.byte_array(r.signature);
 }
 
-void write_fields(json_writer& w, device_sync_message const& m) {
+void write_fields(json_writer& w, device_sync_message const& m)
+{
     w.key("identity_id");
     w.string(m.identity_id);
     w.key("target_device_id");
@@ -125,26 +132,30 @@ void write_fields(json_writer& w, device_sync_message const& m) {
     w.number(m.version);
 }
 
-void write_fields(json_writer& w, device_sync_ack const& a) {
+void write_fields(json_writer& w, device_sync_ack const& a)
+{
     w.key("message_id");
     w.string(a.message_id);
     w.key("synced_version");
     w.number(a.synced_version);
 }
 
-void write_fields(json_writer& w, recovery_proof_store const& s) {
+void write_fields(json_writer& w, recovery_proof_store const& s)
+{
     w.key("key_hash");
     w.string(s.key_hash);
     w.key("proof_data");
     w.byte_array(s.proof_data);
 }
 
-void write_fields(json_writer& w, recovery_proof_query const& q) {
+void write_fields(json_writer& w, recovery_proof_query const& q)
+{
     w.key("key_hashes");
     write_strings(w, q.key_hashes);
 }
 
-void write_fields(json_writer& w, recovery_proof_response const& r) {
+void write_fields(json_writer& w, recovery_proof_response const& r)
+{
     w.key("proofs");
     w.begin_array();
     for (auto const& proof : r.proofs) {
@@ -158,7 +169,8 @@ void write_fields(json_writer& w, recovery_proof_response const& r) {
     w.end_array();
 }
 
-void write_fields(json_writer& w, purge_request const& r) {
+void write_fields(json_writer& w, purge_request const& r)
+{
     w.key("include_device_sync");
     w.boolean(r.include_device_sync);
     w.key("include_recovery_proofs");
@@ -166,7 +178,8 @@ void write_fields(json_writer& w, purge_request const& r) {
     write_optional(w, "recovery_key_hash", r.recovery_key_hash);
 }
 
-void write_fields(json_writer& w, purge_response const& r) {
+void write_fields(json_writer& w, purge_response const& r)
+{
     w.key("blobs_deleted");
     w.number(r.blobs_deleted);
     w.key("device_sync_deleted");
@@ -175,7 +188,8 @@ void write_fields(json_writer& w, purge_response const& r) {
     w.number(r.recovery_proofs_deleted);
 }
 
-void write_fields(json_writer& w, forwarding_hints const& h) {
+void write_fields(json_writer& w, forwarding_hints const& h)
+{
     w.key("hints");
     w.begin_array();
     for (auto const& hint : h.hints) {
@@ -194,15 +208,21 @@ void write_fields(json_writer& w, forwarding_hints const& h) {
 void write_fields(json_writer&, unknown_payload const&) {}
 
 // Capacity for a payload's byte arrays, the only part that can be large.
-std::size_t byte_arrays_bound(payload const& p) {
+std::size_t byte_arrays_bound(payload const& p)
+{
     auto bound = [](bytes const& b) { return detail::byte_array_bound(b.size()); };
-    if (auto const* u = std::get_if<encrypted_update>(&p)) return bound(u->ciphertext);
-    if (auto const* m = std::get_if<device_sync_message>(&p)) return bound(m->encrypted_payload);
-    if (auto const* r = std::get_if<account_revoked>(&p)) return bound(r->signature);
-    if (auto const* s = std::get_if<recovery_proof_store>(&p)) return bound(s->proof_data);
+    if (auto const* u = std::get_if<encrypted_update>(&p))
+        return bound(u->ciphertext);
+    if (auto const* m = std::get_if<device_sync_message>(&p))
+        return bound(m->encrypted_payload);
+    if (auto const* r = std::get_if<account_revoked>(&p))
+        return bound(r->signature);
+    if (auto const* s = std::get_if<recovery_proof_store>(&p))
+        return bound(s->proof_data);
     if (auto const* r = std::get_if<recovery_proof_response>(&p)) {
         std::size_t n = 0;
-        for (auto const& proof : r->proofs) n += bound(proof.proof_data) + 96;
+        for (auto const& proof : r->proofs)
+            n += bound(proof.proof_data) + 96;
         return n;
     }
     return 0;
@@ -210,7 +230,8 @@ std::size_t byte_arrays_bound(payload const& p) {
 
 } // namespace
 
-std::string encode_frame(envelope const& e) {
+std::string encode_frame(envelope const& e)
+{
     auto frame = detail::begin_frame(small_frame_reserve + byte_arrays_bound(e.body));
     json_writer w(frame);
     write_envelope_head(w, e.version, e.message_id, e.timestamp);
@@ -224,8 +245,9 @@ std::string encode_frame(envelope const& e) {
     return frame;
 }
 
-std::string encode_ack(std::string_view envelope_id, std::uint64_t now,
-                       std::string_view acked_message_id, ack_status status) {
+std::string encode_ack(std::string_view envelope_id, std::uint64_t now, std::string_view acked_message_id,
+                       ack_status status)
+{
     auto frame = detail::begin_frame(small_frame_reserve + acked_message_id.size());
     json_writer w(frame);
     write_envelope_head(w, 1, envelope_id, now);
@@ -239,11 +261,11 @@ std::string encode_ack(std::string_view envelope_id, std::uint64_t now,
     return frame;
 }
 
-std::string encode_delivery(std::string_view blob_id, std::uint64_t now,
-                            std::string_view recipient_id,
-                            std::span<std::uint8_t const> ciphertext) {
-    auto frame = detail::begin_frame(small_frame_reserve + recipient_id.size() +
-                                     detail::byte_array_bound(ciphertext.size()));
+std::string encode_delivery(std::string_view blob_id, std::uint64_t now, std::string_view recipient_id,
+                            std::span<std::uint8_t const> ciphertext)
+{
+    auto frame =
+        detail::begin_frame(small_frame_reserve + recipient_id.size() + detail::byte_array_bound(ciphertext.size()));
     json_writer w(frame);
     write_envelope_head(w, 1, blob_id, now);
     w.begin_object();
@@ -256,15 +278,15 @@ std::string encode_delivery(std::string_view blob_id, std::uint64_t now,
     return frame;
 }
 
-std::string encode_handshake_ack(std::string_view envelope_id, std::uint64_t now, bool noise) {
+std::string encode_handshake_ack(std::string_view envelope_id, std::uint64_t now, bool noise)
+{
     auto frame = detail::begin_frame(small_frame_reserve * 2);
     json_writer w(frame);
     write_envelope_head(w, 1, envelope_id, now);
     w.begin_object();
     w.key("type");
     w.string(detail::wire_name<handshake_ack>);
-    write_handshake_ack_fields(w, 1, server_version, handshake_features(),
-                               noise ? noise_feature : std::string_view{});
+    write_handshake_ack_fields(w, 1, server_version, handshake_features(), noise ? noise_feature : std::string_view{});
     w.end_object();
     w.end_object();
     detail::end_frame(frame);

@@ -24,8 +24,10 @@ constexpr std::array<byte_text, 256> byte_texts = [] {
     for (unsigned value = 0; value < table.size(); ++value) {
         auto& entry = table[value];
         std::size_t n = 0;
-        if (value >= 100) entry.chars[n++] = static_cast<char>('0' + value / 100);
-        if (value >= 10) entry.chars[n++] = static_cast<char>('0' + value / 10 % 10);
+        if (value >= 100)
+            entry.chars[n++] = static_cast<char>('0' + value / 100);
+        if (value >= 10)
+            entry.chars[n++] = static_cast<char>('0' + value / 10 % 10);
         entry.chars[n++] = static_cast<char>('0' + value % 10);
         entry.chars[n++] = ',';
         entry.size = static_cast<std::uint8_t>(n);
@@ -33,16 +35,32 @@ constexpr std::array<byte_text, 256> byte_texts = [] {
     return table;
 }();
 
-void append_escape(std::string& out, unsigned char c) {
+void append_escape(std::string& out, unsigned char c)
+{
     switch (c) {
-    case '"': out.append("\\\""); return;
-    case '\\': out.append("\\\\"); return;
-    case '\b': out.append("\\b"); return;
-    case '\f': out.append("\\f"); return;
-    case '\n': out.append("\\n"); return;
-    case '\r': out.append("\\r"); return;
-    case '\t': out.append("\\t"); return;
-    default: break;
+    case '"':
+        out.append("\\\"");
+        return;
+    case '\\':
+        out.append("\\\\");
+        return;
+    case '\b':
+        out.append("\\b");
+        return;
+    case '\f':
+        out.append("\\f");
+        return;
+    case '\n':
+        out.append("\\n");
+        return;
+    case '\r':
+        out.append("\\r");
+        return;
+    case '\t':
+        out.append("\\t");
+        return;
+    default:
+        break;
     }
     constexpr char hex[] = "0123456789abcdef";
     char const escape[] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf]};
@@ -51,33 +69,40 @@ void append_escape(std::string& out, unsigned char c) {
 
 } // namespace
 
-void json_writer::separate() {
-    if (need_comma_) out_.push_back(',');
+void json_writer::separate()
+{
+    if (need_comma_)
+        out_.push_back(',');
 }
 
-void json_writer::begin_object() {
+void json_writer::begin_object()
+{
     separate();
     out_.push_back('{');
     need_comma_ = false;
 }
 
-void json_writer::end_object() {
+void json_writer::end_object()
+{
     out_.push_back('}');
     need_comma_ = true;
 }
 
-void json_writer::begin_array() {
+void json_writer::begin_array()
+{
     separate();
     out_.push_back('[');
     need_comma_ = false;
 }
 
-void json_writer::end_array() {
+void json_writer::end_array()
+{
     out_.push_back(']');
     need_comma_ = true;
 }
 
-void json_writer::key(std::string_view name) {
+void json_writer::key(std::string_view name)
+{
     separate();
     out_.push_back('"');
     out_.append(name);
@@ -85,13 +110,15 @@ void json_writer::key(std::string_view name) {
     need_comma_ = false;
 }
 
-void json_writer::string(std::string_view text) {
+void json_writer::string(std::string_view text)
+{
     separate();
     out_.push_back('"');
     std::size_t run = 0; // start of the pending stretch that needs no escaping
     for (std::size_t i = 0; i < text.size(); ++i) {
         auto const c = static_cast<unsigned char>(text[i]);
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
         out_.append(text.data() + run, i - run);
         append_escape(out_, c);
         run = i + 1;
@@ -101,7 +128,8 @@ void json_writer::string(std::string_view text) {
     need_comma_ = true;
 }
 
-void json_writer::number(std::uint64_t n) {
+void json_writer::number(std::uint64_t n)
+{
     separate();
     char digits[std::numeric_limits<std::uint64_t>::digits10 + 1];
     auto const [end, ec] = std::to_chars(std::begin(digits), std::end(digits), n);
@@ -110,13 +138,15 @@ void json_writer::number(std::uint64_t n) {
     need_comma_ = true;
 }
 
-void json_writer::boolean(bool b) {
+void json_writer::boolean(bool b)
+{
     separate();
     out_.append(b ? "true" : "false");
     need_comma_ = true;
 }
 
-void json_writer::byte_array(std::span<std::uint8_t const> data) {
+void json_writer::byte_array(std::span<std::uint8_t const> data)
+{
     separate();
     // Grow once to the worst case, write through a pointer, then trim: no
     // per-element capacity checks on the hot path.
@@ -137,14 +167,16 @@ void json_writer::byte_array(std::span<std::uint8_t const> data) {
     need_comma_ = true;
 }
 
-std::string begin_frame(std::size_t reserve) {
+std::string begin_frame(std::size_t reserve)
+{
     std::string frame;
     frame.reserve(frame_prefix_size + reserve);
     frame.append(frame_prefix_size, '\0');
     return frame;
 }
 
-void end_frame(std::string& frame) noexcept {
+void end_frame(std::string& frame) noexcept
+{
     assert(frame.size() >= frame_prefix_size);
     auto const length = frame.size() - frame_prefix_size;
     // Frames are bounded far below 4 GiB by the message size limit (§10.1).

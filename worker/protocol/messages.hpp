@@ -161,10 +161,9 @@ struct unknown_payload {
 };
 
 /// Every payload the codec knows, discriminated on the wire by "type".
-using payload = std::variant<handshake, handshake_ack, encrypted_update, acknowledgment,
-                             account_revoked, device_sync_message, device_sync_ack,
-                             recovery_proof_store, recovery_proof_query, recovery_proof_response,
-                             purge_request, purge_response, forwarding_hints, unknown_payload>;
+using payload = std::variant<handshake, handshake_ack, encrypted_update, acknowledgment, account_revoked,
+                             device_sync_message, device_sync_ack, recovery_proof_store, recovery_proof_query,
+                             recovery_proof_response, purge_request, purge_response, forwarding_hints, unknown_payload>;
 
 /// The outer object of every frame (§3.3).
 struct envelope {

@@ -37,8 +37,7 @@ public:
     static constexpr std::size_t max_key_size = json::string::max_size();
     static constexpr std::size_t max_string_size = json::string::max_size();
 
-    tree_builder(unsigned char* temp_buffer, std::size_t temp_size) noexcept
-        : stack_({}, temp_buffer, temp_size) {}
+    tree_builder(unsigned char* temp_buffer, std::size_t temp_size) noexcept : stack_({}, temp_buffer, temp_size) {}
 
     json::value_stack& stack() noexcept { return stack_; }
     std::size_t pairs_in_text() const noexcept { return pairs_in_text_; }
@@ -50,22 +49,26 @@ public:
     bool on_document_begin(json::error_code&) { return true; }
     bool on_document_end(json::error_code&) { return true; }
 
-    bool on_object_begin(json::error_code&) {
+    bool on_object_begin(json::error_code&)
+    {
         stop_collecting();
         return true;
     }
-    bool on_object_end(std::size_t n, json::error_code&) {
+    bool on_object_end(std::size_t n, json::error_code&)
+    {
         pairs_in_text_ += n;
         stack_.push_object(n);
         return true;
     }
 
-    bool on_array_begin(json::error_code&) {
+    bool on_array_begin(json::error_code&)
+    {
         stop_collecting(); // the enclosing array now holds a container
         collecting_ = true;
         return true;
     }
-    bool on_array_end(std::size_t n, json::error_code&) {
+    bool on_array_end(std::size_t n, json::error_code&)
+    {
         if (collecting_ && n > 0) {
             assert(pending_.size() == n);
             stack_.push_uint64(byte_arrays_.size());
@@ -80,27 +83,32 @@ public:
         return true;
     }
 
-    bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
+    bool on_key_part(json::string_view s, std::size_t, json::error_code&)
+    {
         stack_.push_chars(s);
         return true;
     }
-    bool on_key(json::string_view s, std::size_t, json::error_code&) {
+    bool on_key(json::string_view s, std::size_t, json::error_code&)
+    {
         stack_.push_key(s);
         return true;
     }
-    bool on_string_part(json::string_view s, std::size_t, json::error_code&) {
+    bool on_string_part(json::string_view s, std::size_t, json::error_code&)
+    {
         stop_collecting();
         stack_.push_chars(s);
         return true;
     }
-    bool on_string(json::string_view s, std::size_t, json::error_code&) {
+    bool on_string(json::string_view s, std::size_t, json::error_code&)
+    {
         stop_collecting();
         stack_.push_string(s);
         return true;
     }
 
     bool on_number_part(json::string_view, json::error_code&) { return true; }
-    bool on_int64(std::int64_t i, json::string_view text, json::error_code&) {
+    bool on_int64(std::int64_t i, json::string_view text, json::error_code&)
+    {
         // parse_strict hands the parser the whole document in one call, so
         // `text` is the complete number here, sign included.
         if (i == 0 && !text.empty() && text.front() == '-') {
@@ -114,7 +122,8 @@ public:
         }
         return true;
     }
-    bool on_uint64(std::uint64_t u, json::string_view text, json::error_code&) {
+    bool on_uint64(std::uint64_t u, json::string_view text, json::error_code&)
+    {
         stop_collecting();
         if (prescanned_ && next_prescanned_ < prescanned_->size() &&
             std::string_view(text.data(), text.size()) == byte_array_placeholder) {
@@ -125,17 +134,20 @@ public:
         stack_.push_uint64(u);
         return true;
     }
-    bool on_double(double d, json::string_view, json::error_code&) {
+    bool on_double(double d, json::string_view, json::error_code&)
+    {
         stop_collecting();
         stack_.push_double(d);
         return true;
     }
-    bool on_bool(bool b, json::error_code&) {
+    bool on_bool(bool b, json::error_code&)
+    {
         stop_collecting();
         stack_.push_bool(b);
         return true;
     }
-    bool on_null(json::error_code&) {
+    bool on_null(json::error_code&)
+    {
         stop_collecting();
         stack_.push_null();
         return true;
@@ -147,9 +159,12 @@ public:
 
 private:
     // The current array is not binary after all: give its bytes to the stack.
-    void stop_collecting() {
-        if (!collecting_) return;
-        for (auto const b : pending_) stack_.push_int64(b);
+    void stop_collecting()
+    {
+        if (!collecting_)
+            return;
+        for (auto const b : pending_)
+            stack_.push_int64(b);
         pending_.clear();
         collecting_ = false;
     }
@@ -164,22 +179,26 @@ private:
 };
 
 // Depth is bounded by max_json_depth, so the recursion is too.
-std::size_t pairs_in_tree(json::value const& v) noexcept {
+std::size_t pairs_in_tree(json::value const& v) noexcept
+{
     if (auto const* object = v.if_object()) {
         std::size_t n = object->size();
-        for (auto const& member : *object) n += pairs_in_tree(member.value());
+        for (auto const& member : *object)
+            n += pairs_in_tree(member.value());
         return n;
     }
     if (auto const* array = v.if_array()) {
         std::size_t n = 0;
         for (auto const& element : *array)
-            if (element.is_structured()) n += pairs_in_tree(element);
+            if (element.is_structured())
+                n += pairs_in_tree(element);
         return n;
     }
     return 0;
 }
 
-json::parse_options strict_options() noexcept {
+json::parse_options strict_options() noexcept
+{
     json::parse_options options;
     options.max_depth = max_json_depth;
     options.allow_comments = false;
@@ -190,8 +209,8 @@ json::parse_options strict_options() noexcept {
 
 } // namespace
 
-boost::system::result<strict_document> parse_strict(std::string_view text,
-                                                    json::storage_ptr storage) {
+boost::system::result<strict_document> parse_strict(std::string_view text, json::storage_ptr storage)
+{
     // Scratch space for the value_stack; typical envelopes fit, larger ones
     // spill to the heap.
     unsigned char temp[1024];
@@ -212,11 +231,12 @@ boost::system::result<strict_document> parse_strict(std::string_view text,
         // bounded frames, but still caused by input, so not an exception.
         return decode_error::bad_json;
     }
-    if (ec) return ec == json::error::too_deep ? decode_error::too_deep : decode_error::bad_json;
-    if (consumed != text.size()) return decode_error::bad_json; // bytes after the document
+    if (ec)
+        return ec == json::error::too_deep ? decode_error::too_deep : decode_error::bad_json;
+    if (consumed != text.size())
+        return decode_error::bad_json; // bytes after the document
 
-    strict_document document{parser.handler().stack().release(),
-                             parser.handler().take_byte_arrays()};
+    strict_document document{parser.handler().stack().release(), parser.handler().take_byte_arrays()};
     if (pairs_in_tree(document.root) != parser.handler().pairs_in_text())
         return decode_error::duplicate_key;
     return document;

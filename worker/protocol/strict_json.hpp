@@ -32,12 +32,14 @@ struct strict_document {
     std::vector<bytes> byte_arrays;
 
     /// True if `v` stands for one of byte_arrays (rather than being a number).
-    bool is_byte_array(boost::json::value const& v) const noexcept {
+    bool is_byte_array(boost::json::value const& v) const noexcept
+    {
         auto const* index = v.if_uint64();
         return index && *index < byte_arrays.size();
     }
     /// The byte array `v` stands for (the caller may move from it), or nullptr.
-    bytes* byte_array(boost::json::value const& v) noexcept {
+    bytes* byte_array(boost::json::value const& v) noexcept
+    {
         return is_byte_array(v) ? &byte_arrays[v.get_uint64()] : nullptr;
     }
 };
@@ -46,7 +48,6 @@ struct strict_document {
 /// commas, nesting at most max_json_depth, nothing but whitespace after it,
 /// and no object repeating a key. The tree is allocated from `storage`.
 /// Errors are decode_error codes (bad_json, too_deep, duplicate_key).
-boost::system::result<strict_document> parse_strict(std::string_view text,
-                                                    boost::json::storage_ptr storage);
+boost::system::result<strict_document> parse_strict(std::string_view text, boost::json::storage_ptr storage);
 
 } // namespace relay::protocol::detail

@@ -169,8 +169,8 @@ int run_bench()
     auto t0 = clock::now();
     for (int i = 0; i < handshakes; ++i) {
         responder relay(*s);
-        auto m2 = relay.read_message_1(first_messages[static_cast<std::size_t>(i)]) ? relay.write_message_2()
-                                                                                   : std::nullopt;
+        auto m2 =
+            relay.read_message_1(first_messages[static_cast<std::size_t>(i)]) ? relay.write_message_2() : std::nullopt;
         if (!m2)
             return fail();
         relay_session = relay.split();

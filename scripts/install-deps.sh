@@ -9,6 +9,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev libboost-test1.81-dev
   libssl-dev libsystemd-dev
   curl systemd
+  clang-format  # the formatting check of scripts/test.sh (.clang-format)
   python3-dissononce  # independent Noise implementation for the interop test (tests/noise/interop)
 )
 

@@ -13,6 +13,8 @@ quick=false
 scripts/install-deps.sh
 # Every docs/…#anchor, PROTOCOL §, DESIGN §, D-n and Q-n cited resolves in docs/.
 scripts/check-doc-refs.py
+# Every C++ file is formatted as .clang-format says (clang-format -i FILE fixes one).
+git ls-files '*.cpp' '*.hpp' | grep -v '^tests/data/' | xargs clang-format --dry-run -Werror
 
 run_suite() {
   local dir=$1; shift

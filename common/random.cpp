@@ -1,5 +1,7 @@
 #include "common/random.hpp"
 
+#include "common/hex.hpp"
+
 #include <pthread.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -102,16 +104,7 @@ bool parse_uuid(std::string_view text, uuid& out)
             ++i;
             continue;
         }
-        auto nibble = [](char c) -> int {
-            if (c >= '0' && c <= '9')
-                return c - '0';
-            if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-            if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-            return -1;
-        };
-        int hi = nibble(text[i]), lo = nibble(text[i + 1]);
+        int const hi = hex_digit_value(text[i]), lo = hex_digit_value(text[i + 1]);
         if (hi < 0 || lo < 0)
             return false;
         out[byte++] = static_cast<std::uint8_t>(hi << 4 | lo);

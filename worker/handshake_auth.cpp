@@ -8,41 +8,17 @@
 #include <span>
 #include <vector>
 
+#include "common/hex.hpp"
+
 namespace relay::worker {
 namespace {
 
-std::optional<std::vector<std::uint8_t>> decode_hex(std::string_view text, std::size_t expected)
+/// Exactly `expected` bytes of hex, or nothing.
+std::optional<std::vector<std::uint8_t>> hex_bytes(std::string_view text, std::size_t expected)
 {
     if (text.size() != expected * 2)
         return std::nullopt;
-    std::vector<std::uint8_t> out(expected);
-    auto nibble = [](char c) -> int {
-        if (c >= '0' && c <= '9')
-            return c - '0';
-        if (c >= 'a' && c <= 'f')
-            return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-            return c - 'A' + 10;
-        return -1;
-    };
-    for (std::size_t i = 0; i < expected; ++i) {
-        int const hi = nibble(text[2 * i]), lo = nibble(text[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return std::nullopt;
-        out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
-    }
-    return out;
-}
-
-std::string lower_hex(std::vector<std::uint8_t> const& bytes)
-{
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    for (auto b : bytes) {
-        out.push_back(digits[b >> 4]);
-        out.push_back(digits[b & 15]);
-    }
-    return out;
+    return decode_hex(text);
 }
 
 bool ed25519_verify(std::vector<std::uint8_t> const& key, std::span<std::uint8_t const> message,
@@ -69,9 +45,9 @@ auth_result check_handshake_auth(protocol::handshake const& h, std::uint64_t now
         return auth_result::unauthenticated;
     if (present != 4)
         return auth_result::rejected; // D-3
-    auto const key = decode_hex(*h.identity_public_key, 32);
-    auto const nonce = decode_hex(*h.nonce, 32);
-    auto const signature = decode_hex(*h.signature, 64);
+    auto const key = hex_bytes(*h.identity_public_key, 32);
+    auto const nonce = hex_bytes(*h.nonce, 32);
+    auto const signature = hex_bytes(*h.signature, 64);
     if (!key || !nonce || !signature)
         return auth_result::rejected;
     std::uint64_t const ts = *h.timestamp;
@@ -83,7 +59,7 @@ auth_result check_handshake_auth(protocol::handshake const& h, std::uint64_t now
         message[32 + i] = static_cast<std::uint8_t>(ts >> (56 - 8 * i));
     if (!ed25519_verify(*key, message, *signature))
         return auth_result::rejected;
-    if (lower_hex(*key) != h.client_id)
+    if (to_lower_hex(*key) != h.client_id)
         return auth_result::rejected;
     if (verified_nonce)
         std::copy(nonce->begin(), nonce->end(), verified_nonce->begin());

@@ -1,10 +1,12 @@
 #pragma once
 // Hex helpers for the Noise tests: vectors are published as hex strings.
 
+#include "common/hex.hpp"
 #include "noise/types.hpp"
 
 #include <algorithm>
 #include <cstdint>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -12,23 +14,13 @@
 
 namespace relay::noise::test {
 
+/// The published vectors are hex: a bad one is a broken test, so it throws.
 inline std::vector<std::uint8_t> from_hex(std::string_view text)
 {
-    auto nibble = [](char c) -> int {
-        if (c >= '0' && c <= '9')
-            return c - '0';
-        if (c >= 'a' && c <= 'f')
-            return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-            return c - 'A' + 10;
-        throw std::invalid_argument("bad hex digit");
-    };
-    if (text.size() % 2 != 0)
-        throw std::invalid_argument("odd hex length");
-    std::vector<std::uint8_t> out(text.size() / 2);
-    for (std::size_t i = 0; i < out.size(); ++i)
-        out[i] = static_cast<std::uint8_t>(nibble(text[2 * i]) << 4 | nibble(text[2 * i + 1]));
-    return out;
+    auto bytes = relay::decode_hex(text);
+    if (!bytes)
+        throw std::invalid_argument("not an even-length hex string");
+    return *bytes;
 }
 
 inline key key_from_hex(std::string_view text)
@@ -44,13 +36,7 @@ inline key key_from_hex(std::string_view text)
 template <typename Bytes>
 std::string to_hex(Bytes const& bytes)
 {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    for (std::uint8_t b : bytes) {
-        out.push_back(digits[b >> 4]);
-        out.push_back(digits[b & 15]);
-    }
-    return out;
+    return relay::to_lower_hex(std::span<std::uint8_t const>(bytes.data(), bytes.size()));
 }
 
 } // namespace relay::noise::test

@@ -62,7 +62,13 @@ void resilient_sender::reconnect()
     BOOST_FAIL("could not reconnect to the relay");
 }
 
-std::vector<protocol::envelope> drain(std::uint16_t port, std::string const& recipient, std::size_t expected)
+namespace {
+
+/// Connects as `recipient` (suppress_presence) and reads deliveries while
+/// `more_to_come(got)` says one is still due (3 s each), then until 100 ms
+/// pass quietly.
+template <typename MoreToCome>
+std::vector<protocol::envelope> drain_while(std::uint16_t port, std::string const& recipient, MoreToCome more_to_come)
 {
     for (int attempt = 0; attempt < 20; ++attempt) {
         auto r = try_connect(port, recipient, suppressed());
@@ -71,7 +77,7 @@ std::vector<protocol::envelope> drain(std::uint16_t port, std::string const& rec
             continue;
         }
         std::vector<protocol::envelope> got;
-        while (auto e = r->receive_envelope(got.size() < expected ? 3000ms : 100ms))
+        while (auto e = r->receive_envelope(more_to_come(got) ? 3000ms : 100ms))
             got.push_back(*e);
         return got;
     }
@@ -79,26 +85,24 @@ std::vector<protocol::envelope> drain(std::uint16_t port, std::string const& rec
     return {};
 }
 
+} // namespace
+
+std::vector<protocol::envelope> drain(std::uint16_t port, std::string const& recipient, std::size_t expected)
+{
+    return drain_while(port, recipient, [&](auto const& got) { return got.size() < expected; });
+}
+
 std::vector<protocol::envelope> drain_all_of(std::uint16_t port, std::string const& recipient,
                                              std::multiset<std::vector<std::uint8_t>> wanted)
 {
-    for (int attempt = 0; attempt < 20; ++attempt) {
-        auto r = try_connect(port, recipient, suppressed());
-        if (!r) {
-            std::this_thread::sleep_for(50ms);
-            continue;
-        }
-        std::vector<protocol::envelope> got;
-        while (auto e = r->receive_envelope(wanted.empty() ? 100ms : 3000ms)) {
-            if (auto const* u = std::get_if<protocol::encrypted_update>(&e->body))
+    std::size_t seen = 0;
+    return drain_while(port, recipient, [&](std::vector<protocol::envelope> const& got) {
+        for (; seen < got.size(); ++seen)
+            if (auto const* u = std::get_if<protocol::encrypted_update>(&got[seen].body))
                 if (auto it = wanted.find(u->ciphertext); it != wanted.end())
                     wanted.erase(it);
-            got.push_back(*e);
-        }
-        return got;
-    }
-    BOOST_FAIL("could not connect to drain a mailbox");
-    return {};
+        return !wanted.empty();
+    });
 }
 
 } // namespace relay::testing

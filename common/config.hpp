@@ -14,6 +14,7 @@ enum class storage_backend { file, memory };
 struct listen_address {
     std::string host = "127.0.0.1"; ///< literal IPv4 or IPv6 address
     std::uint16_t port = 8080;
+    bool operator==(listen_address const&) const = default;
 };
 
 struct config {

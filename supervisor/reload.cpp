@@ -14,19 +14,13 @@
 #include "supervisor/systemd_notify.hpp"
 
 namespace relay::supervisor {
-namespace {
-
-bool same_address(listen_address const& a, listen_address const& b) { return a.host == b.host && a.port == b.port; }
-
-} // namespace
-
 void supervisor::keep_what_a_reload_cannot_change(config& next) const
 {
     // What the store and the sockets were built from cannot change while they
     // exist: each such setting is compared (a warning if it changed) and
     // carried over, in one list.
     auto keep = [&](auto config::*field, char const* what) {
-        if (!(next.*field == cfg_.*field))
+        if (next.*field != cfg_.*field)
             RELAY_LOG_WARN("reload: %s changed; it takes effect at the next restart", what);
         next.*field = cfg_.*field;
     };
@@ -34,9 +28,7 @@ void supervisor::keep_what_a_reload_cannot_change(config& next) const
     if (next.listen.host != cfg_.listen.host || (cfg_.listen.port != 0 && next.listen.port != cfg_.listen.port))
         RELAY_LOG_WARN("reload: the listen address changed; it takes effect at the next restart");
     next.listen = cfg_.listen;
-    if (!same_address(next.metrics, cfg_.metrics))
-        RELAY_LOG_WARN("reload: RELAY_METRICS_ADDR changed; it takes effect at the next restart");
-    next.metrics = cfg_.metrics;
+    keep(&config::metrics, "RELAY_METRICS_ADDR");
     keep(&config::data_dir, "the data directory");
     keep(&config::backend, "the storage backend");
     keep(&config::max_storage_bytes, "RELAY_MAX_STORAGE_BYTES");

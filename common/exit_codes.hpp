@@ -1,5 +1,5 @@
 #pragma once
-// Exit codes shared by the supervisor and its children (STYLE G20). The
+// Exit codes shared by the supervisor and its children. The
 // supervisor decides from them whether a child is respawned.
 
 namespace relay::exit_code {

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the seed corpora of the fuzz targets from PROTOCOL.md-shaped frames.
+"""Writes the seed corpora of the fuzz targets from frames shaped as docs/protocol.md describes.
 
 codec:   one frame per file (4-byte big-endian length + JSON envelope).
 handler: message sequences: per message 1 byte connection, 2 bytes length, frame.

@@ -1,6 +1,6 @@
 #pragma once
 // A finished Noise session: one CipherState per direction, each with its own
-// counter from 0, no rekeying (PROTOCOL.md §9.1, §9.2 step 5).
+// counter from 0, no rekeying (PROTOCOL §9.1, §9.2 step 5).
 
 #include "noise/cipher_state.hpp"
 #include "noise/types.hpp"
@@ -24,13 +24,13 @@ public:
     /// Replaces `out` with the transport message for `plaintext` (plaintext
     /// then 16-byte tag). False, with the send counter unchanged and `out`
     /// cleared, if the plaintext exceeds max_transport_plaintext (65519 bytes):
-    /// Noise messages are at most 65535 bytes (PROTOCOL.md Q-8).
+    /// Noise messages are at most 65535 bytes.
     [[nodiscard]] bool encrypt(std::span<std::uint8_t const> plaintext, std::vector<std::uint8_t>& out);
     /// Replaces `out` with the plaintext of `ciphertext`. False, with the
     /// receive counter unchanged and `out` cleared, if the message is shorter
     /// than a tag or does not authenticate; the next genuine message still
     /// decrypts. Ciphertexts above 65535 bytes are accepted, as the Rust relay
-    /// does (PROTOCOL.md §9.1). The spans must not alias `out`.
+    /// does (PROTOCOL §9.1). The spans must not alias `out`.
     [[nodiscard]] bool decrypt(std::span<std::uint8_t const> ciphertext, std::vector<std::uint8_t>& out);
 
     /// Messages sent so far (the next send nonce).

@@ -1,5 +1,5 @@
 #pragma once
-// Sizes and key types of Noise_NK_25519_ChaChaPoly_BLAKE2s (PROTOCOL.md §9.1).
+// Sizes and key types of Noise_NK_25519_ChaChaPoly_BLAKE2s (PROTOCOL §9.1).
 // Everything here is fixed by the protocol name; nothing is tunable.
 
 #include <array>
@@ -23,7 +23,7 @@ inline constexpr std::size_t cipher_key_size = 32;
 inline constexpr std::size_t tag_size = 16;
 /// Noise caps every message at 65535 bytes (spec §3), tag included.
 inline constexpr std::size_t max_message_size = 65535;
-/// Largest transport plaintext: the message limit minus the tag (PROTOCOL.md Q-8).
+/// Largest transport plaintext: the message limit minus the tag.
 inline constexpr std::size_t max_transport_plaintext = max_message_size - tag_size;
 /// NK message 1 or 2 with an empty payload: an ephemeral key plus the tag of
 /// the encrypted empty payload.
@@ -34,7 +34,7 @@ using key = std::array<std::uint8_t, dh_size>;
 /// A BLAKE2s-256 output: the chaining key and the handshake hash.
 using digest = std::array<std::uint8_t, hash_size>;
 
-/// An X25519 key pair in the order of the relay key file (PROTOCOL.md §9.3):
+/// An X25519 key pair in the order of the relay key file (PROTOCOL §9.3):
 /// private half first, public half second.
 struct key_pair {
     key private_key{};

@@ -5,7 +5,8 @@ Code and documents cite the protocol and the architecture by anchor
 (docs/protocol.md, "How to cite this file"): `docs/protocol.md#s7-6`,
 `PROTOCOL §7.6`, the decisions `D-5` and quirks `Q-8`, and
 `DESIGN §2.6` (docs/architecture.md). Each must name an anchor that exists;
-and nothing may point at the notes kept outside it (the ../shared folder).
+and nothing may point at the notes kept outside it (the ../shared folder;
+in code, the notes files by name and the style notes' "STYLE Gn"); no issue numbers.
 
     scripts/check-doc-refs.py        # from anywhere; exit 1 listing each broken reference
 """
@@ -26,6 +27,10 @@ PROTOCOL = re.compile(r"PROTOCOL(?:\.md)?\s*§\s*(\d+(?:\.\d+)?)")
 DESIGN = re.compile(r"DESIGN(?:\.md)?\s*§\s*(\d+(?:\.\d+)?)")
 DECISION = re.compile(r"(?<![\w-])([DQ])-(\d+)(?![\w-])")
 OUTSIDE = re.compile(r"\.\./shared/")
+# In code: the notes files by name, and the style notes, are not in the repository.
+OUTSIDE_IN_CODE = re.compile(r"\b(PROTOCOL|DESIGN|STYLE)\.md\b|\bSTYLE G\d+")
+# Anywhere: issue numbers mean nothing to someone who clones the repository.
+ISSUE_NUMBER = re.compile(r"\b[Ii]ssues? \d+")
 
 
 def slug(heading):
@@ -80,6 +85,10 @@ def main():
                 need("docs/architecture.md", "design-" + m.group(1).replace(".", "-"), where, m.group(0))
             for m in DECISION.finditer(line):
                 need("docs/protocol.md", m.group(1).lower() + "-" + m.group(2), where, m.group(0))
+            if not rel.endswith(".md") and OUTSIDE_IN_CODE.search(line):
+                broken.append(f"{where}: cites notes kept outside the repository: cite docs/ or write the reason")
+            if ISSUE_NUMBER.search(line):
+                broken.append(f"{where}: names an issue number: write what it stood for")
             if OUTSIDE.search(line):
                 broken.append(f"{where}: points outside the repository (the ../shared folder): cite docs/ instead")
     for b in broken:

@@ -1,6 +1,6 @@
 #pragma once
-// The one header that defines everything living in the shared store
-// (STYLE G7). Every struct here is mapped by several processes at once and, for
+// The one header that defines everything living in the shared store.
+// Every struct here is mapped by several processes at once and, for
 // the file backend, persists across restarts of the relay: fixed-width fields
 // only, offsets instead of pointers, no Boost containers or allocators.
 //

@@ -1,5 +1,5 @@
 #pragma once
-// The expiry sweep run by the cleanup process (STYLE G12): shard by shard,
+// The expiry sweep run by the cleanup process: shard by shard,
 // with a budget per lock hold so that no worker waits long behind it.
 
 #include <cstdint>

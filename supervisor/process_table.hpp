@@ -1,5 +1,5 @@
 #pragma once
-// The supervisor's single source of truth about its children (STYLE G10).
+// The supervisor's single source of truth about its children.
 
 #include <sys/types.h>
 

@@ -1,5 +1,5 @@
 #pragma once
-// Creating or reopening the store at start-up (STYLE G8): the supervisor is the
+// Creating or reopening the store at start-up: the supervisor is the
 // only process that creates, formats, verifies or removes it.
 
 #include "common/config.hpp"

@@ -1,7 +1,7 @@
 #pragma once
-// The per-connection protocol state machine (PROTOCOL.md §4, §7, §8 with the
+// The per-connection protocol state machine (PROTOCOL §4, §7, §8 with the
 // §16 decisions), written against the store and a session_sink so it can be
-// tested without sockets (STYLE G4). The Beast session only moves bytes.
+// tested without sockets. The Beast session only moves bytes.
 
 #include <cstdint>
 #include <optional>

@@ -1,5 +1,5 @@
 #pragma once
-// One client WebSocket (STYLE G5): a reader coroutine, writes chained from a
+// One client WebSocket: a reader coroutine, writes chained from a
 // bounded queue, and the handshake deadline (D-1) and idle timeout (§4.6),
 // checked by the worker's sweep. It moves frames between the socket and its
 // connection_handler.
@@ -47,7 +47,7 @@ public:
     void check_deadlines(std::chrono::steady_clock::time_point now);
 
     /// Frames or bytes beyond these close the connection as a slow consumer
-    /// instead of buffering without bound (STYLE G5).
+    /// instead of buffering without bound.
     static constexpr std::size_t max_queued_frames = 1024;
     static constexpr std::size_t max_queued_bytes = 8u << 20;
     /// Queued blob references (16 bytes each) beyond this are not queued: the

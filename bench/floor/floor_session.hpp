@@ -1,6 +1,6 @@
 #pragma once
 // One WebSocket of the floor server: the session shape of the relay (a reader,
-// a writer, a bounded queue; STYLE G5) with nothing behind it. What it answers
+// a writer, a bounded queue) with nothing behind it. What it answers
 // depends only on the request target of the upgrade, which Beast parses anyway:
 //
 //   any other target        echo: HandshakeAck, then a Stored ack per message

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-// The relay static key (PROTOCOL.md §9.3): variable, then file, then a new
+// The relay static key (PROTOCOL §9.3): variable, then file, then a new
 // pair saved with mode 0600; a file of the wrong length is never overwritten.
 
 namespace relay::noise {
@@ -25,7 +25,7 @@ namespace {
 namespace fs = std::filesystem;
 using bytes = std::vector<std::uint8_t>;
 
-// A data directory of our own, named after the pid (hermetic, STYLE G15).
+// A data directory of our own, named after the pid (hermetic).
 struct temp_dir {
     fs::path path;
     temp_dir()

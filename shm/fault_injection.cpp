@@ -20,6 +20,15 @@ void enable_kill_points() { kill_points_enabled = true; }
 
 namespace relay::shm {
 
+std::uint32_t test_capacity(char const* name, std::uint32_t normal)
+{
+    char const* set = std::getenv(name);
+    if (set == nullptr)
+        return normal;
+    unsigned long const wanted = std::strtoul(set, nullptr, 10);
+    return wanted != 0 && wanted < normal ? static_cast<std::uint32_t>(wanted) : normal;
+}
+
 void kill_point(char const* name)
 {
     char const* armed = kill_points_enabled ? std::getenv("VAUCHI_KILL_POINT") : nullptr;

@@ -14,11 +14,19 @@ namespace relay::shm {
 void enable_kill_points();
 } // namespace relay::shm
 
+#include <cstdint>
+
 #if defined(VAUCHI_FAULT_INJECTION)
 namespace relay::shm {
 void kill_point(char const* name);
-}
+/// A table's capacity as tests shrink it: the environment variable `name`
+/// (e.g. VAUCHI_TEST_RING_CAPACITY) if set and smaller, else `normal`.
+std::uint32_t test_capacity(char const* name, std::uint32_t normal);
+} // namespace relay::shm
 #define RELAY_KILL_POINT(name) ::relay::shm::kill_point(name)
 #else
 #define RELAY_KILL_POINT(name) static_cast<void>(0)
+namespace relay::shm {
+constexpr std::uint32_t test_capacity(char const*, std::uint32_t normal) { return normal; }
+} // namespace relay::shm
 #endif

@@ -237,7 +237,7 @@ enum class counter : std::uint32_t {
     connection_errors_total,
     connections_rejected_limit,
     connections_rejected_per_ip,
-    connections_rejected_presence, ///< presence could not be recorded: refused rather than left without live push
+    connections_without_presence_total, ///< presence could not be recorded: the connection's mailbox is polled
     messages_received_total,
     messages_sent_total,
     messages_rejected_total,
@@ -261,6 +261,7 @@ enum class counter : std::uint32_t {
     noise_frames_skipped_total, ///< frames too large to encrypt (Q-8)
     sync_flushes_total,         ///< group flushes of RELAY_SYNC_COMMIT=on
     sync_records_total,         ///< records whose Stored waited for one of them
+    push_catch_ups_total,       ///< a worker's ring lost pushes: its connections listed their mailboxes
     count_
 };
 inline constexpr std::size_t counter_count = static_cast<std::size_t>(counter::count_);

@@ -8,14 +8,22 @@
 namespace relay::shm {
 namespace {
 
-/// Locks a ring; if its last holder died, the ring's indexes are untrustworthy
-/// and its contents are best-effort anyway: empty it.
+/// Empties a ring whose entries are lost, and says so to its consumer through
+/// `dropped`: it then catches up every connection from the store.
+void wipe(notify_ring& r)
+{
+    r.head = r.tail = 0;
+    r.dropped.fetch_add(1, std::memory_order_relaxed);
+}
+
+/// Locks a ring; if its last holder died, the ring's indexes are untrustworthy:
+/// empty it, which its consumer notices (notify_rings::drained::lost).
 class ring_guard final {
 public:
     explicit ring_guard(notify_ring& r) : r_(r)
     {
         if (r_.lock.lock() == lock_outcome::owner_died) {
-            r_.head = r_.tail = 0;
+            wipe(r_);
             r_.lock.mark_consistent();
             RELAY_LOG_WARN("notification ring reset after its lock holder died");
         }
@@ -42,9 +50,11 @@ notify_ring& notify_rings::ring(std::uint32_t slot) const noexcept
 
 bool notify_rings::post(std::uint32_t slot, notify_entry const& entry)
 {
+    // Tests of the push fallback shrink the ring to make it overflow.
+    static std::uint32_t const capacity = test_capacity("VAUCHI_TEST_RING_CAPACITY", notify_ring_capacity);
     notify_ring& r = ring(slot);
     ring_guard guard(r);
-    if (r.tail - r.head >= notify_ring_capacity || r.tail < r.head) {
+    if (r.tail - r.head >= capacity || r.tail < r.head) {
         r.dropped.fetch_add(1, std::memory_order_relaxed);
         return false;
     }
@@ -54,18 +64,19 @@ bool notify_rings::post(std::uint32_t slot, notify_entry const& entry)
     return true;
 }
 
-std::vector<notify_entry> notify_rings::drain(std::uint32_t slot)
+notify_rings::drained notify_rings::drain(std::uint32_t slot)
 {
     notify_ring& r = ring(slot);
-    std::vector<notify_entry> out;
+    drained out;
     ring_guard guard(r);
-    if (r.tail < r.head || r.tail - r.head > notify_ring_capacity) {
-        r.head = r.tail = 0; // torn indexes: start over
-        return out;
-    }
-    out.reserve(r.tail - r.head);
+    if (r.tail < r.head || r.tail - r.head > notify_ring_capacity)
+        wipe(r); // torn indexes: start over
+    out.entries.reserve(r.tail - r.head);
     for (; r.head < r.tail; ++r.head)
-        out.push_back(r.entries[r.head % notify_ring_capacity]);
+        out.entries.push_back(r.entries[r.head % notify_ring_capacity]);
+    std::uint64_t const dropped = r.dropped.load(std::memory_order_relaxed);
+    out.lost = dropped != seen_dropped_;
+    seen_dropped_ = dropped;
     return out;
 }
 
@@ -73,7 +84,7 @@ void notify_rings::reset(std::uint32_t slot)
 {
     notify_ring& r = ring(slot);
     ring_guard guard(r);
-    r.head = r.tail = 0;
+    wipe(r);
 }
 
 void notify_rings::recover_all()

@@ -300,7 +300,7 @@ void store::for_each_record(std::function<void(stored_record const&)> const& sin
     }
 }
 
-attach_result store::attach(std::string_view routing_id, std::uint32_t slot_index)
+attach_result store::attach(std::string_view routing_id, std::uint32_t slot_index, std::uint64_t after_seq)
 {
     attach_result result;
     std::uint32_t const index = shard_of(routing_id);
@@ -319,12 +319,33 @@ attach_result store::attach(std::string_view routing_id, std::uint32_t slot_inde
         }
         RELAY_KILL_POINT("attach.after_presence");
     }
-    if (std::uint64_t const a = s.find_mailbox_locked(blob_kind::update, routing_id)) {
-        result.pending.reserve(s.anchor(a).count);
-        for (std::uint64_t off = a; off != 0; off = s.chunk(off)->mailbox_next)
-            result.pending.push_back({index, blob_kind::update, off, s.chunk(off)->seq});
-    }
+    list_mailbox_locked(s, index, routing_id, after_seq, result);
     return result;
+}
+
+mailbox_listing store::list_after(std::string_view routing_id, std::uint64_t after_seq)
+{
+    mailbox_listing result;
+    std::uint32_t const index = shard_of(routing_id);
+    shard_view s = shard(index);
+    shard_guard guard(s);
+    list_mailbox_locked(s, index, routing_id, after_seq, result);
+    return result;
+}
+
+void store::list_mailbox_locked(shard_view& s, std::uint32_t index, std::string_view routing_id,
+                                std::uint64_t after_seq, mailbox_listing& out)
+{
+    out.through_seq = s.header().next_seq - 1;
+    std::uint64_t const a = s.find_mailbox_locked(blob_kind::update, routing_id);
+    if (a == 0)
+        return;
+    if (after_seq == 0)
+        out.pending.reserve(s.anchor(a).count);
+    // A mailbox is in commit order, so its sequence numbers rise.
+    for (std::uint64_t off = a; off != 0; off = s.chunk(off)->mailbox_next)
+        if (s.chunk(off)->seq > after_seq)
+            out.pending.push_back({index, blob_kind::update, off, s.chunk(off)->seq});
 }
 
 void store::detach(std::string_view routing_id, std::uint32_t slot_index)

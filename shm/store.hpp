@@ -74,9 +74,19 @@ struct removal {
     std::string sender_message_id;
 };
 
-struct attach_result {
-    bool registered = false;       ///< false if the presence table was full: refuse the connection
+/// A routing id's blobs as one listing saw them under its shard lock.
+struct mailbox_listing {
     std::vector<blob_ref> pending; ///< oldest first
+    /// The shard's newest sequence number at the listing: every blob of the
+    /// routing id committed up to it is in `pending` (or already gone), and
+    /// every later one has a higher sequence number.
+    std::uint64_t through_seq = 0;
+};
+
+struct attach_result : mailbox_listing {
+    /// False if the presence table was full: no put() sees this connection,
+    /// so its worker polls its mailbox instead (worker/push_tracker.hpp).
+    bool registered = false;
 };
 
 /// A device-sync message listed for delivery (PROTOCOL §7.6).
@@ -140,7 +150,11 @@ public:
     void for_each_record(std::function<void(stored_record const&)> const& sink);
     /// Registers a live connection of `routing_id` on worker `slot` and lists the
     /// blobs pending for it, atomically: every later put() sees the presence.
-    attach_result attach(std::string_view routing_id, std::uint32_t slot);
+    /// `after_seq`: list only blobs committed after it.
+    attach_result attach(std::string_view routing_id, std::uint32_t slot, std::uint64_t after_seq = 0);
+    /// The blobs of `routing_id` committed after sequence `after_seq`: what a
+    /// connection missed when a push could not reach it.
+    mailbox_listing list_after(std::string_view routing_id, std::uint64_t after_seq);
     /// Undoes one attach().
     void detach(std::string_view routing_id, std::uint32_t slot);
     /// Worker slots where `routing_id` has live connections.
@@ -217,6 +231,8 @@ private:
     /// Phase 4 of a put (docs/store.md, "Commit protocol").
     put_status commit_locked(shard_view& s, put_request const& rq, std::uint64_t head, std::uint64_t seq,
                              put_result& result);
+    static void list_mailbox_locked(shard_view& s, std::uint32_t index, std::string_view routing_id,
+                                    std::uint64_t after_seq, mailbox_listing& out);
 
     std::uint8_t* base_;
     std::uint32_t writer_slot_;

@@ -319,6 +319,9 @@ void supervisor::on_child_exit(child& c, int status)
         shm::notify_rings rings(segment_.base(), st.header());
         rings.reset(c.slot);
         rings.recover_all();
+        // A ring the dead worker held locked was wiped: its consumer catches
+        // up at its next drain, which may have no other reason to come.
+        wake_all_workers();
         st.slot(c.slot).pid.store(0);
         st.slot(c.slot).heartbeat_ms.store(0);
     } else {
@@ -440,6 +443,13 @@ void supervisor::escalate()
         c.backoff = std::chrono::milliseconds(0);
         spawn(c);
     }
+}
+
+void supervisor::wake_all_workers()
+{
+    std::uint64_t const one = 1;
+    for (int fd : event_fds_)
+        [[maybe_unused]] auto n = ::write(fd, &one, sizeof one);
 }
 
 bool supervisor::all_workers_heartbeat() const

@@ -39,6 +39,8 @@ private:
     /// WATCHDOG=1 at half the interval, but only while every worker heartbeats.
     void feed_watchdog();
     bool all_workers_heartbeat() const;
+    /// Makes every worker drain its ring (and notice entries lost in it).
+    void wake_all_workers();
     void report_status();
     /// drain: SIGTERM to every child, SIGKILL after the deadline; now: SIGKILL.
     enum class stop_mode { drain, now };

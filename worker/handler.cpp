@@ -98,28 +98,21 @@ connection_handler::verdict connection_handler::on_handshake(std::string_view fr
     // finds this handler, and attach() lists everything stored before it under
     // the same shard lock, so no blob is missed or sent twice.
     services_.register_handler(routing_id_, this);
-    auto attach = services_.store().attach(routing_id_, services_.slot());
+    auto const attach = services_.store().attach(routing_id_, services_.slot());
     attached_ = attach.registered;
     if (!attached_) {
-        // Without its presence recorded, no live push would reach this
-        // connection: it is refused instead of silently left without them.
+        // No put() sees this connection, so no push reaches it: its worker
+        // lists its mailbox on every deadline sweep instead (poll_mailbox()).
         // The table is sized for RELAY_MAX_CONNECTIONS, so only a store laid
-        // out for a lower limit (tests), or 65 535 connections of one id on
-        // one worker, gets here.
-        services_.unregister_handler(routing_id_, this);
-        handshaken_ = false;
-        services_.count(counter::connections_rejected_presence);
-        RELAY_LOG_WARN("connection refused: its presence could not be recorded (the presence table is full, or one "
-                       "routing id has 65535 connections on this worker); the client reconnects");
-        return verdict::close;
+        // out for a lower limit, or 65 535 connections of one id on one
+        // worker, gets here.
+        services_.count(counter::connections_without_presence_total);
+        RELAY_LOG_WARN("a connection's presence could not be recorded (the presence table is full, or one routing "
+                       "id has 65535 connections on this worker): its blobs are polled for every 250 ms instead of "
+                       "pushed; raise RELAY_MAX_CONNECTIONS if this repeats");
     }
     sink_.send_frame(protocol::encode_handshake_ack(random::new_uuid_string(), worker_services::now_unix(), noise));
-    for (auto const& ref : attach.pending)
-        sink_.queue_blob(ref);
-    // A push for one of these may still be on its way through a ring: all of a
-    // routing id's blobs live in one shard, so its sequence number tells.
-    if (!attach.pending.empty())
-        listed_up_to_seq_ = attach.pending.back().seq;
+    take_listing(attach);
     // §4.4 step 6: device-sync messages for this device, after the blobs.
     if (!device_id_.empty())
         for (auto const& ds : services_.store().list_device_sync(client_id_, device_id_))
@@ -383,12 +376,39 @@ std::optional<std::string> connection_handler::load_delivery(shm::blob_ref const
     return frame;
 }
 
+void connection_handler::take_listing(shm::mailbox_listing const& listing)
+{
+    push_.take(listing, [this](shm::blob_ref const& ref) { return sink_.queue_blob(ref); });
+}
+
+void connection_handler::catch_up()
+{
+    if (handshaken_)
+        take_listing(services_.store().list_after(routing_id_, push_.through_seq()));
+}
+
+void connection_handler::poll_mailbox()
+{
+    if (!handshaken_ || attached_)
+        return;
+    // Asks for a place in the presence table again: once one is free, pushes
+    // reach this connection like any other.
+    auto const attach = services_.store().attach(routing_id_, services_.slot(), push_.through_seq());
+    attached_ = attach.registered;
+    take_listing(attach);
+}
+
 void connection_handler::on_notification(shm::notify_entry const& entry)
 {
     switch (static_cast<shm::notify_kind>(entry.kind)) {
     case shm::notify_kind::push_blob:
-        if (entry.blob_seq > listed_up_to_seq_)
-            sink_.queue_blob({entry.shard, shm::blob_kind::update, entry.blob_offset, entry.blob_seq});
+        // The blob may have been queued already: listed at attach or by a
+        // catch-up while its push was on its way through a ring.
+        if (push_.is_new(entry.blob_seq) &&
+            sink_.queue_blob({entry.shard, shm::blob_kind::update, entry.blob_offset, entry.blob_seq}))
+            push_.queued(entry.blob_seq);
+        if (push_.wants_listing())
+            catch_up();
         break;
     case shm::notify_kind::delivered:
     case shm::notify_kind::received_by_recipient: {

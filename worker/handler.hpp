@@ -10,6 +10,7 @@
 
 #include "shm/store.hpp"
 #include "worker/protocol/messages.hpp"
+#include "worker/push_tracker.hpp"
 #include "worker/services.hpp"
 #include "worker/session_sink.hpp"
 
@@ -38,6 +39,13 @@ public:
     std::optional<std::string> load_delivery(shm::blob_ref const& ref);
     /// A notification routed to this connection's routing id.
     void on_notification(shm::notify_entry const& entry);
+    /// Queues every blob of the mailbox this connection has not queued yet:
+    /// a push to it may have been lost (push_tracker.hpp).
+    void catch_up();
+    /// For a connection the presence table had no room for, which no push
+    /// reaches: tries to record its presence again and catches up. Called by
+    /// the worker's sweep, so its blobs arrive within about 250 ms.
+    void poll_mailbox();
 
     bool handshaken() const noexcept { return handshaken_; }
     std::string const& routing_id() const noexcept { return routing_id_; }
@@ -63,6 +71,7 @@ private:
     std::optional<std::string> load_device_sync(shm::blob_ref const& ref);
     void reply_ack(std::string_view acked_message_id, protocol::ack_status status);
     void after_store(shm::put_result const& r, std::string_view recipient);
+    void take_listing(shm::mailbox_listing const& listing);
 
     worker_services& services_;
     session_sink& sink_;
@@ -72,7 +81,7 @@ private:
     std::string client_id_;
     std::string device_id_;
     std::string routing_id_;
-    std::uint64_t listed_up_to_seq_ = 0; ///< newest blob handed over by attach()
+    push_tracker push_; ///< which of the routing id's blobs are queued
 };
 
 } // namespace relay::worker

@@ -141,9 +141,9 @@ std::string render_metrics(shm::store& st)
              count(counter::nonce_replays_total));
     m.single("relay_connections_rejected_limit_total", "counter", "Connections refused by RELAY_MAX_CONNECTIONS.",
              count(counter::connections_rejected_limit));
-    m.single("relay_connections_rejected_presence_total", "counter",
-             "Connections refused because their presence could not be recorded.",
-             count(counter::connections_rejected_presence));
+    m.single("relay_connections_without_presence_total", "counter",
+             "Connections whose presence could not be recorded: their mailboxes are polled, not pushed to.",
+             count(counter::connections_without_presence_total));
     m.single("relay_connections_rejected_per_ip_total", "counter",
              "Connections refused by RELAY_MAX_CONNECTIONS_PER_IP.", count(counter::connections_rejected_per_ip));
     m.single("relay_notifications_dropped_total", "counter", "Delivered/receipt notifications lost to full queues.",
@@ -198,6 +198,10 @@ std::string render_metrics(shm::store& st)
              count(counter::sync_flushes_total));
     m.single("relay_store_sync_records_total", "counter", "Records whose Stored ack waited for a group flush.",
              count(counter::sync_records_total));
+    m.single("relay_push_catch_ups_total", "counter",
+             "Times a worker's notification ring lost pushes (full or reset) and its connections listed their "
+             "mailboxes instead.",
+             count(counter::push_catch_ups_total));
 
     // Per worker slot, for every slot that was ever used.
     auto used = [&st](std::uint32_t i) { return st.slot(i).generation.load(std::memory_order_relaxed) != 0; };

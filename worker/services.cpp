@@ -94,6 +94,16 @@ void worker_services::notify_routing_id(shm::notify_entry const& entry)
     notify(store_.live_slots(routing), entry);
 }
 
+void worker_services::catch_up_all()
+{
+    count(shm::counter::push_catch_ups_total);
+    std::vector<connection_handler*> everyone;
+    for (auto const& [routing_id, handlers] : local_)
+        everyone.insert(everyone.end(), handlers.begin(), handlers.end());
+    for (connection_handler* h : everyone)
+        h->catch_up();
+}
+
 void worker_services::dispatch_local(shm::notify_entry const& entry)
 {
     auto const* handlers = local_handlers(std::string_view(entry.routing_id, shm::key_size));

@@ -67,6 +67,9 @@ public:
     void notify_routing_id(shm::notify_entry const& entry);
     /// Delivers one entry to the local handlers it names.
     void dispatch_local(shm::notify_entry const& entry);
+    /// Pushes to this worker were lost (its ring was full or reset): every
+    /// local connection lists its mailbox for the blobs it has not queued.
+    void catch_up_all();
     /// Eventfd of this worker (readable when its ring has entries).
     int own_event_fd() const { return event_fds_[slot_]; }
 

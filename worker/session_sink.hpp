@@ -18,8 +18,10 @@ public:
     /// `durable_generation` (0: never held; worker/commit_gate.hpp).
     virtual void send_frame(std::string frame, std::uint64_t durable_generation) = 0;
     /// Queues a stored blob; it is read from the store only when it is its turn,
-    /// so a long backlog costs a few bytes per blob, not the blob.
-    virtual void queue_blob(shm::blob_ref const& ref) = 0;
+    /// so a long backlog costs a few bytes per blob, not the blob. False if
+    /// the queue is full (or closed): the blob stays stored, and the sink asks
+    /// its handler to catch up once its queue has drained.
+    virtual bool queue_blob(shm::blob_ref const& ref) = 0;
     /// A notification was forwarded: restarts the idle timer (PROTOCOL §4.6).
     virtual void touch() = 0;
 };

@@ -156,8 +156,11 @@ net::awaitable<void> notification_loop(worker_services& services)
             co_return;
         std::uint64_t value = 0;
         [[maybe_unused]] auto n = ::read(events.native_handle(), &value, sizeof value);
-        for (auto const& entry : services.rings().drain(services.slot()))
+        auto const drained = services.rings().drain(services.slot());
+        for (auto const& entry : drained.entries)
             services.dispatch_local(entry);
+        if (drained.lost)
+            services.catch_up_all();
     }
 }
 
@@ -172,7 +175,7 @@ net::awaitable<void> deadline_sweep(session_registry& registry)
         auto [ec] = co_await timer.async_wait(use_nothrow);
         if (ec)
             co_return;
-        registry.check_deadlines(std::chrono::steady_clock::now());
+        registry.sweep(std::chrono::steady_clock::now());
     }
 }
 

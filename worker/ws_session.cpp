@@ -89,7 +89,7 @@ void ws_session::start()
     auto self = shared_from_this();
     // One coroutine per session, the reader. Writes are started by whoever
     // queues a frame and chained from their completions (pump()); deadlines
-    // are checked by the worker's sweep (check_deadlines()). An idle session
+    // are checked by the worker's sweep (session_registry::sweep()). An idle session
     // then holds no writer frame, no timer and no pending timer wait: about
     // 2 KiB less per idle connection than a writer and a watchdog coroutine.
     net::co_spawn(
@@ -200,6 +200,11 @@ void ws_session::pump()
             if (!loaded)
                 continue; // acknowledged or expired since it was queued
             frame = std::move(*loaded);
+        } else if (blobs_overflowed_) {
+            // The blob queue has drained after refusing blobs: list them now.
+            blobs_overflowed_ = false;
+            handler_.catch_up();
+            continue;
         } else {
             cork(false); // the queue is drained: what was held back goes out now
             if (going_away_ && handler_.handshaken()) {
@@ -294,12 +299,14 @@ void session_registry::remove(ws_session* s)
     sessions_.pop_back();
 }
 
-void session_registry::check_deadlines(std::chrono::steady_clock::time_point now)
+void session_registry::sweep(std::chrono::steady_clock::time_point now)
 {
     // abort() only closes the socket: no session leaves the registry before
     // its coroutine resumes, so the vector does not change during the loop.
-    for (ws_session* s : sessions_)
+    for (ws_session* s : sessions_) {
         s->check_deadlines(now);
+        s->poll_mailbox();
+    }
 }
 
 void ws_session::check_deadlines(std::chrono::steady_clock::time_point now)
@@ -353,16 +360,19 @@ void ws_session::send_frame(std::string frame, std::uint64_t durable_generation)
     pump();
 }
 
-void ws_session::queue_blob(shm::blob_ref const& ref)
+bool ws_session::queue_blob(shm::blob_ref const& ref)
 {
-    if (closed_ || blobs_overflowed_ || blobs_.size() >= max_queued_blobs) {
-        // Stays stored and is delivered at the next connect. Every later blob
-        // is skipped too, so that nothing newer overtakes it.
+    if (closed_)
+        return false;
+    if (blobs_overflowed_ || blobs_.size() >= max_queued_blobs) {
+        // Stays stored; every later blob is refused too, so that nothing newer
+        // overtakes it, until the queue has drained and the handler catches up.
         blobs_overflowed_ = true;
-        return;
+        return false;
     }
     blobs_.push_back(ref);
     pump();
+    return true;
 }
 
 void ws_session::touch()

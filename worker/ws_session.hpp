@@ -40,10 +40,12 @@ public:
     void send_frame(std::string frame, std::uint64_t durable_generation) override;
     /// The commit gate's flush finished: acks it held may go.
     void on_durable() { pump(); }
-    void queue_blob(shm::blob_ref const& ref) override;
+    bool queue_blob(shm::blob_ref const& ref) override;
+    /// The connection has no presence recorded: poll its mailbox (sweep).
+    void poll_mailbox() { handler_.poll_mailbox(); }
     void touch() override;
     /// [CLOSE] if the handshake or idle deadline has passed; called by the
-    /// worker's sweep (session_registry::check_deadlines).
+    /// worker's sweep (session_registry::sweep).
     void check_deadlines(std::chrono::steady_clock::time_point now);
 
     /// Frames or bytes beyond these close the connection as a slow consumer
@@ -51,7 +53,7 @@ public:
     static constexpr std::size_t max_queued_frames = 1024;
     static constexpr std::size_t max_queued_bytes = 8u << 20;
     /// Queued blob references (16 bytes each) beyond this are not queued: the
-    /// blob stays stored and is delivered at the next connect.
+    /// blob stays stored, and the handler catches up once the queue drained.
     static constexpr std::size_t max_queued_blobs = 16384;
 
 private:
@@ -114,8 +116,9 @@ public:
     /// of connections.
     void remove(ws_session* s);
     std::vector<ws_session*> const& all() const { return sessions_; }
-    /// Closes every session past its handshake or idle deadline.
-    void check_deadlines(std::chrono::steady_clock::time_point now);
+    /// Closes every session past its handshake or idle deadline, and polls
+    /// the mailboxes of those that no push reaches.
+    void sweep(std::chrono::steady_clock::time_point now);
 
 private:
     std::vector<ws_session*> sessions_;

@@ -51,7 +51,13 @@ class fake_sink final : public relay::worker::session_sink {
 public:
     using session_sink::send_frame;
     void send_frame(std::string frame, std::uint64_t) override { frames.push_back(std::move(frame)); }
-    void queue_blob(shm::blob_ref const& ref) override { blobs.push_back(ref); }
+    bool queue_blob(shm::blob_ref const& ref) override
+    {
+        if (blobs.size() >= blob_room)
+            return false;
+        blobs.push_back(ref);
+        return true;
+    }
     void touch() override { ++touches; }
 
     bool silent() const { return frames.empty() && blobs.empty() && touches == 0; }
@@ -59,6 +65,7 @@ public:
     std::vector<std::string> frames;
     std::vector<shm::blob_ref> blobs;
     int touches = 0;
+    std::size_t blob_room = SIZE_MAX; ///< queue_blob refuses beyond this many
 };
 
 /// One connection: the sink outlives the handler that writes to it.

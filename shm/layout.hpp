@@ -271,10 +271,10 @@ inline constexpr double duration_bucket_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.
 inline constexpr std::size_t duration_bucket_count = std::size(duration_bucket_bounds);
 
 struct alignas(64) worker_slot {
-    std::atomic<std::int32_t> pid;         ///< 0 when the slot has no live process
-    std::atomic<std::uint32_t> generation; ///< bumped at each (re)spawn
-    std::atomic<std::uint64_t> heartbeat_ms;
-    std::atomic<std::uint64_t> connections; ///< admitted TCP connections now open in this worker
+    std::atomic<std::int32_t> pid;           ///< 0 when the slot has no live process
+    std::atomic<std::uint32_t> generation;   ///< bumped at each (re)spawn
+    std::atomic<std::uint64_t> heartbeat_ms; ///< CLOCK_MONOTONIC; 0 until the worker first beats
+    std::atomic<std::uint64_t> connections;  ///< admitted TCP connections now open in this worker
     std::atomic<std::uint64_t> counters[counter_count];
     /// Handling time of post-handshake messages: per bucket (not cumulative;
     /// the last entry is +Inf), and the sum in nanoseconds.
@@ -314,6 +314,24 @@ struct rate_entry {
     std::atomic<std::uint64_t> key;
     std::atomic<std::uint64_t> state;
 };
+
+/// One token bucket, read and written only under its group's lock.
+struct rate_bucket {
+    std::uint64_t key;    ///< hash of family and routing id, never 0; 0: free
+    std::uint32_t tokens; ///< in 1/256 of a token
+    std::uint32_t stamp;  ///< last refill, CLOCK_MONOTONIC in 1/64 s, modulo 2^32 (2.1 years)
+};
+inline constexpr std::uint32_t rate_group_buckets = 13;
+/// The rate table is laid out as rate_entry[rate_table_entries] (its size in
+/// the header's geometry) and used as groups of 16 entries' room: a lock and
+/// 13 buckets (rate_limiter.hpp).
+struct rate_group {
+    robust_mutex lock;
+    std::uint8_t pad_[48 - sizeof(robust_mutex)];
+    rate_bucket buckets[rate_group_buckets];
+};
+inline constexpr std::uint32_t rate_entries_per_group = 16;
+static_assert(sizeof(rate_group) == rate_entries_per_group * sizeof(rate_entry));
 
 enum class notify_kind : std::uint8_t {
     push_blob = 1,             ///< a blob was stored for a routing id live on this worker (D-5)
@@ -442,7 +460,8 @@ constexpr std::uint64_t tail_fingerprint()
 {
     std::uint64_t h = 1469598103934665603ull;
     for (std::uint64_t v : {std::uint64_t{sizeof(worker_slot)},     std::uint64_t{alignof(worker_slot)},
-                            std::uint64_t{sizeof(rate_entry)},      std::uint64_t{sizeof(nonce_entry)},
+                            std::uint64_t{sizeof(rate_entry)},      std::uint64_t{sizeof(rate_group)},
+                            std::uint64_t{rate_group_buckets},      std::uint64_t{sizeof(nonce_entry)},
                             std::uint64_t{nonce_table_entries},     std::uint64_t{sizeof(address_entry)},
                             std::uint64_t{address_table_entries},   std::uint64_t{sizeof(notify_entry)},
                             std::uint64_t{sizeof(notify_ring)},     std::uint64_t{notify_ring_capacity},

@@ -7,7 +7,7 @@
 namespace relay::shm {
 namespace {
 
-// word = tag (44 bits of the nonce's hash, never 0) << 20 | recording second mod 2^20.
+// word = tag (44 bits of the nonce's hash, never 0) << 20 | signing second mod 2^20.
 constexpr unsigned time_bits = 20;
 constexpr std::uint64_t time_mask = (std::uint64_t{1} << time_bits) - 1;
 /// A nonce may live in any of the probe_window entries after its home entry.
@@ -26,8 +26,8 @@ nonce_window::nonce_window(std::uint8_t* base, store_header const& header) noexc
 {
 }
 
-nonce_window::outcome nonce_window::record(std::span<std::uint8_t const, 32> nonce, std::uint64_t now_unix,
-                                           std::uint64_t window_secs)
+nonce_window::outcome nonce_window::record(std::span<std::uint8_t const, 32> nonce, std::uint64_t signed_unix,
+                                           std::uint64_t now_unix, std::uint64_t window_secs)
 {
     std::uint64_t const h =
         key_hash(seed_, std::string_view(reinterpret_cast<char const*>(nonce.data()), nonce.size()));
@@ -35,8 +35,16 @@ nonce_window::outcome nonce_window::record(std::span<std::uint8_t const, 32> non
     std::uint32_t const home = static_cast<std::uint32_t>(h) & (nonce_table_entries - 1);
     std::uint64_t const tag = (h >> time_bits) | (std::uint64_t{1} << 43);
     std::uint64_t const now = now_unix & time_mask;
-    std::uint64_t const mine = tag << time_bits | now;
-    auto live = [&](std::uint64_t word) { return word != 0 && ((now - second_of(word)) & time_mask) <= window_secs; };
+    std::uint64_t const mine = tag << time_bits | (signed_unix & time_mask);
+    // Seconds since the signing time, as a signed 20-bit number: negative
+    // (signed "in the future", the clock stepped back) counts as live. A step
+    // back of more than 6 days wraps and forgets; the ±60 s check then
+    // refuses the handshake for those 6 days.
+    auto live = [&](std::uint64_t word) {
+        std::uint64_t const since = (now - second_of(word)) & time_mask;
+        bool const future = since >= (std::uint64_t{1} << (time_bits - 1));
+        return word != 0 && (future || since <= window_secs);
+    };
     auto entry = [&](std::uint32_t i) -> std::atomic<std::uint64_t>& {
         return table_[(home + i) & (nonce_table_entries - 1)].word;
     };

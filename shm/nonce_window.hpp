@@ -22,9 +22,14 @@ public:
         full,     ///< every entry this nonce may use is live: refused, the client retries with a new nonce
     };
 
-    /// Records `nonce` at `now_unix` unless it was recorded within the last
-    /// `window_secs`. Call only after the signature verified (D-10).
-    outcome record(std::span<std::uint8_t const, 32> nonce, std::uint64_t now_unix, std::uint64_t window_secs = 120);
+    /// Records `nonce`, signed at `signed_unix` (the handshake's timestamp),
+    /// unless it is remembered. A nonce is remembered until the wall clock
+    /// passes its signing time plus `window_secs`: for as long as its
+    /// handshake could pass the ±60 s check again, even after the clock
+    /// stepped back (a signing time in the future keeps it remembered). Call
+    /// only after the signature verified (D-10).
+    outcome record(std::span<std::uint8_t const, 32> nonce, std::uint64_t signed_unix, std::uint64_t now_unix,
+                   std::uint64_t window_secs = 120);
 
 private:
     nonce_entry* table_;

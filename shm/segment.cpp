@@ -18,6 +18,7 @@
 #include "common/random.hpp"
 #include "shm/page_pool.hpp"
 #include "shm/presence_table.hpp"
+#include "shm/rate_limiter.hpp"
 #include "shm/record_crc.hpp"
 #include "shm/space_reservation.hpp"
 
@@ -118,6 +119,7 @@ void lay_out_tail(std::uint8_t* base, tail_shape const& t, bool zeroed = false)
     pool.reset_all_free();
     new (base + o.presence) presence_header{};
     presence_table(base).reinit_lock();
+    rate_limiter(base, h).reset();
     auto* shards = reinterpret_cast<shard_header*>(base + o.shards);
     for (std::uint32_t i = 0; i < t.shard_count; ++i) {
         auto* s = new (&shards[i]) shard_header{};

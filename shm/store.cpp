@@ -15,6 +15,7 @@
 #include "shm/fault_injection.hpp"
 #include "shm/page_pool.hpp"
 #include "shm/presence_table.hpp"
+#include "shm/rate_limiter.hpp"
 #include "shm/record_crc.hpp"
 
 namespace relay::shm {
@@ -571,6 +572,9 @@ void store::reinit_locks()
     presence_table(base_).reinit_lock();
     for (std::uint32_t i = 0; i < shard_count(); ++i)
         shard(i).header().lock.init();
+    // Bucket stamps are CLOCK_MONOTONIC, which restarts with the host: every
+    // relay start begins with full buckets, as the Rust relay's in-memory ones.
+    rate_limiter(base_, header()).reset();
 }
 
 store_totals store::totals() const

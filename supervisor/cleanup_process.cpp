@@ -11,6 +11,7 @@
 #include <string>
 
 #include "common/exit_codes.hpp"
+#include "common/clock.hpp"
 #include "common/log.hpp"
 #include "shm/compaction.hpp"
 #include "shm/rate_limiter.hpp"
@@ -23,8 +24,6 @@ namespace {
 /// PROTOCOL §10.2: buckets idle for 30 minutes are discarded every 10 minutes.
 constexpr std::uint64_t bucket_sweep_every_s = 600;
 constexpr std::uint64_t bucket_idle_ms = 30 * 60 * 1000;
-
-std::uint64_t now_unix() { return static_cast<std::uint64_t>(std::time(nullptr)); }
 
 /// The background flush (docs/store.md, "Durability to disk"): every
 /// RELAY_SYNC_INTERVAL_MS the records written since go to disk
@@ -128,9 +127,10 @@ int run_cleanup(config const& cfg, std::uint8_t* store_base)
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
 
-    // §8.4: the first pass runs one interval after start.
-    std::uint64_t next_sweep = now_unix() + cfg.cleanup_interval_secs;
-    std::uint64_t next_buckets = now_unix() + bucket_sweep_every_s;
+    // §8.4: the first pass runs one interval after start. The schedule is
+    // CLOCK_MONOTONIC: a step of the wall clock neither stops nor hurries it.
+    std::uint64_t next_sweep_ms = clock::monotonic_ms() + cfg.cleanup_interval_secs * 1000;
+    std::uint64_t next_buckets_ms = clock::monotonic_ms() + bucket_sweep_every_s * 1000;
     RELAY_LOG_INFO("cleanup every %llu s, blob TTL %llu s", static_cast<unsigned long long>(cfg.cleanup_interval_secs),
                    static_cast<unsigned long long>(cfg.blob_ttl_secs));
     store_flusher flusher(cfg, store_base);
@@ -138,18 +138,19 @@ int run_cleanup(config const& cfg, std::uint8_t* store_base)
     for (;;) {
         flusher.run_if_due();
         compactor.run_if_due();
-        std::uint64_t const now = now_unix();
-        std::uint64_t const due = std::min(next_sweep, next_buckets);
-        if (now < due) {
+        std::uint64_t const now_ms = clock::monotonic_ms();
+        std::uint64_t const due_ms = std::min(next_sweep_ms, next_buckets_ms);
+        if (now_ms < due_ms) {
             std::int64_t const wait_ms =
-                std::min({static_cast<std::int64_t>(due - now) * 1000, flusher.due_in_ms(), compactor.due_in_ms()});
+                std::min({static_cast<std::int64_t>(due_ms - now_ms), flusher.due_in_ms(), compactor.due_in_ms()});
             timespec wait{static_cast<time_t>(wait_ms / 1000), static_cast<long>(wait_ms % 1000) * 1000000};
             if (sigtimedwait(&stop, nullptr, &wait) > 0)
                 return exit_code::ok;
             continue;
         }
-        if (now >= next_sweep) {
+        if (now_ms >= next_sweep_ms) {
             auto const started = std::chrono::steady_clock::now();
+            std::uint64_t const now = clock::relay_unix(); // blob ages: the relay's calendar
             auto const stats = shm::sweep_expired(st, now, cfg.blob_ttl_secs);
             auto const kind_count = [&stats](shm::blob_kind k) {
                 return static_cast<unsigned long long>(stats.expired_by_kind[static_cast<std::size_t>(k)]);
@@ -163,11 +164,11 @@ int run_cleanup(config const& cfg, std::uint8_t* store_base)
                     "expired %llu blobs, %llu device-sync messages, %llu recovery proofs in %u shards (%lld ms)",
                     kind_count(shm::blob_kind::update), kind_count(shm::blob_kind::device_sync),
                     kind_count(shm::blob_kind::recovery_proof), stats.shards, static_cast<long long>(ms.count()));
-            next_sweep = now + cfg.cleanup_interval_secs;
+            next_sweep_ms = now_ms + cfg.cleanup_interval_secs * 1000;
         }
-        if (now >= next_buckets) {
-            limiter.sweep_idle(now * 1000, bucket_idle_ms);
-            next_buckets = now + bucket_sweep_every_s;
+        if (now_ms >= next_buckets_ms) {
+            limiter.sweep_idle(now_ms, bucket_idle_ms);
+            next_buckets_ms = now_ms + bucket_sweep_every_s * 1000;
         }
     }
 }

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "common/clock.hpp"
 #include "common/exit_codes.hpp"
 #include "common/log.hpp"
 #include "shm/fault_injection.hpp"
@@ -90,7 +91,8 @@ int supervisor::run()
     log::set_role("supervisor");
     shm::set_unprovable_repair_fatal(false); // children re-enable it after fork
     RELAY_LOG_INFO("vauchi-relay %s starting: %s", VAUCHI_RELAY_VERSION, describe(cfg_).c_str());
-    start_unix_ = static_cast<std::uint64_t>(std::time(nullptr));
+    relay::clock::anchor_relay_time(); // before any fork: every process shares the relay's calendar
+    start_unix_ = relay::clock::relay_unix();
     raise_open_file_limit();
     if (cfg_.metrics_token.empty() && cfg_.metrics.host != "127.0.0.1" && cfg_.metrics.host != "::1")
         RELAY_LOG_WARN("RELAY_METRICS_ADDR %s is not loopback and RELAY_METRICS_TOKEN is unset: anyone who can reach "
@@ -457,9 +459,7 @@ bool supervisor::all_workers_heartbeat() const
     // Workers beat every second; three missed beats mean a wedged worker.
     constexpr std::uint64_t stale_after_ms = 3000;
     shm::store st(segment_.base());
-    auto const now_ms = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count());
+    std::uint64_t const now_ms = relay::clock::monotonic_ms();
     for (child const& c : children_) {
         if (c.kind != role::worker)
             continue;

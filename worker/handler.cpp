@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "common/clock.hpp"
 #include "common/hex.hpp"
 #include "common/log.hpp"
 #include "common/random.hpp"
@@ -77,7 +78,7 @@ connection_handler::verdict connection_handler::on_handshake(std::string_view fr
     }
     // §5 step 3 after the signature verified (D-10), in the window every worker shares (D-11).
     if (auth == auth_result::verified) {
-        auto const seen = services_.nonces().record(nonce, worker_services::now_unix());
+        auto const seen = services_.nonces().record(nonce, *hs->timestamp, worker_services::now_unix());
         if (seen != shm::nonce_window::outcome::fresh) {
             services_.count(counter::handshakes_rejected_total);
             services_.count(counter::nonce_replays_total, seen == shm::nonce_window::outcome::replayed);
@@ -134,7 +135,7 @@ void connection_handler::handle_message(std::string_view frame)
         services_.count(counter::messages_rejected_total); // §10.1: silent, no token
         return;
     }
-    if (!services_.limiter().try_take(general_bucket, routing_id_, cfg.rate_limit, worker_services::now_ms())) {
+    if (!services_.limiter().try_take(general_bucket, routing_id_, cfg.rate_limit, clock::monotonic_ms())) {
         services_.count(counter::rate_limited_total); // §10.2: silent
         return;
     }
@@ -187,7 +188,7 @@ void connection_handler::handle(protocol::envelope const& e, protocol::encrypted
     rq.data = m.ciphertext;
     rq.sender = routing_id_;
     rq.sender_message_id = e.message_id;
-    rq.now = worker_services::now_unix();
+    rq.now = clock::relay_unix(); // blob ages ignore clock steps
     rq.max_blobs = cfg.max_blobs_per_user;
     rq.max_bytes = cfg.max_storage_per_user;
     auto const r = services_.store().put(rq);
@@ -223,7 +224,7 @@ void connection_handler::handle(protocol::envelope const& e, protocol::account_r
     shm::put_request rq;
     rq.recipient = m.recipient_id;
     rq.data = std::span(reinterpret_cast<std::uint8_t const*>(frame.data()), frame.size());
-    rq.now = worker_services::now_unix();
+    rq.now = clock::relay_unix(); // blob ages ignore clock steps
     rq.max_blobs = cfg.max_blobs_per_user;
     rq.check_byte_quota = false;
     auto const r = services_.store().put(rq);
@@ -267,7 +268,7 @@ void connection_handler::handle(protocol::envelope const& e, protocol::device_sy
     rq.kind = shm::blob_kind::device_sync;
     rq.recipient = client_id_;
     rq.data = record;
-    rq.now = worker_services::now_unix();
+    rq.now = clock::relay_unix(); // blob ages ignore clock steps
     auto const r = services_.store().put(rq);
     bool const stored = r.status == shm::put_status::stored;
     services_.count(stored ? counter::device_sync_stored_total : counter::store_failed_total);
@@ -287,7 +288,7 @@ bool connection_handler::take_recovery_token()
 {
     // §10.3: a second bucket per routing id, charged on top of the general one.
     if (services_.limiter().try_take(recovery_bucket, routing_id_, services_.cfg().recovery_rate_limit,
-                                     worker_services::now_ms()))
+                                     clock::monotonic_ms()))
         return true;
     services_.count(counter::recovery_rate_limited_total);
     return false;
@@ -304,7 +305,7 @@ void connection_handler::handle(protocol::envelope const& e, protocol::recovery_
     rq.kind = shm::blob_kind::recovery_proof;
     rq.recipient = key;
     rq.data = m.proof_data;
-    rq.now = worker_services::now_unix();
+    rq.now = clock::relay_unix(); // blob ages ignore clock steps
     rq.replace_existing = true;
     auto const r = services_.store().put(rq);
     bool const stored = r.status == shm::put_status::stored;
@@ -317,7 +318,7 @@ void connection_handler::handle(protocol::envelope const&, protocol::recovery_pr
     if (!take_recovery_token())
         return;
     services_.count(counter::recovery_queries_total);
-    std::uint64_t const now = worker_services::now_unix();
+    std::uint64_t const now = clock::relay_unix();
     // Expired-but-not-swept proofs are never returned (§8.4).
     std::uint64_t const created_after = now > shm::recovery_proof_ttl_secs ? now - shm::recovery_proof_ttl_secs : 0;
     std::vector<std::string> keys;

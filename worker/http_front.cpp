@@ -6,6 +6,8 @@
 
 #include <chrono>
 
+#include "common/clock.hpp"
+
 namespace relay::worker {
 
 namespace http = beast::http;
@@ -22,7 +24,7 @@ std::string health_response(worker_services& services, std::string_view target)
 {
     std::string body;
     if (target == "/health" || target == "/up" || target == "/ready") {
-        std::uint64_t const now = worker_services::now_unix();
+        std::uint64_t const now = clock::relay_unix(); // uptime ignores clock steps
         std::uint64_t const start = services.relay_start_unix();
         body = "{\"status\":\"healthy\",\"version\":\"1.1.0\",\"uptime_seconds\":" +
             std::to_string(now > start ? now - start : 0) +

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "common/clock.hpp"
 #include "worker/handler.hpp"
 
 namespace relay::worker {
@@ -35,18 +36,7 @@ void worker_services::record_duration(std::chrono::nanoseconds spent) noexcept
     slot.duration_sum_ns.fetch_add(static_cast<std::uint64_t>(spent.count()), std::memory_order_relaxed);
 }
 
-std::uint64_t worker_services::now_unix()
-{
-    return static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-}
-
-std::uint64_t worker_services::now_ms()
-{
-    return static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count());
-}
+std::uint64_t worker_services::now_unix() { return clock::wall_unix(); }
 
 void worker_services::register_handler(std::string_view routing_id, connection_handler* h)
 {

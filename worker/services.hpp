@@ -50,8 +50,8 @@ public:
     void start_draining() noexcept { draining_ = true; }
     bool draining() const noexcept { return draining_; }
 
+    /// The wall clock, for timestamps a client compares (common/clock.hpp).
     static std::uint64_t now_unix();
-    static std::uint64_t now_ms();
 
     // ---- local registry ----
     void register_handler(std::string_view routing_id, connection_handler* h);

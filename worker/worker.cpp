@@ -15,6 +15,7 @@
 #include <optional>
 
 #include "common/exit_codes.hpp"
+#include "common/clock.hpp"
 #include "common/log.hpp"
 #include "shm/record_flush.hpp"
 #include "shm/fault_injection.hpp"
@@ -183,7 +184,7 @@ net::awaitable<void> heartbeat_loop(worker_services& services)
 {
     net::steady_timer timer(co_await net::this_coro::executor);
     for (;;) {
-        services.slot_state().heartbeat_ms.store(worker_services::now_ms(), std::memory_order_relaxed);
+        services.slot_state().heartbeat_ms.store(clock::monotonic_ms(), std::memory_order_relaxed);
         timer.expires_after(std::chrono::seconds(1));
         auto [ec] = co_await timer.async_wait(use_nothrow);
         if (ec)

@@ -158,10 +158,13 @@ net::awaitable<void> notification_loop(worker_services& services)
         std::uint64_t value = 0;
         [[maybe_unused]] auto n = ::read(events.native_handle(), &value, sizeof value);
         auto const drained = services.rings().drain(services.slot());
-        for (auto const& entry : drained.entries)
-            services.dispatch_local(entry);
+        // Catch up before dispatching: a wiped ring may hold pushes posted
+        // after the lost ones, which must not overtake them. The catch-up
+        // lists both in sequence order, and their pushes are then skipped.
         if (drained.lost)
             services.catch_up_all();
+        for (auto const& entry : drained.entries)
+            services.dispatch_local(entry);
     }
 }
 

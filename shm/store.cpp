@@ -373,23 +373,27 @@ std::uint64_t store::live_slots(std::string_view routing_id)
     return p ? presence_table::slot_mask(*p) : 0;
 }
 
-std::optional<delivery> store::fetch(blob_ref const& ref, blob_kind kind, std::string_view key, fetch_mode mode)
+namespace {
+/// The head of the record `ref` names in `s`, wherever compaction moved it; 0 if gone.
+std::uint64_t locate_locked(shard_view& s, blob_ref const& ref, blob_kind kind, std::string_view key)
+{
+    std::uint64_t const head = ref.offset;
+    if (s.is_own_chunk(head) && s.is_live_head(head) && s.chunk(head)->seq == ref.seq &&
+        s.chunk(head)->kind == static_cast<std::uint8_t>(kind) && key_view(s.meta(head)->recipient) == key)
+        return head;
+    return s.find_record_locked(kind, key, ref.seq); // moved by compaction since the reference was taken, or gone
+}
+} // namespace
+
+std::optional<delivery> store::fetch(blob_ref const& ref, blob_kind kind, std::string_view key)
 {
     if (ref.shard >= shard_count())
         return std::nullopt;
     shard_view s = shard(ref.shard);
     shard_guard guard(s);
-    std::uint64_t head = ref.offset;
-    auto const is_referenced = [&] {
-        return s.is_own_chunk(head) && s.is_live_head(head) && s.chunk(head)->seq == ref.seq &&
-            s.chunk(head)->kind == static_cast<std::uint8_t>(kind) && key_view(s.meta(head)->recipient) == key;
-    };
-    if (!is_referenced()) {
-        // Moved by compaction since the reference was taken, or gone.
-        head = s.find_record_locked(kind, key, ref.seq);
-        if (head == 0)
-            return std::nullopt;
-    }
+    std::uint64_t const head = locate_locked(s, ref, kind, key);
+    if (head == 0)
+        return std::nullopt;
     chunk_header* c = s.chunk(head);
     blob_meta const* m = s.meta(head);
     delivery d;
@@ -404,14 +408,35 @@ std::optional<delivery> store::fetch(blob_ref const& ref, blob_kind kind, std::s
         return std::nullopt;
     }
     std::memcpy(d.blob_id.data(), m->blob_id, 16);
-    if (mode == fetch_mode::hand_over && (c->record_flags & record_flag_has_sender) &&
+    if ((c->record_flags & record_flag_has_sender) &&
         !(c->delivery_flags.load(std::memory_order_relaxed) & delivery_flag_delivered_sent)) {
-        c->delivery_flags.fetch_or(delivery_flag_delivered_sent, std::memory_order_relaxed);
-        d.notify_sender = true;
+        d.delivered_due = true;
         d.sender.assign(m->sender, key_size);
         d.sender_message_id.assign(reinterpret_cast<char const*>(s.head_tail(head)), c->sender_message_id_len);
     }
     return d;
+}
+
+bool store::mark_delivered(blob_ref const& ref, std::string_view routing_id,
+                           std::function<void(std::string_view, std::string_view)> const& announce)
+{
+    if (ref.shard >= shard_count())
+        return false;
+    shard_view s = shard(ref.shard);
+    shard_guard guard(s);
+    std::uint64_t const head = locate_locked(s, ref, blob_kind::update, routing_id);
+    if (head == 0)
+        return false;
+    chunk_header* c = s.chunk(head);
+    if (!(c->record_flags & record_flag_has_sender) ||
+        (c->delivery_flags.load(std::memory_order_relaxed) & delivery_flag_delivered_sent))
+        return false;
+    RELAY_KILL_POINT("deliver.before_announce");
+    announce(std::string_view(s.meta(head)->sender, key_size),
+             std::string_view(reinterpret_cast<char const*>(s.head_tail(head)), c->sender_message_id_len));
+    RELAY_KILL_POINT("deliver.before_mark");
+    c->delivery_flags.fetch_or(delivery_flag_delivered_sent, std::memory_order_relaxed);
+    return true;
 }
 
 removal store::remove(std::string_view routing_id, random::uuid const& blob_id)

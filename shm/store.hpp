@@ -62,7 +62,9 @@ struct put_result {
 struct delivery {
     random::uuid blob_id{};
     std::vector<std::uint8_t> data;
-    bool notify_sender = false; ///< first hand-over of a blob with a sender: emit Delivered (D-7)
+    /// The blob has a sender who has not had its Delivered ack yet (D-7):
+    /// mark_delivered() once its frame is written.
+    bool delivered_due = false;
     std::string sender;
     std::string sender_message_id;
 };
@@ -124,10 +126,6 @@ struct store_check {
 /// every record's checksum (reads every stored byte).
 enum class verify_depth { structure, checksums };
 
-/// What a fetch is for: a copy only, or the hand-over to the recipient that
-/// owes the sender its one Delivered ack (D-7).
-enum class fetch_mode { peek, hand_over };
-
 class store {
 public:
     explicit store(std::uint8_t* base, std::uint32_t writer_slot = no_writer_slot) noexcept;
@@ -160,13 +158,19 @@ public:
     /// Worker slots where `routing_id` has live connections.
     std::uint64_t live_slots(std::string_view routing_id);
     /// Copies a blob out if it still exists and belongs to `routing_id`.
-    /// fetch_mode::hand_over marks the blob as handed over (D-7) and reports
-    /// whether the sender is due a Delivered ack.
-    std::optional<delivery> fetch(blob_ref const& ref, std::string_view routing_id, fetch_mode mode)
+    std::optional<delivery> fetch(blob_ref const& ref, std::string_view routing_id)
     {
-        return fetch(ref, blob_kind::update, routing_id, mode);
+        return fetch(ref, blob_kind::update, routing_id);
     }
-    std::optional<delivery> fetch(blob_ref const& ref, blob_kind kind, std::string_view key, fetch_mode mode);
+    std::optional<delivery> fetch(blob_ref const& ref, blob_kind kind, std::string_view key);
+    /// The blob's frame reached the recipient's socket: if its sender has not
+    /// had its Delivered ack yet (D-7), calls `announce` with the sender and
+    /// its message id, then records that it was sent, both under the shard
+    /// lock. A process killed in between has announced without recording, so
+    /// the next hand-over announces again: a Delivered ack can repeat after a
+    /// crash but is never lost. `announce` must not take a shard lock.
+    bool mark_delivered(blob_ref const& ref, std::string_view routing_id,
+                        std::function<void(std::string_view sender, std::string_view message_id)> const& announce);
     /// Deletes the blob `blob_id` if it is addressed to `routing_id`.
     removal remove(std::string_view routing_id, random::uuid const& blob_id);
     /// Deletes every blob of `kind` filed under `key`; returns how many.

@@ -81,7 +81,7 @@ std::optional<std::vector<std::uint8_t>> store::find_recovery_proof(std::string_
     }
     // fetch() re-takes the lock and re-checks the reference, so a proof replaced
     // or purged in between is simply not found.
-    auto d = fetch(newest, blob_kind::recovery_proof, key_hash, fetch_mode::peek);
+    auto d = fetch(newest, blob_kind::recovery_proof, key_hash);
     if (!d)
         return std::nullopt;
     return std::move(d->data);

@@ -341,7 +341,7 @@ void connection_handler::handle(protocol::envelope const&, protocol::recovery_pr
 
 std::optional<std::string> connection_handler::load_device_sync(shm::blob_ref const& ref)
 {
-    auto d = services_.store().fetch(ref, shm::blob_kind::device_sync, client_id_, shm::fetch_mode::peek);
+    auto d = services_.store().fetch(ref, shm::blob_kind::device_sync, client_id_);
     shm::device_sync_record::view record;
     if (!d || !shm::device_sync_record::unpack(d->data, record))
         return std::nullopt;
@@ -359,22 +359,34 @@ std::optional<std::string> connection_handler::load_device_sync(shm::blob_ref co
     return protocol::encode_frame(e);
 }
 
-std::optional<std::string> connection_handler::load_delivery(shm::blob_ref const& ref)
+std::optional<connection_handler::outgoing> connection_handler::load_delivery(shm::blob_ref const& ref)
 {
-    if (ref.kind == shm::blob_kind::device_sync)
-        return load_device_sync(ref);
-    auto d = services_.store().fetch(ref, routing_id_,
-                                     suppress_presence_ ? shm::fetch_mode::peek : shm::fetch_mode::hand_over);
+    if (ref.kind == shm::blob_kind::device_sync) {
+        auto frame = load_device_sync(ref);
+        return frame ? std::optional<outgoing>(outgoing{std::move(*frame), false}) : std::nullopt;
+    }
+    auto d = services_.store().fetch(ref, routing_id_);
     if (!d)
         return std::nullopt;
-    std::string frame =
+    outgoing out;
+    out.frame =
         protocol::encode_delivery(random::to_string(d->blob_id), worker_services::now_unix(), routing_id_, d->data);
+    out.delivered_due = d->delivered_due && !suppress_presence_;
     services_.count(counter::blobs_delivered_total);
-    if (d->notify_sender) {
-        services_.notify_routing_id(
-            shm::notify_rings::make(shm::notify_kind::delivered, d->sender, d->sender_message_id));
-    }
-    return frame;
+    return out;
+}
+
+void connection_handler::on_delivery_written(shm::blob_ref const& ref)
+{
+    // D-7: the sender's live connections hear Delivered once the frame is on
+    // this socket, not when it was read from the store: a frame skipped
+    // (too large for Noise) or lost with the connection owes nothing yet.
+    services_.store().mark_delivered(ref, routing_id_, [this](std::string_view sender, std::string_view message_id) {
+        // Under the shard lock: this worker's own connections get it after.
+        services_.notify_routing_id(shm::notify_rings::make(shm::notify_kind::delivered, sender, message_id),
+                                    worker_services::local::later);
+    });
+    services_.dispatch_deferred();
 }
 
 void connection_handler::take_listing(shm::mailbox_listing const& listing)

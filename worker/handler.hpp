@@ -32,11 +32,19 @@ public:
     verdict on_handshake(std::string_view frame, bool noise = false);
     /// Every later binary message (§4.5 pipeline). Never closes the connection.
     void on_message(std::string_view frame);
-    /// Reads a queued blob from the store and encodes its delivery, emitting the
-    /// sender's Delivered ack on first hand-over (D-6, D-7); a device-sync
-    /// reference becomes a DeviceSyncMessage (§7.6). nullopt if the record is
-    /// gone (acknowledged or expired meanwhile).
-    std::optional<std::string> load_delivery(shm::blob_ref const& ref);
+    struct outgoing {
+        std::string frame;
+        /// Call on_delivery_written() once the frame is written: its sender
+        /// may be due a Delivered ack (D-6, D-7).
+        bool delivered_due = false;
+    };
+    /// Reads a queued blob from the store and encodes its delivery; a
+    /// device-sync reference becomes a DeviceSyncMessage (§7.6). nullopt if
+    /// the record is gone (acknowledged or expired meanwhile).
+    std::optional<outgoing> load_delivery(shm::blob_ref const& ref);
+    /// The delivery of `ref` was written to the socket: the sender hears
+    /// Delivered if it has not yet.
+    void on_delivery_written(shm::blob_ref const& ref);
     /// A notification routed to this connection's routing id.
     void on_notification(shm::notify_entry const& entry);
     /// Queues every blob of the mailbox this connection has not queued yet:

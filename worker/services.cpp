@@ -59,14 +59,17 @@ std::vector<connection_handler*> const* worker_services::local_handlers(std::str
     return it == local_.end() ? nullptr : &it->second;
 }
 
-void worker_services::notify(std::uint64_t slots, shm::notify_entry const& entry)
+void worker_services::notify(std::uint64_t slots, shm::notify_entry const& entry, local when)
 {
     for (std::uint32_t s = 0; s < shm::max_worker_slots && slots != 0; ++s) {
         if (!(slots & (std::uint64_t{1} << s)))
             continue;
         slots &= ~(std::uint64_t{1} << s);
         if (s == slot_) {
-            dispatch_local(entry);
+            if (when == local::now)
+                dispatch_local(entry);
+            else
+                deferred_.push_back(entry);
             continue;
         }
         if (s >= event_fds_.size() || !rings_.post(s, entry)) {
@@ -78,10 +81,18 @@ void worker_services::notify(std::uint64_t slots, shm::notify_entry const& entry
     }
 }
 
-void worker_services::notify_routing_id(shm::notify_entry const& entry)
+void worker_services::notify_routing_id(shm::notify_entry const& entry, local when)
 {
     std::string_view const routing(entry.routing_id, shm::key_size);
-    notify(store_.live_slots(routing), entry);
+    notify(store_.live_slots(routing), entry, when);
+}
+
+void worker_services::dispatch_deferred()
+{
+    auto entries = std::move(deferred_);
+    deferred_.clear();
+    for (auto const& entry : entries)
+        dispatch_local(entry);
 }
 
 void worker_services::catch_up_all()

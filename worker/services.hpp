@@ -60,11 +60,17 @@ public:
     std::vector<connection_handler*> const* local_handlers(std::string_view routing_id) const;
 
     // ---- notifications ----
+    /// When this worker's own connections get a notification: at once, or
+    /// from dispatch_deferred() (the caller holds a shard lock, which the
+    /// connections' reactions could need).
+    enum class local { now, later };
     /// Sends `entry` to every connection of entry.routing_id on the workers in
     /// `slots` (a bit mask); local ones directly, others through their ring.
-    void notify(std::uint64_t slots, shm::notify_entry const& entry);
+    void notify(std::uint64_t slots, shm::notify_entry const& entry, local when = local::now);
     /// Looks up where `routing_id` is live, then notify().
-    void notify_routing_id(shm::notify_entry const& entry);
+    void notify_routing_id(shm::notify_entry const& entry, local when = local::now);
+    /// Delivers what notify(..., local::later) held back.
+    void dispatch_deferred();
     /// Delivers one entry to the local handlers it names.
     void dispatch_local(shm::notify_entry const& entry);
     /// Pushes to this worker were lost (its ring was full or reset): every
@@ -93,6 +99,7 @@ private:
     };
     std::unordered_map<std::string, std::vector<connection_handler*>, key_hash, std::equal_to<>> local_;
     bool draining_ = false;
+    std::vector<shm::notify_entry> deferred_;
 };
 
 } // namespace relay::worker

@@ -199,7 +199,9 @@ void ws_session::pump()
             auto loaded = handler_.load_delivery(ref);
             if (!loaded)
                 continue; // acknowledged or expired since it was queued
-            frame = std::move(*loaded);
+            frame = std::move(loaded->frame);
+            if (loaded->delivered_due)
+                delivered_due_ = ref;
         } else if (blobs_overflowed_) {
             // The blob queue has drained after refusing blobs: list them now.
             blobs_overflowed_ = false;
@@ -217,6 +219,7 @@ void ws_session::pump()
         }
         if (seal(frame))
             break;
+        delivered_due_.reset(); // skipped: nothing was delivered
     }
     // Frames queued behind this one (a connecting recipient's pending blobs,
     // acks of pipelined updates) are written one by one, each with its own
@@ -240,6 +243,11 @@ void ws_session::on_written(beast::error_code ec)
         return;
     }
     services_.count(shm::counter::messages_sent_total);
+    if (delivered_due_) {
+        auto const ref = *delivered_due_;
+        delivered_due_.reset();
+        handler_.on_delivery_written(ref);
+    }
     pump();
 }
 

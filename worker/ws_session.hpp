@@ -96,6 +96,8 @@ private:
     std::vector<std::uint8_t> noise_in_;    ///< decrypted incoming frame, reused
     std::vector<std::uint8_t> noise_out_;   ///< encrypted outgoing frame, reused
     std::string in_flight_;                 ///< the frame being written
+    /// The blob in flight, if its sender is due a Delivered once it is written.
+    std::optional<shm::blob_ref> delivered_due_;
     std::chrono::steady_clock::time_point handshake_deadline_;
     std::chrono::steady_clock::time_point idle_deadline_;
     bool closed_ = false;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "../common/ed25519_identity.hpp"
@@ -242,6 +243,45 @@ BOOST_AUTO_TEST_CASE(noise_client_stores_receives_live_push_and_acks_entirely_en
     auto const e = a2->receive_envelope();
     BOOST_TEST(expect_payload<protocol::encrypted_update>(e).ciphertext == std::vector<std::uint8_t>{7},
                boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(delivered_follows_only_a_frame_that_was_written_to_the_recipient)
+{
+    // a delivery too large for one Noise message is skipped over Noise.
+    // Its sender must not hear Delivered until the frame is really written,
+    // here when the recipient comes back over a plain (v1) connection.
+    relay_process relay;
+    auto const key = logged_noise_key(relay);
+    std::string const alice = random_id(), bob = random_id();
+    auto a = connect_as(relay.port(), alice);
+    std::set<std::string> small, large;
+    for (int i = 0; i < 9; ++i) {
+        bool const too_large = i % 2 == 1 && i < 8; // 4 of 9
+        std::string const id = (too_large ? "large-" : "small-") + std::to_string(i);
+        a->send_binary(update_frame(bob, random_bytes(too_large ? 70'000 : 100), id));
+        expect_ack(*a, id, ack_status::stored);
+        (too_large ? large : small).insert(id);
+    }
+    auto const delivered_acks = [&](std::chrono::milliseconds quiet) {
+        std::set<std::string> ids;
+        while (auto const e = a->receive_envelope(quiet)) {
+            auto const& ack = expect_payload<protocol::acknowledgment>(e);
+            BOOST_TEST(protocol::to_string(ack.status) == "Delivered");
+            BOOST_TEST(ids.insert(ack.message_id).second, "Delivered twice for " << ack.message_id);
+        }
+        return ids;
+    };
+    {
+        auto b = connect_noise_as(relay.port(), key, bob);
+        for (int i = 0; i < 5; ++i)
+            BOOST_TEST(b->receive_envelope().has_value());
+        BOOST_TEST(b->silent_for(300ms));
+        BOOST_TEST(delivered_acks(500ms) == small, boost::test_tools::per_element());
+    }
+    auto b = connect_as(relay.port(), bob);
+    for (int i = 0; i < 9; ++i)
+        BOOST_TEST(b->receive_envelope().has_value());
+    BOOST_TEST(delivered_acks(500ms) == large, boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(a_noise_key_set_in_the_config_file_is_the_one_used)

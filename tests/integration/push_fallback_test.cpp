@@ -219,4 +219,33 @@ BOOST_AUTO_TEST_CASE(a_producer_killed_holding_a_ring_lock_loses_no_push)
     std::filesystem::remove_all(tmpl);
 }
 
+BOOST_AUTO_TEST_CASE(a_worker_killed_before_it_announced_delivered_announces_it_at_the_next_hand_over)
+{
+    // The recipient's worker dies after writing the delivery and before
+    // telling the sender: the blob is still marked undelivered, so handing
+    // it over again tells the sender then. A Delivered may repeat after a
+    // crash; it is never lost.
+    char tmpl[] = "/tmp/vauchi-relay-delivered-XXXXXX";
+    BOOST_REQUIRE(::mkdtemp(tmpl) != nullptr);
+    relay_process relay(with_env({{"VAUCHI_KILL_POINT", "deliver.before_announce:1"},
+                                  {"VAUCHI_KILL_POINT_TOKEN", std::string(tmpl) + "/token"}}));
+    std::string const alice = random_id(), bob = random_id();
+    auto sender = connect_as(relay.port(), alice);
+    sender->send_binary(update_frame(bob, {4, 2}, "announce-me"));
+    expect_ack(*sender, "announce-me", ack_status::stored);
+    {
+        auto b = connect_as(relay.port(), bob);
+        BOOST_TEST(b->receive_envelope().has_value());
+        BOOST_TEST(b->closed_within(5000ms)); // its worker died at the kill point
+    }
+    BOOST_TEST_REQUIRE(relay.wait_for_log("was killed by signal 9", 10s));
+    // The sender's connection may have shared that worker: connect again if so.
+    if (sender->closed_within(200ms))
+        sender = connect_as(relay.port(), alice);
+    auto b = connect_as(relay.port(), bob);
+    BOOST_TEST(b->receive_envelope().has_value());
+    expect_ack(*sender, "announce-me", ack_status::delivered);
+    std::filesystem::remove_all(tmpl);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

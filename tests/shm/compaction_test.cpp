@@ -56,7 +56,7 @@ void expect_every_record_once(store& st, std::vector<stored> const& kept)
     for (auto const& [who, n] : per_recipient)
         BOOST_TEST(st.pending_count(*who) == n);
     for (auto const& k : kept) {
-        auto const d = st.fetch(k.result.ref, *k.recipient, fetch_mode::peek); // the reference from before the move
+        auto const d = st.fetch(k.result.ref, *k.recipient); // the reference from before the move
         BOOST_TEST_REQUIRE(d.has_value());
         BOOST_TEST((d->data == k.data));
         BOOST_TEST((d->blob_id == k.result.blob_id));

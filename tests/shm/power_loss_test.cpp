@@ -67,7 +67,7 @@ BOOST_AUTO_TEST_CASE(files_mixed_page_by_page_from_two_states_recover_without_a_
     store_records(s.st, reg, rng, 150);
     for (auto const& k : reg.keys)
         for (auto const& ref : s.st.attach(k, 1).pending)
-            s.st.fetch(ref, k, fetch_mode::hand_over);
+            s.st.fetch(ref, k);
     store_image const newer(s.seg.base(), s.seg.size());
     std::set<blob_id> const live_newer = reg.live;
 

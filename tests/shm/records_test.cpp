@@ -59,7 +59,7 @@ BOOST_AUTO_TEST_CASE(device_sync_is_listed_for_its_target_device_by_version_then
     BOOST_TEST_REQUIRE(listed.size() == 3u);
     std::vector<std::uint8_t> seeds;
     for (auto const& r : listed) {
-        auto d = s.st.fetch(r.ref, blob_kind::device_sync, key('c'), fetch_mode::peek);
+        auto d = s.st.fetch(r.ref, blob_kind::device_sync, key('c'));
         BOOST_TEST_REQUIRE(d.has_value());
         device_sync_record::view v;
         BOOST_TEST_REQUIRE(device_sync_record::unpack(d->data, v));
@@ -71,7 +71,7 @@ BOOST_AUTO_TEST_CASE(device_sync_is_listed_for_its_target_device_by_version_then
     BOOST_TEST(seeds == (std::vector<std::uint8_t>{3, 1, 4}), boost::test_tools::per_element());
     // Not visible as updates of that id, and an update fetch of it fails.
     BOOST_TEST(s.st.attach(key('c'), 0).pending.empty());
-    BOOST_TEST(!s.st.fetch(listed[0].ref, key('c'), fetch_mode::peek).has_value());
+    BOOST_TEST(!s.st.fetch(listed[0].ref, key('c')).has_value());
     BOOST_TEST(verified(s.st));
 }
 

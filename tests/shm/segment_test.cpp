@@ -32,7 +32,7 @@ BOOST_AUTO_TEST_CASE(a_second_mapping_at_another_address_sees_the_same_store)
     store other(static_cast<std::uint8_t*>(second.get_address()));
     auto const att = other.attach(key('a'), 1);
     BOOST_TEST_REQUIRE(att.pending.size() == 1u);
-    auto const d = other.fetch(att.pending[0], key('a'), fetch_mode::peek);
+    auto const d = other.fetch(att.pending[0], key('a'));
     BOOST_TEST_REQUIRE(d.has_value());
     BOOST_TEST((d->data == data));
     BOOST_TEST(other.remove(key('a'), r.blob_id).removed);

@@ -138,7 +138,7 @@ BOOST_AUTO_TEST_CASE(sigkill_at_random_instants_never_loses_an_acknowledged_blob
             auto const att = s.st.attach(key(r), 9);
             std::set<std::string> present;
             for (auto const& ref : att.pending)
-                if (auto d = s.st.fetch(ref, key(r), fetch_mode::peek))
+                if (auto d = s.st.fetch(ref, key(r)))
                     present.insert(relay::random::to_string(d->blob_id));
             for (auto const& id : ids)
                 BOOST_TEST_REQUIRE(present.count(id) == 1u, "acknowledged blob lost in round " << round);

@@ -136,7 +136,7 @@ inline std::set<blob_id> check_recovered(store& st, record_registry const& reg)
     for (auto const& key : reg.keys) {
         auto const a = st.attach(key, 0);
         for (auto const& ref : a.pending) {
-            auto const d = st.fetch(ref, key, fetch_mode::peek);
+            auto const d = st.fetch(ref, key);
             BOOST_REQUIRE(d.has_value());
             auto const it = reg.stored.find(d->blob_id);
             BOOST_REQUIRE(it != reg.stored.end());

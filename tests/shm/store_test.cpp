@@ -22,7 +22,7 @@ BOOST_AUTO_TEST_CASE(stored_blob_is_listed_and_fetched_with_exact_bytes)
     auto const a = s.st.attach(key('a'), 0);
     BOOST_TEST(a.registered);
     BOOST_TEST_REQUIRE(a.pending.size() == 1u);
-    auto const d = s.st.fetch(a.pending[0], key('a'), fetch_mode::hand_over);
+    auto const d = s.st.fetch(a.pending[0], key('a'));
     BOOST_TEST_REQUIRE(d.has_value());
     BOOST_TEST(d->data == data, boost::test_tools::per_element());
     BOOST_TEST((d->blob_id == r.blob_id));
@@ -37,10 +37,10 @@ BOOST_AUTO_TEST_CASE(blobs_are_delivered_in_arrival_order_and_only_to_their_reci
     auto const a = s.st.attach(key('b'), 1);
     BOOST_TEST_REQUIRE(a.pending.size() == 10u);
     for (int i = 0; i < 10; ++i) {
-        auto const d = s.st.fetch(a.pending[i], key('b'), fetch_mode::peek);
+        auto const d = s.st.fetch(a.pending[i], key('b'));
         BOOST_TEST_REQUIRE(d.has_value());
         BOOST_TEST(d->data.size() == static_cast<std::size_t>(10 + 2 * i + 1));
-        BOOST_TEST(!s.st.fetch(a.pending[i], key('c'), fetch_mode::peek).has_value());
+        BOOST_TEST(!s.st.fetch(a.pending[i], key('c')).has_value());
     }
 }
 
@@ -50,7 +50,7 @@ BOOST_AUTO_TEST_CASE(large_blob_spans_several_chunks_and_reads_back_exactly)
     auto const data = bytes_of(300000, 3);
     auto const r = s.st.put(request(key('d'), data));
     BOOST_TEST_REQUIRE(static_cast<int>(r.status) == static_cast<int>(put_status::stored));
-    auto const d = s.st.fetch(r.ref, key('d'), fetch_mode::peek);
+    auto const d = s.st.fetch(r.ref, key('d'));
     BOOST_TEST_REQUIRE(d.has_value());
     BOOST_TEST((d->data == data));
     BOOST_TEST(verified(s.st));
@@ -102,7 +102,7 @@ BOOST_AUTO_TEST_CASE(one_mailbox_fills_every_page_then_the_store_answers_store_f
     // Freeing space makes room again, also for another size class.
     auto const a = s.st.attach(key('g'), 0);
     for (auto const& ref : a.pending) {
-        auto const d = s.st.fetch(ref, key('g'), fetch_mode::peek);
+        auto const d = s.st.fetch(ref, key('g'));
         BOOST_TEST_REQUIRE(d.has_value());
         BOOST_TEST(s.st.remove(key('g'), d->blob_id).removed);
     }
@@ -175,12 +175,22 @@ BOOST_AUTO_TEST_CASE(delivered_notice_is_reported_once_and_only_with_a_sender)
     rq.sender = key('k');
     rq.sender_message_id = "msg-1";
     auto const r = s.st.put(rq);
-    auto const first = s.st.fetch(r.ref, key('j'), fetch_mode::hand_over);
+    auto const first = s.st.fetch(r.ref, key('j'));
     BOOST_TEST_REQUIRE(first.has_value());
-    BOOST_TEST(first->notify_sender);
+    BOOST_TEST(first->delivered_due);
     BOOST_TEST(first->sender == key('k'));
     BOOST_TEST(first->sender_message_id == "msg-1");
-    BOOST_TEST(!s.st.fetch(r.ref, key('j'), fetch_mode::hand_over)->notify_sender);
+    BOOST_TEST(s.st.fetch(r.ref, key('j'))->delivered_due); // a fetch alone marks nothing
+    int announced = 0;
+    auto const announce = [&](std::string_view sender, std::string_view message_id) {
+        ++announced;
+        BOOST_TEST(sender == key('k'));
+        BOOST_TEST(message_id == "msg-1");
+    };
+    BOOST_TEST(s.st.mark_delivered(r.ref, key('j'), announce));
+    BOOST_TEST(!s.st.mark_delivered(r.ref, key('j'), announce));
+    BOOST_TEST(announced == 1);
+    BOOST_TEST(!s.st.fetch(r.ref, key('j'))->delivered_due);
     auto const removed = s.st.remove(key('j'), r.blob_id);
     BOOST_TEST(removed.has_sender);
     BOOST_TEST(removed.sender_message_id == "msg-1");
@@ -228,7 +238,7 @@ BOOST_AUTO_TEST_CASE(rebuild_from_chunks_reproduces_mailboxes_in_order)
     auto const a = s.st.attach(key('o'), 0);
     BOOST_TEST_REQUIRE(a.pending.size() == sent.size());
     for (std::size_t i = 0; i < sent.size(); ++i)
-        BOOST_TEST((s.st.fetch(a.pending[i], key('o'), fetch_mode::peek)->data == sent[i]));
+        BOOST_TEST((s.st.fetch(a.pending[i], key('o'))->data == sent[i]));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -243,7 +253,7 @@ BOOST_AUTO_TEST_CASE(a_blob_just_over_one_page_takes_a_small_last_chunk_not_a_se
     BOOST_TEST_REQUIRE(static_cast<int>(r.status) == static_cast<int>(put_status::stored));
     // The head page, then small chunks for the ~380 bytes left: never a second page.
     BOOST_TEST(s.st.totals().chunk_bytes < page_size + 1024u);
-    auto const d = s.st.fetch(r.ref, key('o'), fetch_mode::peek);
+    auto const d = s.st.fetch(r.ref, key('o'));
     BOOST_TEST_REQUIRE(d.has_value());
     BOOST_TEST((d->data == data));
     BOOST_TEST(verified(s.st));
@@ -286,7 +296,7 @@ BOOST_AUTO_TEST_CASE(a_log_uniform_mix_of_sizes_takes_at_most_one_point_one_five
     BOOST_TEST(verified(s.st));
     BOOST_TEST(s.st.totals().chunk_bytes == before);
     for (std::size_t i = 0; i < sent.size(); ++i)
-        BOOST_TEST((s.st.fetch(refs[i], recipients[i], fetch_mode::peek)->data == sent[i]));
+        BOOST_TEST((s.st.fetch(refs[i], recipients[i])->data == sent[i]));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

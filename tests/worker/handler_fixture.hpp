@@ -221,13 +221,16 @@ struct relay_fixture {
         sender.sink.frames.clear();
     }
 
-    /// The delivery of `c`'s i-th queued blob, decoded.
+    /// The delivery of `c`'s i-th queued blob, decoded, and written as the
+    /// session writes it (which may owe its sender a Delivered ack).
     protocol::envelope deliver(client& c, std::size_t i)
     {
         BOOST_TEST_REQUIRE(i < c.sink.blobs.size());
-        auto const frame = c.handler.load_delivery(c.sink.blobs[i]);
-        BOOST_TEST_REQUIRE(frame.has_value());
-        return decoded(*frame);
+        auto const out = c.handler.load_delivery(c.sink.blobs[i]);
+        BOOST_TEST_REQUIRE(out.has_value());
+        if (out->delivered_due)
+            c.handler.on_delivery_written(c.sink.blobs[i]);
+        return decoded(out->frame);
     }
 
     relay::config cfg;

@@ -419,13 +419,13 @@ BOOST_FIXTURE_TEST_CASE(delivery_carries_the_exact_ciphertext_the_routing_id_and
     store_from(*sender, "sender-msg", alice, data);
     auto c = connect(alice);
     BOOST_TEST_REQUIRE(c->sink.blobs.size() == 1u);
-    auto const frame = c->handler.load_delivery(c->sink.blobs[0]);
-    BOOST_TEST_REQUIRE(frame.has_value());
-    BOOST_TEST(frame->find("sender_id") == std::string::npos);
-    auto const e = decoded(*frame);
+    auto const out = c->handler.load_delivery(c->sink.blobs[0]);
+    BOOST_TEST_REQUIRE(out.has_value());
+    BOOST_TEST(out->frame.find("sender_id") == std::string::npos);
+    auto const e = decoded(out->frame);
     BOOST_TEST(update_in(e).recipient_id == alice);
     BOOST_TEST(update_in(e).ciphertext == data, boost::test_tools::per_element());
-    auto const blob = store().fetch(c->sink.blobs[0], alice, shm::fetch_mode::peek);
+    auto const blob = store().fetch(c->sink.blobs[0], alice);
     BOOST_TEST_REQUIRE(blob.has_value());
     BOOST_TEST(e.message_id == relay::random::to_string(blob->blob_id));
     BOOST_TEST(e.message_id != "sender-msg");

@@ -390,9 +390,16 @@ void ws_session::touch()
 
 void ws_session::go_away()
 {
-    // Before the handshake the reader finishes it first (or the handshake
-    // deadline ends the session); the writer closes once it is done.
     going_away_ = true;
+    if (!handler_.handshaken() && !writing_ && !closed_) {
+        // No relay Handshake yet: nothing is owed, so close at once rather
+        // than let the drain wait for the handshake deadline.
+        writing_ = true; // nothing is written after the Close frame
+        ws_.async_close(beast::websocket::close_code::going_away,
+                        [self = shared_from_this()](beast::error_code) { self->abort(); });
+        return;
+    }
+    // The writer closes once what is queued has gone out.
     pump();
 }
 

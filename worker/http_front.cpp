@@ -17,13 +17,26 @@ namespace {
 
 /// Header bytes we accept before the upgrade; browsers and proxies stay far below.
 constexpr std::uint32_t max_request_header_bytes = 8 * 1024;
+/// A plain request's body is read and ignored up to this size (a POST gets
+/// its 405); beyond it the connection is closed.
+constexpr std::uint64_t max_ignored_body_bytes = 8 * 1024;
 
 } // namespace
 
-std::string health_response(worker_services& services, std::string_view target)
+std::string health_response(worker_services& services, std::string_view method, std::string_view target)
 {
+    bool const health = target == "/health" || target == "/up" || target == "/ready";
+    if (method != "GET" && method != "HEAD") {
+        // Not the Rust relay's (it closes without a response): an operator's
+        // probe with the wrong method learns why. Any GET target is answered
+        // (the info JSON), so the paths a method is wrong for are these.
+        bool const known = health || target == "/";
+        std::string const status = known ? "405 Method Not Allowed" : "404 Not Found";
+        return "HTTP/1.1 " + status + "\r\n" + (known ? "Allow: GET, HEAD\r\n" : "") +
+            "Content-Length: 0\r\nConnection: close\r\n\r\n";
+    }
     std::string body;
-    if (target == "/health" || target == "/up" || target == "/ready") {
+    if (health) {
         std::uint64_t const now = clock::relay_unix(); // uptime ignores clock steps
         std::uint64_t const start = services.relay_start_unix();
         body = "{\"status\":\"healthy\",\"version\":\"1.1.0\",\"uptime_seconds\":" +
@@ -33,7 +46,7 @@ std::string health_response(worker_services& services, std::string_view target)
         body = "{\"error\":\"This is a WebSocket relay endpoint\"}";
     }
     return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-        "\r\nConnection: close\r\n\r\n" + body;
+        "\r\nConnection: close\r\n\r\n" + (method == "HEAD" ? std::string() : body);
 }
 
 net::awaitable<void> serve_connection(worker_services& services, session_registry& registry, tcp::socket socket,
@@ -47,9 +60,9 @@ net::awaitable<void> serve_connection(worker_services& services, session_registr
     stream.expires_at(handshake_deadline);
 
     beast::flat_buffer buffer;
-    http::request_parser<http::empty_body> parser;
+    http::request_parser<http::string_body> parser;
     parser.header_limit(max_request_header_bytes);
-    parser.body_limit(0);
+    parser.body_limit(max_ignored_body_bytes);
     auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_nothrow);
     if (ec) {
         services.count(shm::counter::connection_errors_total);
@@ -75,9 +88,9 @@ net::awaitable<void> serve_connection(worker_services& services, session_registr
         session->start();
         co_return;
     }
-    if (req.method() != http::verb::get)
-        co_return; // §2.2: anything but GET or an upgrade is closed without a response
-    std::string const response = health_response(services, req.target());
+    std::string const response =
+        health_response(services, std::string_view(req.method_string().data(), req.method_string().size()),
+                        std::string_view(req.target().data(), req.target().size()));
     [[maybe_unused]] auto [wec, wn] = co_await net::async_write(stream, net::buffer(response), use_nothrow);
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_both, ignored);

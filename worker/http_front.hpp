@@ -14,7 +14,10 @@ namespace relay::worker {
 net::awaitable<void> serve_connection(worker_services& services, session_registry& registry, tcp::socket socket,
                                       connection_slot slot);
 
-/// The plain-HTTP answer for a GET of `target` (exact bytes, Connection: close).
-std::string health_response(worker_services& services, std::string_view target);
+/// The plain-HTTP answer to a request without Upgrade (exact bytes,
+/// Connection: close): GET as docs/protocol.md#s11-1 says, HEAD the same
+/// without the body, any other method 405 (with Allow) on a known path and
+/// 404 elsewhere.
+std::string health_response(worker_services& services, std::string_view method, std::string_view target);
 
 } // namespace relay::worker

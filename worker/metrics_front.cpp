@@ -14,6 +14,9 @@ namespace http = beast::http;
 namespace {
 
 constexpr std::uint32_t max_request_header_bytes = 8 * 1024;
+/// A request body is read and ignored (no route takes one), up to this size:
+/// a POST with a body gets its 405 instead of a closed connection.
+constexpr std::uint64_t max_ignored_body_bytes = 64 * 1024;
 /// A scraper keeps its connection between scrapes (typically 15–60 s apart).
 constexpr auto idle_limit = std::chrono::seconds(90);
 
@@ -50,9 +53,9 @@ net::awaitable<void> serve_metrics_connection(worker_services& services, tcp::so
     beast::flat_buffer buffer;
     for (;;) {
         stream.expires_after(idle_limit);
-        http::request_parser<http::empty_body> parser;
+        http::request_parser<http::string_body> parser;
         parser.header_limit(max_request_header_bytes);
-        parser.body_limit(0);
+        parser.body_limit(max_ignored_body_bytes);
         auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_nothrow);
         if (ec)
             co_return; // closed, idle, oversized or not HTTP: nothing to answer
@@ -69,6 +72,8 @@ net::awaitable<void> serve_metrics_connection(worker_services& services, tcp::so
             res.set(http::field::content_type, reply.content_type);
         if (reply.www_authenticate)
             res.set(http::field::www_authenticate, "Bearer");
+        if (reply.status == 405)
+            res.set(http::field::allow, "GET, HEAD");
         res.keep_alive(req.keep_alive());
         res.body() = reply.body;
         res.prepare_payload(); // Content-Length of the body, also for HEAD

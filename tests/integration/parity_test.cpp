@@ -365,8 +365,16 @@ BOOST_AUTO_TEST_CASE(metrics_listener_serves_summed_counters_pubkey_and_index)
         std::string::npos);
     BOOST_TEST(http_get(relay.metrics_port(), "/pubkey").starts_with("HTTP/1.1 200")); // unprotected
     BOOST_TEST(http_get(relay.metrics_port(), "/health").starts_with("HTTP/1.1 404"));
-    BOOST_TEST(raw_exchange(relay.metrics_port(), "POST /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                   .starts_with("HTTP/1.1 405"));
+    for (std::string path : {"/metrics", "/pubkey", "/"}) {
+        // With a body too: it is read and ignored, not a reason to hang up.
+        auto const reply =
+            raw_exchange(relay.metrics_port(),
+                         "POST " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 4\r\n\r\nbody");
+        BOOST_TEST(reply.starts_with("HTTP/1.1 405"), path);
+        BOOST_TEST(reply.find("\r\nAllow: GET, HEAD\r\n") != std::string::npos, path);
+    }
+    BOOST_TEST(raw_exchange(relay.metrics_port(), "PUT /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                   .starts_with("HTTP/1.1 404"));
 }
 
 BOOST_AUTO_TEST_CASE(non_loopback_listen_address_without_tls_verified_refuses_to_start)

@@ -33,7 +33,17 @@ BOOST_AUTO_TEST_CASE(health_paths_answer_the_health_json_and_others_the_info_jso
         auto const reply = raw_exchange(relay.port(), "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n");
         BOOST_TEST(reply.ends_with("\r\n\r\n{\"error\":\"This is a WebSocket relay endpoint\"}"));
     }
-    BOOST_TEST(raw_exchange(relay.port(), "POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").empty());
+    // Other methods: 405 naming the allowed ones on a known path, 404 elsewhere,
+    // also with a body; HEAD gets the GET's headers.
+    for (std::string path : {"/health", "/up", "/ready", "/"}) {
+        auto const reply =
+            raw_exchange(relay.port(), "POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
+        BOOST_TEST(reply.starts_with("HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\n"), path);
+    }
+    BOOST_TEST(raw_exchange(relay.port(), "DELETE /nothing HTTP/1.1\r\nHost: x\r\n\r\n").starts_with("HTTP/1.1 404"));
+    auto const head = raw_exchange(relay.port(), "HEAD /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    BOOST_TEST(head.starts_with("HTTP/1.1 200 OK\r\n"));
+    BOOST_TEST(head.ends_with("\r\n\r\n"));
 }
 
 BOOST_AUTO_TEST_CASE(valid_handshake_gets_handshake_ack_with_the_feature_list)

@@ -56,10 +56,22 @@ listen_address parse_address_or_throw(std::string const& name, std::string const
 
 struct env_reader {
     env_lookup const& env;
+    std::vector<std::string>& warnings;
+    /// A whole number the Rust relay accepts (it reads these as u32, u64 or
+    /// usize): anything outside this relay's range is clamped to it, with a
+    /// warning naming the value used. Text that is not a whole number, or
+    /// one beyond 2^64, still stops start-up.
     void u64(char const* name, std::uint64_t& field, std::uint64_t min, std::uint64_t max) const
     {
-        if (auto v = env(name))
-            field = parse_u64(name, *v, min, max);
+        auto v = env(name);
+        if (!v)
+            return;
+        std::uint64_t const wanted = parse_u64(name, *v, 0, UINT64_MAX);
+        field = std::clamp(wanted, min, max);
+        if (field != wanted)
+            warnings.push_back(std::string(name) + "=" + *v + " is outside what this relay supports (" +
+                               std::to_string(min) + " to " + std::to_string(max) + "); using " +
+                               std::to_string(field));
     }
 };
 
@@ -242,7 +254,7 @@ load_result load_config(int argc, char const* const* argv, env_lookup const& pro
     };
 
     config cfg;
-    env_reader r{env};
+    env_reader r{env, result.warnings};
     if (auto v = env("RELAY_LISTEN_ADDR"); v && !vm.count("listen"))
         cfg.listen = parse_address_or_throw("RELAY_LISTEN_ADDR", *v);
     if (auto v = env("RELAY_METRICS_ADDR"))

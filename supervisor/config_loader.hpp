@@ -7,6 +7,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "common/config.hpp"
 
@@ -26,6 +27,8 @@ env_lookup process_environment();
 struct load_result {
     std::optional<config> cfg;
     std::string print; ///< non-empty for --help / --version
+    /// Values accepted but changed to fit this relay (logged at start).
+    std::vector<std::string> warnings;
 };
 
 /// Throws config_error on any invalid value.

@@ -28,6 +28,8 @@ int main(int argc, char** argv)
                                : lvl == "warn"  ? log::level::warn
                                : lvl == "error" ? log::level::error
                                                 : log::level::info);
+        for (auto const& warning : loaded.warnings)
+            RELAY_LOG_WARN("%s", warning.c_str());
         if (loaded.cfg->check_store_only)
             return supervisor::check_store(*loaded.cfg);
         if (!loaded.cfg->export_path.empty())

@@ -52,6 +52,8 @@ void supervisor::reload()
         auto loaded = load_config(static_cast<int>(argv.size()), argv.data(), process_environment());
         if (!loaded.cfg)
             return;
+        for (auto const& warning : loaded.warnings)
+            RELAY_LOG_WARN("reload: %s", warning.c_str());
         next = *loaded.cfg;
     } catch (config_error const& e) {
         RELAY_LOG_ERROR("reload failed, the running configuration stays: %s", e.what());

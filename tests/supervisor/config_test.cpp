@@ -169,13 +169,10 @@ BOOST_AUTO_TEST_CASE(invalid_numeric_values_throw_an_error_naming_the_variable)
         {"RELAY_MAX_MESSAGE_SIZE", " 100"},
         {"RELAY_MAX_MESSAGE_SIZE", "1.5"},
         {"RELAY_BLOB_TTL_SECS", "99999999999999999999999"},
-        {"RELAY_IDLE_TIMEOUT", "0"},
-        {"RELAY_CLEANUP_INTERVAL", "0"},
         {"RELAY_HANDSHAKE_TIMEOUT", "soon"},
         {"RELAY_RECOVERY_RATE_LIMIT", "+3"},
         {"RELAY_MAX_BLOBS_PER_USER", "1e3"},
         {"RELAY_MAX_STORAGE_PER_USER", "0x10"},
-        {"RELAY_MAX_STORAGE_BYTES", "1024"},
         {"RELAY_WORKERS", "0"},
         {"RELAY_WORKERS", "65"},
     };
@@ -186,6 +183,40 @@ BOOST_AUTO_TEST_CASE(invalid_numeric_values_throw_an_error_naming_the_variable)
             BOOST_TEST(contains(message, name), message);
         }
     }
+}
+
+BOOST_AUTO_TEST_CASE(values_the_rust_relay_accepts_are_clamped_with_a_warning_not_refused)
+{
+    // The Rust relay reads RELAY_RATE_LIMIT as a u32, so 100000000 starts it.
+    struct clamp_case {
+        char const* name;
+        char const* value;
+        std::uint64_t config::*field;
+        std::uint64_t used;
+    };
+    clamp_case const cases[] = {
+        {"RELAY_RATE_LIMIT", "100000000", &config::rate_limit, 16777215},
+        {"RELAY_RECOVERY_RATE_LIMIT", "4294967295", &config::recovery_rate_limit, 16777215},
+        {"RELAY_MAX_CONNECTIONS", "4000000000", &config::max_connections, 1000000},
+        {"RELAY_MAX_MESSAGE_SIZE", "10", &config::max_message_size, 64},
+        {"RELAY_IDLE_TIMEOUT", "0", &config::idle_timeout_secs, 1},
+        {"RELAY_CLEANUP_INTERVAL", "0", &config::cleanup_interval_secs, 1},
+        {"RELAY_MAX_STORAGE_BYTES", "1024", &config::max_storage_bytes, 4u << 20},
+        {"RELAY_BLOB_TTL_SECS", "18446744073709551615", &config::blob_ttl_secs, 429496729500},
+    };
+    for (auto const& c : cases) {
+        BOOST_TEST_CONTEXT(c.name << "=" << c.value)
+        {
+            auto const r = load({{c.name, c.value}});
+            BOOST_TEST_REQUIRE(r.cfg.has_value());
+            std::uint64_t const used = (*r.cfg).*c.field;
+            BOOST_TEST(used == c.used);
+            BOOST_TEST_REQUIRE(r.warnings.size() == 1u);
+            BOOST_TEST(contains(r.warnings[0], c.name));
+            BOOST_TEST(contains(r.warnings[0], "using " + std::to_string(c.used)));
+        }
+    }
+    BOOST_TEST(load({{"RELAY_RATE_LIMIT", "60"}}).warnings.empty());
 }
 
 BOOST_AUTO_TEST_CASE(invalid_addresses_throw_an_error_naming_the_variable)

@@ -32,6 +32,7 @@ struct config {
     std::uint64_t cleanup_interval_secs = 3600; ///< RELAY_CLEANUP_INTERVAL
     std::uint64_t idle_timeout_secs = 300;      ///< RELAY_IDLE_TIMEOUT
     std::uint64_t handshake_timeout_secs = 10;  ///< RELAY_HANDSHAKE_TIMEOUT (D-1)
+    std::uint64_t heartbeat_timeout_secs = 10;  ///< RELAY_HEARTBEAT_TIMEOUT: a silent worker is killed
     std::uint64_t max_blobs_per_user = 1000;    ///< RELAY_MAX_BLOBS_PER_USER, 0 = unlimited
     std::uint64_t max_storage_per_user = 50000000;   ///< RELAY_MAX_STORAGE_PER_USER, 0 = unlimited
     std::uint64_t max_storage_bytes = 1073741824;    ///< RELAY_MAX_STORAGE_BYTES: store capacity

@@ -58,7 +58,10 @@ void kill_point(char const* name)
                 return; // already fired somewhere in this relay
             ::close(fd);
         }
-        ::kill(::getpid(), SIGKILL);
+        // VAUCHI_KILL_POINT_SIGNAL=STOP stops the process there instead: it
+        // keeps whatever lock it holds until someone kills it.
+        char const* how = std::getenv("VAUCHI_KILL_POINT_SIGNAL");
+        ::kill(::getpid(), how != nullptr && std::string_view(how) == "STOP" ? SIGSTOP : SIGKILL);
     }
 }
 

@@ -7,6 +7,8 @@
 // time it reaches the point NAME. With VAUCHI_KILL_POINT_TOKEN=PATH each point
 // fires once for the whole relay: the process that reaches it first claims
 // PATH.NAME (O_EXCL) before dying, and respawned workers find it taken.
+// VAUCHI_KILL_POINT_SIGNAL=STOP stops the process at the point instead of
+// killing it (liveness tests: a stopped process keeps its locks).
 
 namespace relay::shm {
 /// Arms kill points in this process. Only workers and the cleanup process call

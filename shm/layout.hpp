@@ -262,6 +262,7 @@ enum class counter : std::uint32_t {
     sync_flushes_total,         ///< group flushes of RELAY_SYNC_COMMIT=on
     sync_records_total,         ///< records whose Stored waited for one of them
     push_catch_ups_total,       ///< a worker's ring lost pushes: its connections listed their mailboxes
+    stall_kills_total,          ///< this slot's worker was killed for not heartbeating
     count_
 };
 inline constexpr std::size_t counter_count = static_cast<std::size_t>(counter::count_);

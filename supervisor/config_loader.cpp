@@ -133,6 +133,7 @@ bool known_setting(std::string const& key)
                                             "RELAY_CLEANUP_INTERVAL",
                                             "RELAY_IDLE_TIMEOUT",
                                             "RELAY_HANDSHAKE_TIMEOUT",
+                                            "RELAY_HEARTBEAT_TIMEOUT",
                                             "RELAY_MAX_BLOBS_PER_USER",
                                             "RELAY_MAX_STORAGE_PER_USER",
                                             "RELAY_MAX_STORAGE_BYTES",
@@ -284,6 +285,7 @@ load_result load_config(int argc, char const* const* argv, env_lookup const& pro
     r.u64("RELAY_CLEANUP_INTERVAL", cfg.cleanup_interval_secs, 1, 86400 * 7);
     r.u64("RELAY_IDLE_TIMEOUT", cfg.idle_timeout_secs, 1, 86400);
     r.u64("RELAY_HANDSHAKE_TIMEOUT", cfg.handshake_timeout_secs, 1, 86400);
+    r.u64("RELAY_HEARTBEAT_TIMEOUT", cfg.heartbeat_timeout_secs, 2, 3600);
     r.u64("RELAY_MAX_BLOBS_PER_USER", cfg.max_blobs_per_user, 0, u32max);
     r.u64("RELAY_MAX_STORAGE_PER_USER", cfg.max_storage_per_user, 0, std::uint64_t{1} << 40);
     r.u64("RELAY_MAX_STORAGE_BYTES", cfg.max_storage_bytes, 4u << 20, std::uint64_t{1} << 40);
@@ -379,9 +381,9 @@ std::string describe(config const& c)
       << " max_message_size=" << c.max_message_size << " blob_ttl_secs=" << c.blob_ttl_secs
       << " rate_limit=" << c.rate_limit << " recovery_rate_limit=" << c.recovery_rate_limit
       << " cleanup_interval=" << c.cleanup_interval_secs << " idle_timeout=" << c.idle_timeout_secs
-      << " handshake_timeout=" << c.handshake_timeout_secs << " max_blobs_per_user=" << c.max_blobs_per_user
-      << " max_storage_per_user=" << c.max_storage_per_user << " metrics=" << addr(c.metrics)
-      << " metrics_token=" << (c.metrics_token.empty() ? "unset" : "set")
+      << " handshake_timeout=" << c.handshake_timeout_secs << " heartbeat_timeout=" << c.heartbeat_timeout_secs
+      << " max_blobs_per_user=" << c.max_blobs_per_user << " max_storage_per_user=" << c.max_storage_per_user
+      << " metrics=" << addr(c.metrics) << " metrics_token=" << (c.metrics_token.empty() ? "unset" : "set")
       << " tls_verified=" << (c.tls_verified ? "true" : "false")
       << " require_noise=" << (c.require_noise ? "true" : "false")
       << " noise_static_key=" << (c.noise_static_key.empty() ? "unset" : "set") << " log_level=" << c.log_level;

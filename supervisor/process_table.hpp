@@ -20,6 +20,8 @@ enum class reload_state {
     retired,  ///< gone for good; removed from the table
 };
 
+using clock_duration = std::chrono::steady_clock::duration;
+
 struct child {
     role kind = role::worker;
     std::uint32_t slot = 0; ///< worker slot; unused for cleanup
@@ -29,7 +31,27 @@ struct child {
     std::chrono::steady_clock::time_point respawn_at{}; ///< when a dead child may start again
     std::chrono::milliseconds backoff{0};               ///< grows while the child dies young
     reload_state state = reload_state::serving;
+    /// The process cleaning up after this child's death (child_repair.cpp);
+    /// the child is respawned only once it has finished.
+    pid_t repair_pid = 0;
+    /// The last death, kept until its repair has finished.
+    struct death_record {
+        int status = 0; ///< from waitpid
+        pid_t pid = 0;
+        clock_duration lived{};
+        bool served = false;        ///< a worker that heartbeated, or a cleanup that lived a second
+        bool repair_failed = false; ///< the repair could not prove the store consistent
+    } death;
+    bool stall_killed = false; ///< killed for not heartbeating; cleared at spawn
 };
+
+inline child new_child(role kind, std::uint32_t slot = 0)
+{
+    child c;
+    c.kind = kind;
+    c.slot = slot;
+    return c;
+}
 
 /// "worker 3" or "cleanup", for log lines.
 inline std::string child_name(child const& c)

@@ -90,7 +90,7 @@ void supervisor::reload()
             cfg_.workers = before;
         }
         for (unsigned s = before; s < cfg_.workers; ++s) {
-            children_.push_back(child{role::worker, s});
+            children_.push_back(new_child(role::worker, s));
             spawn(children_.back());
         }
     }

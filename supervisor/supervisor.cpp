@@ -151,8 +151,8 @@ int supervisor::run()
         event_fds_.push_back(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
 
     for (std::uint32_t i = 0; i < cfg_.workers; ++i)
-        children_.push_back(child{role::worker, i});
-    children_.push_back(child{role::cleanup, 0});
+        children_.push_back(new_child(role::worker, i));
+    children_.push_back(new_child(role::cleanup));
     for (child& c : children_)
         spawn(c);
     watchdog_usec_ = watchdog_interval_usec();
@@ -185,10 +185,14 @@ int supervisor::run()
         reap();
         if (stopping_) {
             if (clock::now() >= kill_at_)
-                for (child const& c : children_)
+                for (child const& c : children_) {
                     if (c.pid > 0)
                         signal_child(c, SIGKILL);
+                    if (c.repair_pid > 0)
+                        ::kill(c.repair_pid, SIGKILL); // unreaped, so still ours
+                }
         } else {
+            kill_stalled_workers();
             respawn_due();
             check_ready();
             advance_roll();
@@ -207,6 +211,7 @@ void supervisor::spawn(child& c)
         slot.heartbeat_ms.store(0);
         slot.generation.fetch_add(1);
     }
+    c.stall_killed = false;
     pid_t const pid = ::fork();
     if (pid < 0) {
         RELAY_LOG_ERROR("fork failed: %s; retrying in 1 s", std::strerror(errno));
@@ -284,9 +289,12 @@ void supervisor::reap()
         pid_t const pid = ::waitpid(-1, &status, WNOHANG);
         if (pid <= 0)
             return;
-        for (child& c : children_)
+        for (child& c : children_) {
             if (c.pid == pid)
                 on_child_exit(c, status);
+            else if (c.repair_pid == pid)
+                on_repair_exit(c, status);
+        }
         std::erase_if(children_, [](child const& c) { return c.state == reload_state::retired; });
     }
 }
@@ -294,41 +302,36 @@ void supervisor::reap()
 void supervisor::on_child_exit(child& c, int status)
 {
     auto const now = clock::now();
-    auto const lived = now - c.started;
-    pid_t const pid = c.pid;
-    c.pid = 0;
-    if (c.pidfd >= 0)
-        ::close(c.pidfd);
-    c.pidfd = -1;
     shm::store st(segment_.base());
-    std::uint64_t const unprovable_before = shm::unprovable_repairs_seen();
     // "Served" = the worker got as far as listening (its first heartbeat); the
     // cleanup process has none, so it must have lived a second. Only children
     // that die before that count as crashing on start (DESIGN §1): a worker
     // killed while serving (an operator, the OOM killer, a rare crash) is
     // respawned at once and never brings the relay down.
-    bool const served = c.kind == role::worker ? st.slot(c.slot).heartbeat_ms.load() != 0 : lived >= healthy_after;
-    if (c.kind == role::worker) {
-        // Clean the dead slot before anything else can use it: its presence
-        // entries would swallow live pushes, its connection count would eat
-        // into RELAY_MAX_CONNECTIONS, its ring holds notifications for nobody.
-        // reset_slot() takes the lock of the shard holding the dead worker's
-        // reservation (and the presence lock), repairing them if it died
-        // holding them; any other shard lock it held is repaired by the next
-        // process to take it (shard_guard). recover_all() repairs the rings it
-        // may have been posting to.
-        st.reset_slot(c.slot);
-        shm::notify_rings rings(segment_.base(), st.header());
-        rings.reset(c.slot);
-        rings.recover_all();
-        // A ring the dead worker held locked was wiped: its consumer catches
-        // up at its next drain, which may have no other reason to come.
-        wake_all_workers();
-        st.slot(c.slot).pid.store(0);
-        st.slot(c.slot).heartbeat_ms.store(0);
-    } else {
-        st.recover_shards(); // the cleanup process may have died inside a sweep
+    bool const served =
+        c.kind == role::worker ? st.slot(c.slot).heartbeat_ms.load() != 0 : now - c.started >= healthy_after;
+    c.death = {status, c.pid, now - c.started, served};
+    c.pid = 0;
+    if (c.pidfd >= 0)
+        ::close(c.pidfd);
+    c.pidfd = -1;
+    if (stopping_) {
+        // The next start recovers the whole store: no repair now.
+        RELAY_LOG_INFO("%s (pid %d) %s", child_name(c).c_str(), c.death.pid, describe_status(status).c_str());
+        return;
     }
+    // Cleaning up after it takes store locks, which a stopped child could
+    // hold: a repair process does it while this loop goes on (child_repair.cpp).
+    start_repair(c);
+}
+
+void supervisor::after_repair(child& c)
+{
+    int const status = c.death.status;
+    pid_t const pid = c.death.pid;
+    auto const lived = c.death.lived;
+    bool const served = c.death.served;
+    auto const now = clock::now();
     if (stopping_) {
         RELAY_LOG_INFO("%s (pid %d) %s", child_name(c).c_str(), pid, describe_status(status).c_str());
         return;
@@ -357,10 +360,9 @@ void supervisor::on_child_exit(child& c, int status)
         begin_stop(stop_mode::now);
         return;
     }
-    // Escalate when the child could not prove a repair, or when the repair the
-    // supervisor itself just ran (reset_slot / recover_shards) could not.
-    if ((WIFEXITED(status) && WEXITSTATUS(status) == exit_code::store_poisoned) ||
-        shm::unprovable_repairs_seen() != unprovable_before) {
+    // Escalate when the child could not prove a repair, or when the repair
+    // that cleaned up after it could not.
+    if ((WIFEXITED(status) && WEXITSTATUS(status) == exit_code::store_poisoned) || c.death.repair_failed) {
         escalate();
         return;
     }
@@ -392,7 +394,7 @@ void supervisor::respawn_due()
 {
     auto const now = clock::now();
     for (child& c : children_)
-        if (c.pid == 0 && now >= c.respawn_at)
+        if (c.pid == 0 && c.repair_pid == 0 && now >= c.respawn_at)
             spawn(c);
 }
 
@@ -422,6 +424,11 @@ void supervisor::escalate()
             c.pid = 0;
             ::close(c.pidfd);
             c.pidfd = -1;
+        }
+        if (c.repair_pid > 0) {
+            ::kill(c.repair_pid, SIGKILL);
+            ::waitpid(c.repair_pid, nullptr, 0);
+            c.repair_pid = 0;
         }
     }
     // Nobody else has the store open now: the same recovery as at start-up.
@@ -512,7 +519,7 @@ void supervisor::begin_stop(stop_mode mode)
 bool supervisor::all_stopped() const
 {
     for (child const& c : children_)
-        if (c.pid > 0)
+        if (c.pid > 0 || c.repair_pid > 0)
             return false;
     return true;
 }

@@ -34,6 +34,15 @@ private:
     [[noreturn]] void become_child(child const& c);
     void reap();
     void on_child_exit(child& c, int status);
+    /// Forks the process that cleans the store up after `c` died.
+    void start_repair(child& c);
+    void on_repair_exit(child& c, int status);
+    /// What follows a death once its repair is done: respawn, backoff,
+    /// escalation or giving up.
+    void after_repair(child& c);
+    /// SIGKILLs a worker that has not heartbeated for RELAY_HEARTBEAT_TIMEOUT
+    /// (liveness.cpp).
+    void kill_stalled_workers();
     void respawn_due();
     void check_ready();
     /// WATCHDOG=1 at half the interval, but only while every worker heartbeats.
@@ -86,6 +95,8 @@ private:
     std::string last_status_;
     bool stopping_ = false;
     clock::time_point kill_at_{};
+    /// The last stall kill: the workers it unblocks get a full timeout again.
+    clock::time_point last_stall_kill_{};
     int exit_code_ = 0;
 };
 

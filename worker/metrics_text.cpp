@@ -198,6 +198,9 @@ std::string render_metrics(shm::store& st)
              count(counter::sync_flushes_total));
     m.single("relay_store_sync_records_total", "counter", "Records whose Stored ack waited for a group flush.",
              count(counter::sync_records_total));
+    m.single("relay_worker_stall_kills_total", "counter",
+             "Workers killed by the supervisor for not heartbeating within RELAY_HEARTBEAT_TIMEOUT.",
+             count(counter::stall_kills_total));
     m.single("relay_push_catch_ups_total", "counter",
              "Times a worker's notification ring lost pushes (full or reset) and its connections listed their "
              "mailboxes instead.",

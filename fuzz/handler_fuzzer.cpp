@@ -33,7 +33,11 @@ class counting_sink final : public relay::worker::session_sink {
 public:
     using session_sink::send_frame;
     void send_frame(std::string frame, std::uint64_t) override { bytes += frame.size(); }
-    void queue_blob(shm::blob_ref const& ref) override { blobs.push_back(ref); }
+    bool queue_blob(shm::blob_ref const& ref) override
+    {
+        blobs.push_back(ref);
+        return true;
+    }
     void touch() override {}
     std::size_t bytes = 0;
     std::vector<shm::blob_ref> blobs;
@@ -105,10 +109,15 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
         } else {
             c.handler.on_message(frame);
         }
+        // Written as the session writes them, which may announce Delivered.
         for (auto const& ref : c.sink.blobs)
-            (void)c.handler.load_delivery(ref);
+            if (auto out = c.handler.load_delivery(ref); out && out->delivered_due)
+                c.handler.on_delivery_written(ref);
         c.sink.blobs.clear();
-        for (auto const& entry : w.services->rings().drain(0))
+        auto const drained = w.services->rings().drain(0);
+        if (drained.lost)
+            w.services->catch_up_all();
+        for (auto const& entry : drained.entries)
             w.services->dispatch_local(entry);
     }
     conns.clear(); // detaches every presence

@@ -4,9 +4,12 @@
 // (SIGSTOP, a debugger, a stuck page fault) or wedged stops beating, and if
 // it holds a store lock, every worker that needs the lock stops beating too.
 // Killing the holder frees the lock (the next locker repairs it) and the
-// others resume, so one worker is killed per timeout: the one that holds a
+// others resume, so one process is killed per timeout: the one that holds a
 // store lock, else a stopped one, else the one silent longest. The workers it
-// unblocks get a full timeout again before they count as stalled.
+// unblocks get a full timeout again before they count as stalled. The cleanup
+// process has no heartbeat, but when workers stall while it holds a store
+// lock, it is the one killed: killing the workers behind it would free
+// nothing.
 
 #include <signal.h>
 
@@ -81,6 +84,23 @@ void supervisor::kill_stalled_workers()
     }
     if (worst == nullptr)
         return;
+    if (!std::get<0>(worst_rank)) {
+        for (child& c : children_) {
+            if (c.kind == role::cleanup && c.pid > 0 && holds_a_store_lock(segment_.base(), c.pid)) {
+                RELAY_LOG_WARN("%s has not heartbeated for %llu ms while the cleanup process (pid %d) holds a "
+                               "store lock%s: killing the cleanup process (RELAY_HEARTBEAT_TIMEOUT=%llu s)",
+                               child_name(*worst).c_str(), static_cast<unsigned long long>(std::get<2>(worst_rank)),
+                               c.pid, is_stopped(c.pid) ? " and is stopped" : "",
+                               static_cast<unsigned long long>(cfg_.heartbeat_timeout_secs));
+                st.slot(worst->slot)
+                    .counters[static_cast<std::size_t>(shm::counter::stall_kills_total)]
+                    .fetch_add(1, std::memory_order_relaxed);
+                signal_child(c, SIGKILL);
+                last_stall_kill_ = now;
+                return;
+            }
+        }
+    }
     auto const [holds_lock, stopped, silent_ms] = worst_rank;
     RELAY_LOG_WARN("%s (pid %d) has not heartbeated for %llu ms%s%s: killing it (RELAY_HEARTBEAT_TIMEOUT=%llu s)",
                    child_name(*worst).c_str(), worst->pid, static_cast<unsigned long long>(silent_ms),

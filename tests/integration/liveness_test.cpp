@@ -106,4 +106,42 @@ BOOST_AUTO_TEST_CASE(a_worker_stopped_holding_the_shard_lock_is_killed_and_the_r
     std::filesystem::remove_all(tmpl);
 }
 
+BOOST_AUTO_TEST_CASE(a_cleanup_process_stopped_holding_the_shard_lock_is_killed_not_the_workers_behind_it)
+{
+    char tmpl[] = "/tmp/vauchi-relay-stall-XXXXXX";
+    BOOST_REQUIRE(::mkdtemp(tmpl) != nullptr);
+    relay_options options;
+    options.workers = 2;
+    options.extra_args = {"--shards", "1"};
+    options.env = {{"VAUCHI_KILL_POINT", "expire.before_delete:1"},
+                   {"VAUCHI_KILL_POINT_TOKEN", std::string(tmpl) + "/token"},
+                   {"VAUCHI_KILL_POINT_SIGNAL", "STOP"},
+                   {"RELAY_HEARTBEAT_TIMEOUT", "2"},
+                   {"RELAY_BLOB_TTL_SECS", "1"},
+                   {"RELAY_CLEANUP_INTERVAL", "1"}};
+    relay_process relay(options);
+    auto sender = connect_as(relay.port(), random_id());
+    sender->send_binary(update_frame(random_id(), {1}, "expires"));
+    expect_ack(*sender, "expires", ack_status::stored);
+    // The cleanup process stops while it expires that blob, holding the lock.
+    std::set<pid_t> workers;
+    for (auto const& [slot, pid] : relay.worker_pids())
+        workers.insert(pid);
+    pid_t cleanup = 0;
+    auto const until = std::chrono::steady_clock::now() + 6s;
+    while (cleanup == 0 && std::chrono::steady_clock::now() < until) {
+        for (pid_t pid : relay.children())
+            if (!workers.contains(pid) && is_stopped(pid))
+                cleanup = pid;
+        std::this_thread::sleep_for(20ms);
+    }
+    BOOST_TEST_REQUIRE(cleanup != 0, "the cleanup process did not stop at expire.before_delete");
+    // A store now waits for the lock, and its worker stops heartbeating.
+    sender->send_binary(update_frame(random_id(), {2}, "behind-the-lock"));
+    BOOST_TEST(relay.wait_for_log("killing the cleanup process", 8s));
+    expect_ack(*sender, "behind-the-lock", ack_status::stored); // the same connection: no worker was killed
+    BOOST_TEST(relay.log().find("is stopped") != std::string::npos);
+    std::filesystem::remove_all(tmpl);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

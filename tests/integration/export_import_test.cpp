@@ -21,7 +21,7 @@ namespace {
 
 int run(std::string const& args, std::string const& log)
 {
-    int const rc = std::system((std::string(VAUCHI_RELAY_BINARY) + " " + args + " > '" + log + "' 2>&1").c_str());
+    int const rc = std::system((relay_binary() + " " + args + " > '" + log + "' 2>&1").c_str());
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
@@ -82,7 +82,7 @@ BOOST_AUTO_TEST_CASE(export_then_import_carries_every_record_byte_for_byte)
     // Into a new, smaller store; exported again, the same records.
     std::filesystem::create_directories(dir + "/new");
     std::string const small = "RELAY_MAX_STORAGE_BYTES=" + std::to_string(16u << 20) + " ";
-    BOOST_TEST(std::system((small + VAUCHI_RELAY_BINARY + " --import '" + dir + "/stopped.exp' --data-dir '" + dir +
+    BOOST_TEST(std::system((small + relay_binary() + " --import '" + dir + "/stopped.exp' --data-dir '" + dir +
                             "/new/data' > '" + dir + "/import.log' 2>&1")
                                .c_str()) == 0);
     BOOST_TEST(run("--import '" + dir + "/stopped.exp' --data-dir '" + dir + "/new/data'", dir + "/twice.log") != 0);

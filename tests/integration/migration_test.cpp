@@ -92,8 +92,8 @@ BOOST_AUTO_TEST_CASE(a_layout2_store_is_migrated_at_start_and_every_record_is_de
         BOOST_TEST(seen == 2);
     }
     // The migrated store checks clean, checksums included.
-    std::string const cmd = std::string(VAUCHI_RELAY_BINARY) + " --check-store --data-dir '" + dir + "/data' > '" +
-        dir + "/check.txt' 2>&1";
+    std::string const cmd =
+        relay_binary() + " --check-store --data-dir '" + dir + "/data' > '" + dir + "/check.txt' 2>&1";
     int const rc = std::system(cmd.c_str());
     BOOST_TEST((WIFEXITED(rc) && WEXITSTATUS(rc) == 0));
     std::filesystem::remove_all(dir);

@@ -95,24 +95,20 @@ void page_pool::rebuild_free_list_locked()
     p.page_count = page_count_;
 }
 
-bool page_pool::check_locked(std::string& why) const
+check_result page_pool::check_locked() const
 {
     pool_header const& p = header();
     std::uint32_t listed = 0;
     for (std::uint32_t page = p.free_head; page != no_page; page = descs_[page].next) {
-        if (page >= page_count_ || descs_[page].owner != owner_none || ++listed > page_count_) {
-            why = "the pool's free list holds an owned or invalid page";
-            return false;
-        }
+        if (page >= page_count_ || descs_[page].owner != owner_none || ++listed > page_count_)
+            return check_result::failure("the pool's free list holds an owned or invalid page");
     }
     std::uint32_t unowned = 0;
     for (std::uint32_t page = 0; page < page_count_; ++page)
         unowned += descs_[page].owner == owner_none;
-    if (listed != unowned || listed != p.free_pages) {
-        why = "the pool's free list disagrees with the pages it owns";
-        return false;
-    }
-    return true;
+    if (listed != unowned || listed != p.free_pages)
+        return check_result::failure("the pool's free list disagrees with the pages it owns");
+    return {};
 }
 
 void page_pool::reinit_lock() { header().lock.init(); }

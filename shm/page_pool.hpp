@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "shm/check_result.hpp"
 #include "shm/layout.hpp"
 
 namespace relay::shm {
@@ -40,7 +41,7 @@ public:
     /// Rebuilds the free list from the descriptors whose owner is none. Only
     /// under the pool lock (pool_guard does it after a holder's death).
     void rebuild_free_list_locked();
-    bool check_locked(std::string& why) const;
+    check_result check_locked() const;
     void reinit_lock();
 
 private:

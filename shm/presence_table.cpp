@@ -143,7 +143,7 @@ void presence_table::clear_locked()
     header_->used = 0;
 }
 
-bool presence_table::check_locked(std::string& why) const
+check_result presence_table::check_locked() const
 {
     std::uint32_t used = 0;
     for (std::uint32_t i = 0; i < capacity_; ++i) {
@@ -154,20 +154,14 @@ bool presence_table::check_locked(std::string& why) const
         std::uint32_t total = 0;
         for (auto n : e.per_slot)
             total += n;
-        if (total != e.total || total == 0) {
-            why = "presence entry counts disagree";
-            return false;
-        }
-        if (find_locked(std::string_view(e.key, key_size)) != &e) {
-            why = "presence entry not reachable by lookup";
-            return false;
-        }
+        if (total != e.total || total == 0)
+            return check_result::failure("presence entry counts disagree");
+        if (find_locked(std::string_view(e.key, key_size)) != &e)
+            return check_result::failure("presence entry not reachable by lookup");
     }
-    if (used != header_->used) {
-        why = "presence table size disagrees";
-        return false;
-    }
-    return true;
+    if (used != header_->used)
+        return check_result::failure("presence table size disagrees");
+    return {};
 }
 
 void presence_table::reinit_lock() { header_->lock.init(); }

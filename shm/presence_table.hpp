@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "shm/check_result.hpp"
 #include "shm/layout.hpp"
 
 namespace relay::shm {
@@ -39,7 +40,7 @@ public:
     /// Rebuilds the table from its own entries after a holder died in the
     /// middle of a change (a backward shift can leave an entry twice).
     void rebuild_locked();
-    bool check_locked(std::string& why) const;
+    check_result check_locked() const;
     /// Empties the table (start: no connection of a previous run is live).
     void clear_locked();
 

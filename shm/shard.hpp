@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "shm/check_result.hpp"
 #include "shm/layout.hpp"
 #include "shm/page_pool.hpp"
 
@@ -147,7 +148,7 @@ public:
     rebuild_stats rebuild_locked();
     /// Verifies every invariant; false with a reason if one fails. With
     /// `checksums`, every record's checksum too.
-    bool check_locked(std::string& why, bool checksums = false) const;
+    check_result check_locked(verify_depth depth = verify_depth::structure) const;
     /// The policy when a lock holder died: rebuild, verify, log; a repair that
     /// cannot be proven consistent (a record a crash alone cannot damage)
     /// ends the process with exit code 3 so the supervisor escalates, or in

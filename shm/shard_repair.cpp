@@ -89,17 +89,16 @@ void shard_view::repair_after_owner_died_locked()
     // everything derived from the chunk headers, verify, and only then let
     // anyone else in.
     auto const rebuilt = rebuild_locked();
-    std::string why;
-    bool const consistent = check_locked(why);
+    auto const checked = check_locked();
     // A crash alone never leaves a committed record that does not read back
     // (the commit point comes after every write), so dropping one means the
     // shard was damaged some other way: the repair is not proven.
     std::uint64_t const dropped = rebuilt.dropped_total();
-    if (dropped > 0 || !consistent) {
+    if (dropped > 0 || !checked.consistent) {
         ++unprovable_repairs;
         RELAY_LOG_ERROR("shard %u: could not prove the repair consistent (%s)%s", h_.index,
                         dropped > 0 ? (std::to_string(dropped) + " committed records did not read back").c_str()
-                                    : why.c_str(),
+                                    : checked.problem.c_str(),
                         unprovable_repair_is_fatal ? "; exiting so the supervisor rebuilds the whole store"
                                                    : "; the supervisor rebuilds the whole store");
         if (unprovable_repair_is_fatal)
@@ -262,12 +261,9 @@ shard_view::rebuild_stats shard_view::rebuild_locked()
     return stats;
 }
 
-bool shard_view::check_locked(std::string& why, bool checksums) const
+check_result shard_view::check_locked(verify_depth depth) const
 {
-    auto fail = [&why](std::string text) {
-        why = std::move(text);
-        return false;
-    };
+    auto fail = [](std::string text) { return check_result::failure(std::move(text)); };
     page_pool pool = this->pool();
     store_header const& sh = store();
     live_map seen(pool, arena_offset_);
@@ -349,7 +345,7 @@ bool shard_view::check_locked(std::string& why, bool checksums) const
                 }
                 if (total != meta(off)->total_bytes)
                     return fail("a record's length disagrees with its chunks");
-                if (checksums) {
+                if (depth == verify_depth::checksums) {
                     scratch.resize(total);
                     if (!read_record_locked(off, scratch.data()))
                         return fail("a record's checksum does not verify");
@@ -415,7 +411,7 @@ bool shard_view::check_locked(std::string& why, bool checksums) const
     if (listed != partial_pages)
         return fail("a partial page list misses a page");
 
-    return true;
+    return {};
 }
 
 } // namespace relay::shm

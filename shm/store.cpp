@@ -563,32 +563,25 @@ void store::reset_slot(std::uint32_t slot_index)
 
 store_check store::check_all(verify_depth depth)
 {
-    store_check c;
-    auto const failed = [&](std::string problem) {
-        c.consistent = false;
-        c.problem = std::move(problem);
-        return c;
-    };
-    std::string why;
     {
         page_pool pool(base_);
         pool_guard guard(pool);
-        if (!pool.check_locked(why))
-            return failed(why);
+        if (auto const r = pool.check_locked(); !r.consistent)
+            return r;
     }
     {
         presence_table presence(base_);
         presence_guard guard(presence);
-        if (!presence.check_locked(why))
-            return failed(why);
+        if (auto const r = presence.check_locked(); !r.consistent)
+            return r;
     }
     for (std::uint32_t i = 0; i < shard_count(); ++i) {
         shard_view s = shard(i);
         shard_guard guard(s);
-        if (!s.check_locked(why, depth == verify_depth::checksums))
-            return failed("shard " + std::to_string(i) + ": " + why);
+        if (auto const r = s.check_locked(depth); !r.consistent)
+            return check_result::failure("shard " + std::to_string(i) + ": " + r.problem);
     }
-    return c;
+    return {};
 }
 
 void store::reinit_locks()

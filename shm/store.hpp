@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/random.hpp"
+#include "shm/check_result.hpp"
 #include "shm/layout.hpp"
 #include "shm/chunk_plan.hpp"
 #include "shm/shard.hpp"
@@ -118,13 +119,7 @@ struct store_totals {
 inline constexpr std::uint32_t no_writer_slot = 0xffffffffu;
 
 /// What store::check_all() found: consistent, or the first problem in words.
-struct store_check {
-    bool consistent = true;
-    std::string problem; ///< empty when consistent
-};
-/// How deep store::check_all() looks: the derived structures only, or also
-/// every record's checksum (reads every stored byte).
-enum class verify_depth { structure, checksums };
+using store_check = check_result;
 
 class store {
 public:

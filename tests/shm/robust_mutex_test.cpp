@@ -1,7 +1,7 @@
-// Per-process caches that must not survive a fork (worker processes are forks
-// of the supervisor): common/random's pool, and the pid robust_mutex records.
+// robust_mutex records its holder's pid, a per-process value that must not
+// survive a fork: every worker is a fork of the supervisor, and the stall
+// check reads the holder to find who blocks the others.
 
-#include "common/random.hpp"
 #include "shm/robust_mutex.hpp"
 
 #include <sys/mman.h>
@@ -13,29 +13,7 @@
 
 #include <array>
 
-BOOST_AUTO_TEST_SUITE(common_random)
-
-BOOST_AUTO_TEST_CASE(a_forked_child_draws_fresh_bytes_not_the_parents_pool)
-{
-    std::array<std::uint8_t, 16> primer{};
-    relay::random::fill(primer); // the pool now holds unused bytes
-    int fds[2];
-    BOOST_TEST_REQUIRE(::pipe(fds) == 0);
-    pid_t const pid = ::fork();
-    if (pid == 0) {
-        std::array<std::uint8_t, 32> child{};
-        relay::random::fill(child);
-        (void)!::write(fds[1], child.data(), child.size());
-        ::_exit(0);
-    }
-    std::array<std::uint8_t, 32> parent{}, child{};
-    relay::random::fill(parent);
-    BOOST_TEST(::read(fds[0], child.data(), child.size()) == 32);
-    ::waitpid(pid, nullptr, 0);
-    ::close(fds[0]);
-    ::close(fds[1]);
-    BOOST_TEST((parent != child));
-}
+BOOST_AUTO_TEST_SUITE(robust_mutex_holder)
 
 BOOST_AUTO_TEST_CASE(a_forked_child_records_its_own_pid_as_lock_holder)
 {

@@ -326,6 +326,10 @@ void ws_session::check_deadlines(std::chrono::steady_clock::time_point now)
         return;
     auto const due = handler_.handshaken() ? idle_deadline_ : std::min(handshake_deadline_, idle_deadline_);
     if (now >= due) {
+        if (going_away_ && !handler_.handshaken()) {
+            close_going_away(); // drained before its Handshake came
+            return;
+        }
         RELAY_LOG_DEBUG("session %s timed out", label_.c_str());
         abort();
     }
@@ -391,16 +395,31 @@ void ws_session::touch()
 void ws_session::go_away()
 {
     going_away_ = true;
-    if (!handler_.handshaken() && !writing_ && !closed_) {
-        // No relay Handshake yet: nothing is owed, so close at once rather
-        // than let the drain wait for the handshake deadline.
-        writing_ = true; // nothing is written after the Close frame
-        ws_.async_close(beast::websocket::close_code::going_away,
-                        [self = shared_from_this()](beast::error_code) { self->abort(); });
+    if (!handler_.handshaken()) {
+        // A Handshake already on its way is still served (HandshakeAck,
+        // pending blobs, then 1001), so a client that connected just as a
+        // reload drained this worker is not turned away. One that sends
+        // nothing gets 1001 after a short grace, rather than holding the
+        // drain until its handshake deadline (check_deadlines()).
+        handshake_deadline_ = std::min(handshake_deadline_, std::chrono::steady_clock::now() + drain_handshake_grace);
         return;
     }
     // The writer closes once what is queued has gone out.
     pump();
+}
+
+void ws_session::close_going_away()
+{
+    if (closing_ || closed_)
+        return; // the Close is on its way; Beast bounds the peer's answer
+    if (writing_) {
+        abort(); // the Noise reply is being written: no frame can follow it now
+        return;
+    }
+    closing_ = true;
+    writing_ = true; // nothing is written after the Close frame
+    ws_.async_close(beast::websocket::close_code::going_away,
+                    [self = shared_from_this()](beast::error_code) { self->abort(); });
 }
 
 } // namespace relay::worker

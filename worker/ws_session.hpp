@@ -70,12 +70,16 @@ private:
     void abort();
     /// TCP_CORK on or off (see pump()).
     void cork(bool on);
+    /// Drain, no Handshake came: a Close frame with 1001 "going away".
+    void close_going_away();
 
     /// A sent frame's buffer above this is released after the write, so that
     /// one large delivery does not stay allocated for the connection's life.
     static constexpr std::size_t kept_frame_capacity = 4096;
     /// The same for the read buffer, checked before each message.
     static constexpr std::size_t kept_read_capacity = 16 * 1024;
+    /// At a drain, how long a session still waits for its Handshake.
+    static constexpr auto drain_handshake_grace = std::chrono::milliseconds(500);
     /// Bytes the first read of a message may append (see reader()).
     static constexpr std::size_t first_read_limit = 512;
 
@@ -104,6 +108,7 @@ private:
     bool writing_ = false; ///< a write (or the final Close) is in flight
     bool corked_ = false;  ///< TCP_CORK is set: more frames are on their way
     bool going_away_ = false;
+    bool closing_ = false; ///< close_going_away() sent the Close frame
     bool blobs_overflowed_ = false;
     std::string label_;
     std::size_t registry_index_ = 0; ///< position in session_registry (maintained by it)

@@ -13,6 +13,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import plan  # noqa: E402
+import svg_plot  # noqa: E402
 
 T = plan.TARGETS
 # A generator thread this busy sets the pace itself (one thread: 100 % is one core).
@@ -299,91 +300,68 @@ def write_markdown(res, data, out_dir):
                         [[r["workers"], r["target"], num(r["open_connections"]), num(r["per_connection"]["pss"]),
                           num(r["per_connection"].get("anonymous")), num(r["per_connection"]["rss"]),
                           r["memory_after"]["processes"]] for r in idle]), ""]
-    lines += ["![throughput vs workers](throughput_vs_workers.png)", "", "![latency CDF](latency_cdf.png)", ""]
+    lines += ["![throughput vs workers](throughput_vs_workers.svg)", "", "![latency CDF](latency_cdf.svg)", ""]
     with open(os.path.join(out_dir, "RESULTS.md"), "w") as f:
         f.write("\n".join(lines))
 
 
 def write_plots(res, out_dir):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import FixedFormatter, FixedLocator, NullFormatter
-
-    colors = {"relay": "tab:red", "floor": "tab:blue"}
+    """throughput_vs_workers.svg and latency_cdf.svg (bench/svg_plot.py: no matplotlib)."""
+    colors = {"relay": "#d62728", "floor": "#1f77b4"}
     names = [("store-256", "store 256 B, W=1"), ("store-4k", "store 4 KiB, W=1"),
              ("store-4k-overload", "store 4 KiB, 1000 conns, W=16"), ("deliver-256", "deliver 256 B"),
              ("connect", "connect cycles")]
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
-    for ax, (name, title) in zip(axes.flat, names):
+    panels = []
+    for name, title in names:
+        panel = svg_plot.Panel(title, "workers (relay processes, floor threads)", "operations / s")
+        panel.xticks = res.workers
         bound = []
         for kind in ("floor", "relay"):
             pts = [(w, ops(res.get(name, w, kind))) for w in res.workers if res.get(name, w, kind)]
             if pts:
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", color=colors[kind], label=kind)
+                panel.line([p[0] for p in pts], [p[1] for p in pts], kind, colors[kind])
             bound += [(w, ops(res.get(name, w, kind))) for w in res.workers if res.get(name, w, kind)
                       and res.get(name, w, kind)["window"]["generator_cpu_pct"] >= GENERATOR_BOUND_PCT]
         if bound:
             # Circled points: the generator, not the server, set this rate.
-            ax.plot([p[0] for p in bound], [p[1] for p in bound], "o", ms=13, mfc="none", mec="black",
-                    label="generator-bound")
-        ax.set_title(title)
-        ax.set_xlabel("workers (relay processes, floor threads)")
-        ax.set_ylabel("operations / s")
-        ax.set_xticks(res.workers)
-        ax.set_ylim(bottom=0)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    ax = axes.flat[5]
+            panel.circles([p[0] for p in bound], [p[1] for p in bound], "generator-bound")
+        panels.append(panel)
+    ratio_panel = svg_plot.Panel("server CPU per operation, relay ÷ floor", "workers (relay processes, floor threads)")
+    ratio_panel.xticks = res.workers
     for name, title in names:
         pts = [(w, cpu(res.get(name, w, "relay")) / cpu(res.get(name, w, "floor"))) for w in res.workers
                if res.get(name, w, "relay") and res.get(name, w, "floor")]
         if pts:
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=title)
-    ax.axhline(1.5, color="grey", ls="--", lw=1)
-    ax.set_title("server CPU per operation, relay ÷ floor")
-    ax.set_xlabel("workers (relay processes, floor threads)")
-    ax.set_xticks(res.workers)
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.suptitle(f"Throughput vs workers ({res.meta['mode']} run, {res.meta['date']}; shared 2-core machine)")
-    fig.tight_layout()
-    fig.savefig(os.path.join(out_dir, "throughput_vs_workers.png"), dpi=90)
-    plt.close(fig)
+            ratio_panel.line([p[0] for p in pts], [p[1] for p in pts], title)
+    ratio_panel.hlines.append((1.5, "target 1.5"))
+    panels.append(ratio_panel)
+    svg_plot.write_figure(os.path.join(out_dir, "throughput_vs_workers.svg"), panels, 3,
+                          f"Throughput vs workers ({res.meta['mode']} run, {res.meta['date']}; shared 2-core machine)")
 
-    panels = [("store-256", "ack latency: store 256 B, 100 conns, W=1", 3000),
-              ("store-4k-overload", "ack latency: store 4 KiB, 1000 conns, W=16", None),
-              ("push-256", "end-to-end latency: live push 256 B", None)]
-    fig, axes = plt.subplots(1, 3, figsize=(16, 5.5))
-    styles = {1: "-", 2: "--"}
-    for ax, (name, title, limit) in zip(axes, panels):
+    specs = [("store-256", "ack latency: store 256 B, 100 conns, W=1", 3000),
+             ("store-4k-overload", "ack latency: store 4 KiB, 1000 conns, W=16", None),
+             ("push-256", "end-to-end latency: live push 256 B", None)]
+    quantiles = [(0.01, "1 %"), (0.1, "10 %"), (0.5, "50 %"), (0.9, "90 %"), (0.99, "99 %"), (0.999, "99.9 %"),
+                 (0.9999, "99.99 %")]
+    panels = []
+    for name, title, limit in specs:
+        panel = svg_plot.Panel(title, "latency (µs, log scale)", "operations at or below", x_scale="log",
+                               y_scale="logit")
+        panel.ylim = (0.01, 0.9999)
+        panel.yticks = quantiles
         for kind in ("floor", "relay"):
             for w in res.workers:
                 r = res.get(name, w, kind)
                 if not r or not r.get("cdf"):
                     continue
-                q = [p[0] for p in r["cdf"]]
-                us = [p[1] for p in r["cdf"]]
-                ax.plot(us, q, styles.get(w, ":"), color=colors[kind], label=f"{kind}, {w} worker(s)")
+                panel.line([p[1] for p in r["cdf"]], [p[0] for p in r["cdf"]], f"{kind}, {w} worker(s)",
+                           colors[kind], dashed=w != 1, markers=False)
         if limit:
-            ax.axvline(limit, color="grey", ls=":", lw=1, label=f"target p99 {limit / 1000:g} ms")
-        ax.set_xscale("log")
-        ax.set_yscale("logit")
-        ax.set_ylim(0.01, 0.9999)
-        quantiles = [0.01, 0.1, 0.5, 0.9, 0.99, 0.999, 0.9999]
-        ax.yaxis.set_major_locator(FixedLocator(quantiles))
-        ax.yaxis.set_major_formatter(FixedFormatter(["1 %", "10 %", "50 %", "90 %", "99 %", "99.9 %", "99.99 %"]))
-        ax.yaxis.set_minor_formatter(NullFormatter())
-        ax.set_title(title)
-        ax.set_xlabel("latency (µs, log scale)")
-        ax.set_ylabel("operations at or below (percentile)")
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8)
-    fig.suptitle("Latency CDF (the y axis stretches the tail: 0.99 and 0.999 are the p99 and p99.9)")
-    fig.tight_layout()
-    fig.savefig(os.path.join(out_dir, "latency_cdf.png"), dpi=90)
-    plt.close(fig)
+            panel.vlines.append((limit, f"target p99 {limit / 1000:g} ms"))
+        panels.append(panel)
+    svg_plot.write_figure(os.path.join(out_dir, "latency_cdf.svg"), panels, 3,
+                          "Latency CDF (the y axis stretches the tail: 0.99 and 0.999 are the p99 and p99.9)",
+                          panel_width=460)
 
 
 def write_all(out_dir):
@@ -391,10 +369,7 @@ def write_all(out_dir):
         data = json.load(f)
     res = Results(data)
     write_markdown(res, data, out_dir)
-    try:
-        write_plots(res, out_dir)
-    except ImportError:
-        print("bench: matplotlib is missing; RESULTS.md written without plots", file=sys.stderr)
+    write_plots(res, out_dir)
 
 
 if __name__ == "__main__":

@@ -11,18 +11,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-
-# Debian's interpreter, which sees Debian's packages (a pyenv or venv python3
-# earlier in PATH would not see python3-matplotlib).
+# Debian's interpreter. The scripts need only its standard library: the plots
+# are written as SVG (bench/svg_plot.py), since python3-matplotlib would pull
+# in libboost-dev 1.74, which conflicts with libboost1.81-dev.
 PY=python3
 if [ -x /usr/bin/python3 ]; then PY=/usr/bin/python3; fi
-
-# The plots need matplotlib; Debian packages it.
-if ! "$PY" -c 'import matplotlib' 2>/dev/null; then
-  echo "bench: installing python3-matplotlib for the plots"
-  as_root apt-get install -y python3-matplotlib || { as_root apt-get update && as_root apt-get install -y python3-matplotlib; }
-fi
 
 if [ ! -f build-release/build.ninja ]; then
   echo "bench: configuring build-release"

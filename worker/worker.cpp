@@ -19,6 +19,8 @@
 #include "common/log.hpp"
 #include "shm/record_flush.hpp"
 #include "shm/fault_injection.hpp"
+#include "shm/prefault.hpp"
+#include "shm/store.hpp"
 #include "worker/asio_fwd.hpp"
 #include "worker/http_front.hpp"
 #include "worker/metrics_front.hpp"
@@ -219,9 +221,29 @@ bool start_commit_gate(worker_services& services, session_registry& registry, ne
     return true;
 }
 
+namespace {
+
+/// RELAY_STORE_PREFAULT with the memory backend: the supervisor's prefault put
+/// every page of the store in memory, but a fork copies no page-table entry
+/// of a shared mapping, so this worker would still fault each page in on its
+/// first touch, in the path of a store. Mapping them all now costs no memory
+/// (the pages exist) and writes no data. The file store is left alone: a
+/// write-populate would mark every page dirty for the background flush.
+void map_the_prefaulted_store(worker_context const& ctx)
+{
+    if (!ctx.cfg->store_prefault || ctx.cfg->backend != storage_backend::memory)
+        return;
+    std::uint64_t const size = shm::store(ctx.store_base).header().total_size;
+    if (!shm::prefault(ctx.store_base, size, true, {}))
+        RELAY_LOG_WARN("could not map the prefaulted store into this worker; pages are mapped on first use instead");
+}
+
+} // namespace
+
 int run_worker(worker_context const& ctx)
 {
     RELAY_KILL_POINT("worker.start"); // tests of the supervisor's crash-loop handling
+    map_the_prefaulted_store(ctx);
     // Declared before the io_context so they outlive it: destroying the
     // io_context destroys suspended coroutine frames, whose sessions and
     // handlers unregister themselves from these on the way out.

@@ -13,6 +13,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <fstream>
 #include <string>
 
@@ -26,6 +27,8 @@
 
 namespace relay::supervisor {
 namespace {
+
+constexpr std::uint64_t first_beat_allowance_ms = 60000;
 
 /// True if `pid` holds a lock of the store's structure (read without locking:
 /// robust_mutex records its holder for exactly this).
@@ -73,7 +76,9 @@ void supervisor::kill_stalled_workers()
             ? (now_ms > beat ? now_ms - beat : 0)
             : static_cast<std::uint64_t>(
                   std::chrono::duration_cast<std::chrono::milliseconds>(now - c.started).count());
-        if (silent_ms <= timeout_ms)
+        // A starting worker may map a large prefaulted store first
+        // (worker.cpp): it gets at least a minute to its first beat.
+        if (silent_ms <= (beat != 0 ? timeout_ms : std::max<std::uint64_t>(timeout_ms, first_beat_allowance_ms)))
             continue;
         std::tuple<bool, bool, std::uint64_t> const rank{holds_a_store_lock(segment_.base(), c.pid), is_stopped(c.pid),
                                                          silent_ms};

@@ -10,7 +10,6 @@
 // dead child when the repair has finished (docs/architecture.md#liveness).
 
 #include <signal.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -40,13 +39,7 @@ void supervisor::start_repair(child& c)
         c.repair_pid = pid;
         return;
     }
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != self_)
-        std::_Exit(exit_code::ok);
-    ::close(signal_fd_);
-    for (child const& other : children_)
-        if (other.pidfd >= 0)
-            ::close(other.pidfd);
+    leave_supervisor_after_fork();
     for (int fd : listen_fds_)
         if (fd >= 0)
             ::close(fd);

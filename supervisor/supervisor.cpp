@@ -239,7 +239,7 @@ void supervisor::signal_child(child const& c, int sig)
         ::kill(c.pid, sig); // only while unreaped, so the pid is still this child's
 }
 
-void supervisor::become_child(child const& c)
+void supervisor::leave_supervisor_after_fork() const
 {
     // Die with the supervisor, so no orphan keeps the port or the store
     // (DESIGN §1); check the parent afterwards to close the race with prctl.
@@ -250,6 +250,11 @@ void supervisor::become_child(child const& c)
     for (child const& other : children_)
         if (other.pidfd >= 0)
             ::close(other.pidfd);
+}
+
+void supervisor::become_child(child const& c)
+{
+    leave_supervisor_after_fork();
     shm::enable_kill_points();
     shm::set_unprovable_repair_fatal(true);
     int code = exit_code::fatal;

@@ -32,6 +32,9 @@ private:
     /// Signals `c` through its pidfd, so a recycled pid is never hit.
     static void signal_child(child const& c, int sig);
     [[noreturn]] void become_child(child const& c);
+    /// In a freshly forked child: die with the supervisor, and close what
+    /// only the supervisor uses (its signalfd, the other children's pidfds).
+    void leave_supervisor_after_fork() const;
     void reap();
     void on_child_exit(child& c, int status);
     /// Forks the process that cleans the store up after `c` died.

@@ -1,7 +1,7 @@
 #pragma once
 // The effective configuration of one relay, shared by every process role.
 // Parsed by supervisor/config_loader from the Rust relay's environment
-// variables (PROTOCOL §12) and our command-line flags; children inherit it
+// variables (docs/protocol.md#s12) and our command-line flags; children inherit it
 // across fork().
 
 #include <cstdint>

@@ -22,7 +22,7 @@ constexpr int hex_digit_value(char c) noexcept
     return -1;
 }
 
-/// True for exactly 64 characters of 0-9, a-f or A-F (PROTOCOL §1 "hex64").
+/// True for exactly 64 characters of 0-9, a-f or A-F (docs/protocol.md#s1 "hex64").
 bool is_hex64(std::string_view text) noexcept;
 
 /// The bytes of an even-length hex string (either case); empty optional if

@@ -1,7 +1,7 @@
 #pragma once
 // Base64url without padding (RFC 4648 §5), the form in which the relay takes
 // its key from RELAY_NOISE_STATIC_KEY and shows its public key (43 characters
-// for 32 bytes, PROTOCOL §9.4).
+// for 32 bytes, docs/protocol.md#s9-4).
 
 #include <cstdint>
 #include <optional>

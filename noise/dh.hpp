@@ -20,7 +20,7 @@ public:
     /// Imports a private key and derives its public key.
     static std::optional<dh_key> from_private(key const& private_key);
     /// Imports a stored pair; the public half is used as given, not recomputed
-    /// (PROTOCOL §9.3), so a mismatched pair makes every handshake fail.
+    /// (docs/protocol.md#s9-3), so a mismatched pair makes every handshake fail.
     static std::optional<dh_key> from_pair(key_pair const& pair);
 
     dh_key(dh_key const& other) noexcept;

@@ -1,5 +1,5 @@
 #pragma once
-// The client side of Noise NK (PROTOCOL §9): used by the tests and by our
+// The client side of Noise NK (docs/protocol.md#s9): used by the tests and by our
 // integration-test client, never by the relay itself.
 
 #include "noise/dh.hpp"

@@ -1,5 +1,5 @@
 #pragma once
-// The relay side of Noise NK (PROTOCOL §9.2): read message 1, write
+// The relay side of Noise NK (docs/protocol.md#s9-2): read message 1, write
 // message 2, split. One object per connection; it dies after split().
 
 #include "noise/dh.hpp"

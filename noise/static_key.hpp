@@ -1,5 +1,5 @@
 #pragma once
-// The relay's static Noise key (PROTOCOL §9.3), in this priority:
+// The relay's static Noise key (docs/protocol.md#s9-3), in this priority:
 //   1. RELAY_NOISE_STATIC_KEY: base64url without padding of private(32) || public(32);
 //      undecodable or the wrong length is ignored (reported as a warning);
 //   2. <data dir>/relay_noise_key.bin: exactly those 64 raw bytes;
@@ -20,7 +20,7 @@
 
 namespace relay::noise {
 
-/// The key file's name inside the data directory (PROTOCOL §12.2).
+/// The key file's name inside the data directory (docs/protocol.md#s12-2).
 inline constexpr std::string_view key_file_name = "relay_noise_key.bin";
 /// The environment variable that overrides the file.
 inline constexpr char const static_key_env[] = "RELAY_NOISE_STATIC_KEY";

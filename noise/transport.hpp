@@ -1,6 +1,6 @@
 #pragma once
 // A finished Noise session: one CipherState per direction, each with its own
-// counter from 0, no rekeying (PROTOCOL §9.1, §9.2 step 5).
+// counter from 0, no rekeying (docs/protocol.md#s9-1, §9.2 step 5).
 
 #include "noise/cipher_state.hpp"
 #include "noise/types.hpp"
@@ -30,7 +30,7 @@ public:
     /// receive counter unchanged and `out` cleared, if the message is shorter
     /// than a tag or does not authenticate; the next genuine message still
     /// decrypts. Ciphertexts above 65535 bytes are accepted, as the Rust relay
-    /// does (PROTOCOL §9.1). The spans must not alias `out`.
+    /// does (docs/protocol.md#s9-1). The spans must not alias `out`.
     [[nodiscard]] bool decrypt(std::span<std::uint8_t const> ciphertext, std::vector<std::uint8_t>& out);
 
     /// Messages sent so far (the next send nonce).

@@ -1,5 +1,5 @@
 #pragma once
-// Sizes and key types of Noise_NK_25519_ChaChaPoly_BLAKE2s (PROTOCOL §9.1).
+// Sizes and key types of Noise_NK_25519_ChaChaPoly_BLAKE2s (docs/protocol.md#s9-1).
 // Everything here is fixed by the protocol name; nothing is tunable.
 
 #include <array>
@@ -34,7 +34,7 @@ using key = std::array<std::uint8_t, dh_size>;
 /// A BLAKE2s-256 output: the chaining key and the handshake hash.
 using digest = std::array<std::uint8_t, hash_size>;
 
-/// An X25519 key pair in the order of the relay key file (PROTOCOL §9.3):
+/// An X25519 key pair in the order of the relay key file (docs/protocol.md#s9-3):
 /// private half first, public half second.
 struct key_pair {
     key private_key{};

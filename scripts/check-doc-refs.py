@@ -2,9 +2,9 @@
 """Fails when a reference in the repository does not resolve inside it.
 
 Code and documents cite the protocol and the architecture by anchor
-(docs/protocol.md, "How to cite this file"): `docs/protocol.md#s7-6`,
-`PROTOCOL §7.6`, the decisions `D-5` and quirks `Q-8`, and
-`DESIGN §2.6` (docs/architecture.md). Each must name an anchor that exists;
+(docs/protocol.md, "How to cite this file"): `docs/protocol.md#s7-6`
+(older text: `PROTOCOL §7.6`), the decisions `D-5` and quirks `Q-8`, and
+`docs/architecture.md#design-2-6` (older text: `DESIGN §2.6`). Each must name an anchor that exists;
 and nothing may point at the notes kept outside it (the ../shared folder;
 in code, the notes files by name and the style notes' "STYLE Gn"); no issue numbers.
 

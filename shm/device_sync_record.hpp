@@ -1,5 +1,5 @@
 #pragma once
-// How a DeviceSyncMessage is kept in the store (PROTOCOL §7.6): the blob data
+// How a DeviceSyncMessage is kept in the store (docs/protocol.md#s7-6): the blob data
 // of a blob_kind::device_sync record is
 //
 //   target_device_id (64 chars) | sender_device_id (64 chars) | version (u64 LE) | encrypted_payload

@@ -1,5 +1,5 @@
 #pragma once
-// Named kill points for crash-safety tests (DESIGN §2.8). Compiled in only with
+// Named kill points for crash-safety tests (docs/architecture.md#design-2-8). Compiled in only with
 // -Dfault_injection=true; in other builds the macro expands to nothing, so the
 // hot paths pay nothing.
 //

@@ -15,7 +15,7 @@
 //     rate_entry[rate_table_entries]     lock-free token buckets (D-11)
 //     nonce_entry[nonce_table_entries]   lock-free handshake nonce window (§5, D-10)
 //     address_entry[max_worker_slots][address_table_entries]
-//     notify_ring[max_worker_slots]      cross-worker notifications (DESIGN §3)
+//     notify_ring[max_worker_slots]      cross-worker notifications (docs/architecture.md#design-3)
 //     pool_header, page_desc[page_count] the page pool shared by every shard
 //     shard_header[shard_count]          locks, partial-page lists, counters
 //     bucket heads                       per shard
@@ -72,7 +72,7 @@ static_assert(chunks_per_page(0) == max_chunks_per_page);
 
 /// What a stored record is. Each kind has its own mailboxes (the same 64-char
 /// key can name an update mailbox and a device-sync mailbox), its own expiry
-/// and its own delivery path (PROTOCOL §7.3, §7.6, §7.8).
+/// and its own delivery path (docs/protocol.md#s7-3, §7.6, §7.8).
 enum class blob_kind : std::uint8_t {
     update = 0,         ///< EncryptedUpdate / AccountRevoked for a routing id
     device_sync = 1,    ///< DeviceSyncMessage for a client_id (data: device_sync_record)
@@ -122,7 +122,7 @@ inline constexpr std::uint8_t delivery_flag_retired = 2;
 
 /// What a stored blob counts against its recipient's byte quota beyond its
 /// data: the length of its blob id (a 36-character UUID) plus 8. The Rust
-/// relay accounts it so and its tests depend on it (PROTOCOL §10.4): a
+/// relay accounts it so and its tests depend on it (docs/protocol.md#s10-4): a
 /// 100-byte blob counts 144 bytes. Every place that adds or removes quota
 /// uses this one constant; a drift would make check_locked() reject the store.
 inline constexpr std::uint64_t quota_overhead_per_blob = 36 + 8;
@@ -206,7 +206,7 @@ struct shard_header {
     std::atomic<std::uint64_t> repairs;
 };
 
-/// Live connections of one routing id, per worker slot (D-4, DESIGN §3). Soft
+/// Live connections of one routing id, per worker slot (D-4, docs/architecture.md#design-3). Soft
 /// state: a dead worker's counts are reset by the supervisor.
 struct presence_entry {
     char key[key_size];
@@ -267,7 +267,7 @@ enum class counter : std::uint32_t {
 };
 inline constexpr std::size_t counter_count = static_cast<std::size_t>(counter::count_);
 
-/// relay_message_duration_seconds uses Prometheus' default buckets (PROTOCOL §11.3).
+/// relay_message_duration_seconds uses Prometheus' default buckets (docs/protocol.md#s11-3).
 inline constexpr double duration_bucket_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0};
 inline constexpr std::size_t duration_bucket_count = std::size(duration_bucket_bounds);
 
@@ -289,7 +289,7 @@ struct alignas(64) worker_slot {
     std::atomic<std::uint32_t> reserved_shard;
 };
 
-/// One remembered handshake nonce (PROTOCOL §5, D-10, D-11): 44 bits of a
+/// One remembered handshake nonce (docs/protocol.md#s5, D-10, D-11): 44 bits of a
 /// keyed hash of the nonce | 20 bits of the Unix second it was recorded
 /// (modulo 2^20, about 12 days). 0 = empty. One word so that a compare-and-swap
 /// claims an entry and dates it at once.
@@ -354,7 +354,7 @@ struct notify_entry {
 inline constexpr std::uint32_t notify_ring_capacity = 256;
 
 /// Bounded multi-producer ring of one worker slot. A full ring drops the
-/// notification (best effort, DESIGN §3); a producer that dies inside the lock
+/// notification (best effort, docs/architecture.md#design-3); a producer that dies inside the lock
 /// only costs the ring's contents (it is reset).
 struct notify_ring {
     robust_mutex lock;

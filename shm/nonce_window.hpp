@@ -1,9 +1,9 @@
 #pragma once
-// The handshake nonce memory of PROTOCOL §5 step 3, shared by every worker
+// The handshake nonce memory of docs/protocol.md#s5 step 3, shared by every worker
 // (D-11): a signed handshake replayed within 120 s is refused whichever worker
 // each attempt lands on. Lock-free like the rate buckets: one 64-bit word per
 // entry, claimed by compare-and-swap, so a process killed mid-update costs at
-// most its own record (DESIGN §2.5).
+// most its own record (docs/architecture.md#design-2-5).
 
 #include <cstdint>
 #include <span>

@@ -1,5 +1,5 @@
 #pragma once
-// Cross-worker notifications (DESIGN §3): one bounded ring per worker slot in
+// Cross-worker notifications (docs/architecture.md#design-3): one bounded ring per worker slot in
 // the store plus one eventfd per slot created by the supervisor before fork.
 // A producer appends under the ring's robust lock and writes the target's
 // eventfd; the target drains its ring when the eventfd becomes readable.

@@ -3,7 +3,7 @@
 //
 // Boost.Interprocess 1.81 marks a robust mutex "not recoverable" when its owner
 // dies and throws on every later lock, which would wedge the relay forever after
-// one SIGKILL (DESIGN §2). This wrapper instead reports the owner's death to
+// one SIGKILL (docs/architecture.md#design-2). This wrapper instead reports the owner's death to
 // the next locker, which repairs the protected data and only then declares the
 // mutex consistent again (the approach of LMDB's mdb_mutex_failed).
 

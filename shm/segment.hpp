@@ -2,7 +2,7 @@
 // Maps the store into this process with Boost.Interprocess: a file in the data
 // directory (survives restarts) or a POSIX shared memory object (volatile).
 // Only the mapping comes from Boost; the layout inside is ours (layout.hpp) and
-// no Boost lock or allocator ever runs on it (DESIGN §2.1).
+// no Boost lock or allocator ever runs on it (docs/architecture.md#design-2-1).
 
 #include <boost/interprocess/mapped_region.hpp>
 

@@ -40,7 +40,7 @@ struct put_request {
     std::uint64_t now = 0;
     std::uint64_t max_blobs = 0;  ///< per-recipient count quota, 0 = unlimited
     std::uint64_t max_bytes = 0;  ///< per-recipient byte quota, 0 = unlimited
-    bool check_byte_quota = true; ///< AccountRevoked skips it (PROTOCOL §7.5)
+    bool check_byte_quota = true; ///< AccountRevoked skips it (docs/protocol.md#s7-5)
     /// Recovery proofs: once the new blob is committed, older blobs under the
     /// same key are deleted (a crash in between leaves both; readers take the newest).
     bool replace_existing = false;
@@ -92,7 +92,7 @@ struct attach_result : mailbox_listing {
     bool registered = false;
 };
 
-/// A device-sync message listed for delivery (PROTOCOL §7.6).
+/// A device-sync message listed for delivery (docs/protocol.md#s7-6).
 struct device_sync_ref {
     blob_ref ref;
     std::uint64_t version = 0;
@@ -177,7 +177,7 @@ public:
 
     // ---- device sync and recovery proofs (store_records.cpp) ----
     /// Device-sync messages of `client_id` addressed to `device_id`, ordered by
-    /// version, then by arrival (PROTOCOL §7.6).
+    /// version, then by arrival (docs/protocol.md#s7-6).
     std::vector<device_sync_ref> list_device_sync(std::string_view client_id, std::string_view device_id);
     /// DeviceSyncAck: deletes the message `id` of (`client_id`, `device_id`).
     bool remove_device_sync(std::string_view client_id, std::string_view device_id, random::uuid const& id);

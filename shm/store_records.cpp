@@ -1,5 +1,5 @@
 // Store operations of the two record kinds besides updates: device-sync
-// messages (PROTOCOL §7.6–7.7) and recovery proofs (§7.8–7.9). They live in
+// messages (docs/protocol.md#s7-6–7.7) and recovery proofs (§7.8–7.9). They live in
 // the same shards, chunks and crash-safety scheme as updates (shm/store.cpp);
 // only their mailbox kind and how they are listed differ.
 
@@ -44,7 +44,7 @@ std::vector<device_sync_ref> store::list_device_sync(std::string_view client_id,
                                device_sync_record::read_version(head_data(s, off))});
     }
     // Mailboxes are in arrival order, so a stable sort by version gives
-    // "version ascending, then creation" (PROTOCOL §7.6).
+    // "version ascending, then creation" (docs/protocol.md#s7-6).
     std::stable_sort(out.begin(), out.end(),
                      [](device_sync_ref const& a, device_sync_ref const& b) { return a.version < b.version; });
     return out;

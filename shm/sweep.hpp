@@ -12,7 +12,7 @@ struct sweep_budget {
     std::uint32_t deletions_per_lock = 256; ///< records deleted per lock hold before yielding
 };
 
-/// Recovery proofs live 90 days whatever the blob TTL (PROTOCOL §8.4).
+/// Recovery proofs live 90 days whatever the blob TTL (docs/protocol.md#s8-4).
 inline constexpr std::uint64_t recovery_proof_ttl_secs = 90ull * 24 * 3600;
 
 struct sweep_stats {
@@ -22,7 +22,7 @@ struct sweep_stats {
 };
 
 /// Deletes every update and device-sync message created at or before now − ttl
-/// (PROTOCOL §8.4: TTL 0 expires everything) and every recovery proof older
+/// (docs/protocol.md#s8-4: TTL 0 expires everything) and every recovery proof older
 /// than 90 days. `now_unix` is injected so tests control the clock.
 sweep_stats sweep_expired(store& s, std::uint64_t now_unix, std::uint64_t ttl_secs, sweep_budget budget = {});
 

@@ -21,7 +21,7 @@
 namespace relay::supervisor {
 namespace {
 
-/// PROTOCOL §10.2: buckets idle for 30 minutes are discarded every 10 minutes.
+/// docs/protocol.md#s10-2: buckets idle for 30 minutes are discarded every 10 minutes.
 constexpr std::uint64_t bucket_sweep_every_s = 600;
 constexpr std::uint64_t bucket_idle_ms = 30 * 60 * 1000;
 

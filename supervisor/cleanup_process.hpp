@@ -1,5 +1,5 @@
 #pragma once
-// The cleanup process (DESIGN §1): wakes every RELAY_CLEANUP_INTERVAL to delete
+// The cleanup process (docs/architecture.md#design-1): wakes every RELAY_CLEANUP_INTERVAL to delete
 // expired blobs, and every 10 minutes to free idle rate-limit buckets. Holds
 // no socket; SIGTERM ends it between sweeps.
 

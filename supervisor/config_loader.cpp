@@ -36,7 +36,7 @@ std::uint64_t parse_u64(std::string const& name, std::string const& text, std::u
 
 bool parse_bool(std::string const& name, std::string const& text)
 {
-    // PROTOCOL §12.1: true only for exactly "true" or "1". Anything else that is
+    // docs/protocol.md#s12-1: true only for exactly "true" or "1". Anything else that is
     // not a clear "false" is a typo an operator wants to hear about.
     if (text == "true" || text == "1")
         return true;
@@ -115,7 +115,7 @@ bool is_loopback(listen_address const& address)
     return !ec && addr.is_loopback();
 }
 
-/// Every variable the relay reads (PROTOCOL §12.1 plus ours); federation ones
+/// Every variable the relay reads (docs/protocol.md#s12-1 plus ours); federation ones
 /// are accepted so that a Rust relay's file works unchanged.
 bool known_setting(std::string const& key)
 {
@@ -293,7 +293,7 @@ load_result load_config(int argc, char const* const* argv, env_lookup const& pro
     if (auto v = env("RELAY_STORAGE_BACKEND")) {
         std::string lower = *v;
         std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-        // PROTOCOL §12.1: "memory" selects volatile storage; any other value the
+        // docs/protocol.md#s12-1: "memory" selects volatile storage; any other value the
         // persistent default (the Rust relay's "sqlite" is our mapped file).
         cfg.backend = lower == "memory" ? storage_backend::memory : storage_backend::file;
     }
@@ -355,7 +355,7 @@ load_result load_config(int argc, char const* const* argv, env_lookup const& pro
     if (cfg.sync_commit && cfg.backend == storage_backend::memory)
         throw config_error("RELAY_SYNC_COMMIT=on needs a store on disk, and RELAY_STORAGE_BACKEND=memory keeps it in "
                            "memory: set RELAY_SYNC_COMMIT=off or use the file backend");
-    // PROTOCOL §12.3: a non-loopback listener needs TLS terminated in front.
+    // docs/protocol.md#s12-3: a non-loopback listener needs TLS terminated in front.
     if (!is_loopback(cfg.listen) && !cfg.tls_verified)
         throw config_error("RELAY_LISTEN_ADDR " + cfg.listen.host + ":" + std::to_string(cfg.listen.port) +
                            " is not a loopback address and RELAY_TLS_VERIFIED is not set: terminate TLS in a reverse "

@@ -1,6 +1,6 @@
 #pragma once
 // Builds the effective configuration from the Rust relay's environment
-// variables (PROTOCOL §12.1, same names and defaults except D-12) and our
+// variables (docs/protocol.md#s12-1, same names and defaults except D-12) and our
 // command-line flags, which override them.
 
 #include <functional>

@@ -64,7 +64,7 @@ using clock = std::chrono::steady_clock;
 /// The cleanup process counts as having started properly after this long
 /// (workers instead report readiness through their heartbeat).
 inline constexpr auto healthy_after = std::chrono::seconds(1);
-/// Backoff for crashes on start: 100 ms doubling to 30 s (DESIGN §1).
+/// Backoff for crashes on start: 100 ms doubling to 30 s (docs/architecture.md#design-1).
 inline constexpr auto first_backoff = std::chrono::milliseconds(100);
 inline constexpr auto max_backoff = std::chrono::milliseconds(30000);
 /// This many crashes on start within the window make the supervisor give up.

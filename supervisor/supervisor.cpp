@@ -242,7 +242,7 @@ void supervisor::signal_child(child const& c, int sig)
 void supervisor::leave_supervisor_after_fork() const
 {
     // Die with the supervisor, so no orphan keeps the port or the store
-    // (DESIGN §1); check the parent afterwards to close the race with prctl.
+    // (docs/architecture.md#design-1); check the parent afterwards to close the race with prctl.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != self_)
         std::_Exit(exit_code::ok);
@@ -310,7 +310,7 @@ void supervisor::on_child_exit(child& c, int status)
     shm::store st(segment_.base());
     // "Served" = the worker got as far as listening (its first heartbeat); the
     // cleanup process has none, so it must have lived a second. Only children
-    // that die before that count as crashing on start (DESIGN §1): a worker
+    // that die before that count as crashing on start (docs/architecture.md#design-1): a worker
     // killed while serving (an operator, the OOM killer, a rare crash) is
     // respawned at once and never brings the relay down.
     bool const served =

@@ -1,5 +1,5 @@
 #pragma once
-// The supervisor (DESIGN §1): opens the store and the listening sockets, forks
+// The supervisor (docs/architecture.md#design-1): opens the store and the listening sockets, forks
 // the workers and the cleanup process, and then only supervises: signals are
 // read from a signalfd and acted on by the loop (nginx's master cycle).
 
@@ -58,7 +58,7 @@ private:
     enum class stop_mode { drain, now };
     void begin_stop(stop_mode mode);
     /// A child could not prove a shard consistent: stop every child, rebuild
-    /// and verify the whole store, start again (DESIGN §2.6).
+    /// and verify the whole store, start again (docs/architecture.md#design-2-6).
     void escalate();
     /// SIGHUP: re-read the configuration, resize the worker set, and restart the
     /// children one at a time while every slot's socket keeps queueing.

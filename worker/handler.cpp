@@ -22,7 +22,7 @@ using shm::counter;
 constexpr std::uint32_t general_bucket = 0;
 constexpr std::uint32_t recovery_bucket = 1;
 
-/// A hex key hash as the store files it: lowercase (PROTOCOL §7.9 returns
+/// A hex key hash as the store files it: lowercase (docs/protocol.md#s7-9 returns
 /// lowercase hex whatever the case of the request). Empty if not hex64.
 std::string normalized_key_hash(std::string_view text)
 {
@@ -35,7 +35,7 @@ std::string normalized_key_hash(std::string_view text)
 }
 
 /// The blob id an acknowledgment names, if it is exactly the lowercase UUID
-/// the relay sent: ids compare case-sensitively (PROTOCOL §1).
+/// the relay sent: ids compare case-sensitively (docs/protocol.md#s1).
 std::optional<random::uuid> exact_uuid(std::string_view text)
 {
     random::uuid id{};

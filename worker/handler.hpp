@@ -1,5 +1,5 @@
 #pragma once
-// The per-connection protocol state machine (PROTOCOL §4, §7, §8 with the
+// The per-connection protocol state machine (docs/protocol.md#s4, §7, §8 with the
 // §16 decisions), written against the store and a session_sink so it can be
 // tested without sockets. The Beast session only moves bytes.
 
@@ -68,7 +68,7 @@ private:
     void handle(protocol::envelope const& e, protocol::device_sync_ack const& m);
     void handle(protocol::envelope const& e, protocol::recovery_proof_store const& m);
     void handle(protocol::envelope const& e, protocol::recovery_proof_query const& m);
-    /// Every other message a client may send is [SILENT] (PROTOCOL §7.12):
+    /// Every other message a client may send is [SILENT] (docs/protocol.md#s7-12):
     /// overload resolution prefers the handlers above, so a new message type
     /// is ignored until it gets a handler of its own.
     template <typename Ignored>

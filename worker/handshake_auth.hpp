@@ -1,5 +1,5 @@
 #pragma once
-// Verification of the optional signed handshake (PROTOCOL §5) with
+// Verification of the optional signed handshake (docs/protocol.md#s5) with
 // OpenSSL 3's Ed25519. OpenSSL rather than libsodium because the relay already
 // needs it for TLS-adjacent work later and Debian keeps it patched.
 

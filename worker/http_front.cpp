@@ -70,7 +70,7 @@ net::awaitable<void> serve_connection(worker_services& services, session_registr
     }
     auto const& req = parser.get();
     if (websocket::is_upgrade(req)) {
-        if (req.target() == "/federation") // federation is not served (PROTOCOL §2.2 step 6)
+        if (req.target() == "/federation") // federation is not served (docs/protocol.md#s2-2 step 6)
             co_return;
         stream.expires_never();
         ws_session::stream_type ws(std::move(stream));

@@ -2,7 +2,7 @@
 // The first bytes of every connection on the main port (D-2): the request is
 // parsed as HTTP; a WebSocket upgrade becomes a client session, a plain GET of
 // /health, /up or /ready gets the health JSON, any other GET the info JSON
-// (PROTOCOL §11.1), and anything else is closed without a response.
+// (docs/protocol.md#s11-1), and anything else is closed without a response.
 
 #include "worker/asio_fwd.hpp"
 #include "worker/connection_slot.hpp"

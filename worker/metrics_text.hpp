@@ -1,5 +1,5 @@
 #pragma once
-// The Prometheus text exposition of the whole relay (PROTOCOL §11.3): every
+// The Prometheus text exposition of the whole relay (docs/protocol.md#s11-3): every
 // worker keeps its own counters in its store slot, any worker renders the sum.
 // Pure: reads the store, no sockets, so it is unit-tested directly.
 

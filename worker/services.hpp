@@ -1,7 +1,7 @@
 #pragma once
 // Per-worker shared services: the store views, the rate limiter, the local
 // registry of live connections by routing id, and cross-worker notification
-// (DESIGN §3). One instance per worker process, used from its single thread.
+// (docs/architecture.md#design-3). One instance per worker process, used from its single thread.
 
 #include <chrono>
 #include <cstdint>

@@ -22,7 +22,7 @@ public:
     /// the queue is full (or closed): the blob stays stored, and the sink asks
     /// its handler to catch up once its queue has drained.
     virtual bool queue_blob(shm::blob_ref const& ref) = 0;
-    /// A notification was forwarded: restarts the idle timer (PROTOCOL §4.6).
+    /// A notification was forwarded: restarts the idle timer (docs/protocol.md#s4-6).
     virtual void touch() = 0;
 };
 

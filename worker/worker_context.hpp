@@ -17,7 +17,7 @@ struct worker_context {
     std::uint32_t slot = 0;             ///< this worker's slot number
     int listen_fd = -1;                 ///< this slot's SO_REUSEPORT socket (owned by the supervisor)
     int metrics_fd = -1;                ///< the metrics socket, shared by every worker (-1: none)
-    std::string noise_public_key_b64;   ///< served at /pubkey (PROTOCOL §9.4)
+    std::string noise_public_key_b64;   ///< served at /pubkey (docs/protocol.md#s9-4)
     noise::key_pair noise_keys{};       ///< the relay's static Noise key (§9.3)
     std::vector<int> event_fds;         ///< one eventfd per slot, for cross-worker notifications
     std::uint64_t relay_start_unix = 0; ///< when the supervisor started (health uptime)

@@ -18,7 +18,7 @@ namespace websocket = beast::websocket;
 
 namespace {
 
-/// PROTOCOL §4.2: a binary first message of at least 51 bytes starting with
+/// docs/protocol.md#s4-2: a binary first message of at least 51 bytes starting with
 /// NUL 'V' '2' opens a Noise session.
 constexpr std::string_view noise_magic{"\0V2", 3};
 constexpr std::size_t noise_opening_min = 51;
@@ -78,7 +78,7 @@ void ws_session::start()
     // both far below 64 KiB: a stranger cannot make us buffer more.
     ws_.read_message_max(pre_handshake_message_max);
     ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
-        // PROTOCOL §4.2: a control frame before the handshake is [CLOSE]; after
+        // docs/protocol.md#s4-2: a control frame before the handshake is [CLOSE]; after
         // it, Beast answers pings itself and every frame restarts the idle timer.
         if (!handler_.handshaken() && kind != websocket::frame_type::close) {
             abort();
@@ -147,7 +147,7 @@ net::awaitable<void> ws_session::reader()
                 co_return;
             }
             // Beyond this a message ends the connection (1009). Up to it, a message
-            // over RELAY_MAX_MESSAGE_SIZE is dropped silently as PROTOCOL §10.1 says.
+            // over RELAY_MAX_MESSAGE_SIZE is dropped silently as docs/protocol.md#s10-1 says.
             ws_.read_message_max(std::max<std::uint64_t>(services_.cfg().max_message_size * 2, 64 * 1024));
             // Accepted just before a drain: the client still gets its
             // HandshakeAck and pending blobs, then 1001, rather than a reset.

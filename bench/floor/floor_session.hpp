@@ -10,7 +10,7 @@
 //   /bench/push/r/N         recipient N: each message (an ack) makes sender N
 //                           receive a ReceivedByRecipient ack
 //
-// The relay ignores the target (PROTOCOL §2.2), so the load generator uses the
+// The relay ignores the target (docs/protocol.md#s2-2), so the load generator uses the
 // same URLs against both servers.
 
 #include <cstdint>

@@ -1,6 +1,6 @@
 #pragma once
 // Opening a protocol session: TCP connect, WebSocket upgrade, Handshake, and
-// the HandshakeAck, as a client of PROTOCOL §4.1 does (v1, unauthenticated).
+// the HandshakeAck, as a client of docs/protocol.md#s4-1 does (v1, unauthenticated).
 
 #include <string_view>
 

@@ -1,4 +1,4 @@
-// Store-and-forward across workers (PROTOCOL §7.3, §7.4, §8, D-4 to D-9).
+// Store-and-forward across workers (docs/protocol.md#s7-3, §7.4, §8, D-4 to D-9).
 
 #include <set>
 #include <thread>

@@ -1,5 +1,5 @@
 // Acknowledged blobs survive restarts, supervisor SIGKILL and worker crashes;
-// expired blobs are swept (DESIGN §1–2, PROTOCOL §8.4).
+// expired blobs are swept (docs/architecture.md#design-1–2, docs/protocol.md#s8-4).
 
 #include <signal.h>
 

@@ -1,4 +1,4 @@
-// Every named kill point of the store, hit for real (DESIGN §2.8): a relay
+// Every named kill point of the store, hit for real (docs/architecture.md#design-2-8): a relay
 // built with -Dfault_injection=true is told to SIGKILL whichever process first
 // reaches the point, while clients keep working. Afterwards nothing blocks,
 // the store verifies, and every blob acknowledged `Stored` (and not deleted by

@@ -1,4 +1,4 @@
-// Admission, HTTP, handshake and timeouts (PROTOCOL §2, §4, §11.1, D-1, D-2).
+// Admission, HTTP, handshake and timeouts (docs/protocol.md#s2, §4, §11.1, D-1, D-2).
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>

@@ -51,7 +51,7 @@ relay_process::~relay_process()
         BOOST_CHECK_MESSAGE(all.find(marker) == std::string::npos,
                             "sanitizer report in the relay log " << log_path_ << ":\n"
                                                                  << all);
-    // Privacy (PROTOCOL §12.5): client ids, routing tokens, device ids
+    // Privacy (docs/protocol.md#s12-5): client ids, routing tokens, device ids
     // and key hashes are 64 hex characters; no run of 32 or more hex
     // characters may appear in a log, whatever the test did.
     std::size_t run = 0;

@@ -184,7 +184,7 @@ std::optional<protocol::envelope> ws_client::receive_envelope(std::chrono::milli
         return std::nullopt;
     auto decoded = protocol::decode_frame(*bytes);
     BOOST_REQUIRE_MESSAGE(decoded.has_value(), "relay sent an undecodable frame");
-    // The relay always writes the exact length prefix (PROTOCOL §3.1).
+    // The relay always writes the exact length prefix (docs/protocol.md#s3-1).
     std::uint32_t const prefix = (std::uint32_t(std::uint8_t((*bytes)[0])) << 24) |
         (std::uint32_t(std::uint8_t((*bytes)[1])) << 16) | (std::uint32_t(std::uint8_t((*bytes)[2])) << 8) |
         std::uint8_t((*bytes)[3]);

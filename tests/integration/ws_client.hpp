@@ -29,7 +29,7 @@ public:
     void send_binary(std::string const& bytes);
     /// Sends bytes as they are, even in a Noise session (forgeries, raw openings).
     void send_raw(std::string const& bytes);
-    /// PROTOCOL §9.2 steps 1–3 as a v2 client: the magic and Noise message 1,
+    /// docs/protocol.md#s9-2 steps 1–3 as a v2 client: the magic and Noise message 1,
     /// then message 2 from the relay. From then on every message is encrypted.
     /// False if the relay did not answer with a valid message 2.
     bool noise_handshake(std::array<std::uint8_t, 32> const& relay_public_key);
@@ -56,7 +56,7 @@ private:
     std::unique_ptr<impl> impl_;
 };
 
-/// Handshake frame for `client_id`; options as in PROTOCOL §7.1.
+/// Handshake frame for `client_id`; options as in docs/protocol.md#s7-1.
 struct handshake_options {
     std::optional<std::string> routing_token;
     std::optional<std::string> device_id;

@@ -7,7 +7,7 @@
 #include <vector>
 
 // Base64url without padding, as the relay key is configured and published
-// (PROTOCOL §9.3, §9.4).
+// (docs/protocol.md#s9-3, §9.4).
 
 namespace relay::noise {
 namespace {

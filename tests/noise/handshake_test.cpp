@@ -8,7 +8,7 @@
 #include <optional>
 #include <vector>
 
-// The relay's handshake (PROTOCOL §9.2): empty prologue, empty payloads,
+// The relay's handshake (docs/protocol.md#s9-2): empty prologue, empty payloads,
 // 48-byte messages, and every way message 1 or 2 can go wrong.
 
 namespace relay::noise {
@@ -216,7 +216,7 @@ BOOST_AUTO_TEST_CASE(steps_out_of_order_fail)
 
 BOOST_AUTO_TEST_CASE(a_stored_public_half_is_used_as_is)
 {
-    // PROTOCOL §9.3: the public half comes from the file, not from the
+    // docs/protocol.md#s9-3: the public half comes from the file, not from the
     // private half. A mismatched pair therefore cannot complete a handshake
     // with a client that trusts the stored public key.
     auto const real = relay_key();

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-// The relay static key (PROTOCOL §9.3): variable, then file, then a new
+// The relay static key (docs/protocol.md#s9-3): variable, then file, then a new
 // pair saved with mode 0600; a file of the wrong length is never overwritten.
 
 namespace relay::noise {

@@ -9,7 +9,7 @@
 #include <random>
 #include <vector>
 
-// Transport messages after the handshake (PROTOCOL §9.2 step 5 and the
+// Transport messages after the handshake (docs/protocol.md#s9-2 step 5 and the
 // failure rules): separate counters, no skipping or reordering, forged
 // messages rejected without advancing the counter, and the 65519-byte limit.
 

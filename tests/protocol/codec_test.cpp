@@ -15,17 +15,17 @@ namespace {
 
 using namespace test;
 
-// PROTOCOL §3.1, the relay acknowledging a stored message.
+// docs/protocol.md#s3-1, the relay acknowledging a stored message.
 constexpr std::string_view stored_ack_json =
     R"({"version":1,"message_id":"0d3c6f2e-8a4b-4c1e-9f7a-2b5d8e1c4a90","timestamp":1760000000,)"
     R"("payload":{"type":"Acknowledgment","message_id":"c1f0e2d3-4b5a-4978-8a6b-1c2d3e4f5a6b","status":"Stored"}})";
 
-// PROTOCOL §7.3, R→C delivery of a pending blob.
+// docs/protocol.md#s7-3, R→C delivery of a pending blob.
 constexpr std::string_view delivery_json =
     R"({"version":1,"message_id":"9a7f3a52-6a43-4bd4-9a52-2f0c1c6b8e01","timestamp":1760000123,)"
     R"("payload":{"type":"EncryptedUpdate","recipient_id":"3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29","ciphertext":[23,4,250,0,17]}})";
 
-// PROTOCOL §7.1 with the readability line breaks removed.
+// docs/protocol.md#s7-1 with the readability line breaks removed.
 constexpr std::string_view handshake_json =
     R"({"version":1,"message_id":"5b1c0c52-3c52-4a43-8d4e-0b8e2b3f1f11","timestamp":1700000000,)"
     R"("payload":{"type":"Handshake","client_id":"d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",)"
@@ -35,7 +35,7 @@ constexpr std::string_view handshake_json =
     R"("signature":"b502132ab5761767ee209719521a73c34af93c41cc014ed69ac9c1f384c3012e090d398f7a92fd63103c2c53cc05c51d2a4d0d745b9710218134b5eb6834950c",)"
     R"("timestamp":1700000000}})";
 
-// The payload examples of PROTOCOL §7.2–§7.11 (docs/protocol.md), verbatim. Each is already in
+// The payload examples of docs/protocol.md#s7-2–§7.11 (docs/protocol.md), verbatim. Each is already in
 // the relay's own output form, so decoding and re-encoding must give it back.
 constexpr std::array<std::string_view, 13> payload_examples{
     R"({"type":"HandshakeAck","protocol_version":1,"server_version":"1.1.0","features":["routing_token","suppress_presence","purge","device_sync","recovery_proof","account_revoked","forwarding_hints","authenticated_handshake"]})",

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-// Strictness of decode_frame (PROTOCOL §3.1, §3.2): which inputs are
+// Strictness of decode_frame (docs/protocol.md#s3-1, §3.2): which inputs are
 // undecodable, and with which error.
 
 namespace relay::protocol {

@@ -1,4 +1,4 @@
-// The shared nonce window (PROTOCOL §5 step 3, D-10, D-11).
+// The shared nonce window (docs/protocol.md#s5 step 3, D-10, D-11).
 
 #include "shm/nonce_window.hpp"
 

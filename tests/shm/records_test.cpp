@@ -1,4 +1,4 @@
-// Device-sync messages and recovery proofs in the store (PROTOCOL §7.6–7.9):
+// Device-sync messages and recovery proofs in the store (docs/protocol.md#s7-6–7.9):
 // their own mailboxes beside updates, delivery order, acks, replacement,
 // expiry, and repair keeping every kind where it was.
 

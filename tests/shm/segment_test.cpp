@@ -21,7 +21,7 @@ BOOST_AUTO_TEST_SUITE(segment_suite)
 
 BOOST_AUTO_TEST_CASE(a_second_mapping_at_another_address_sees_the_same_store)
 {
-    // DESIGN §2.7: no raw pointers in the segment. Map the same object again
+    // docs/architecture.md#design-2-7: no raw pointers in the segment. Map the same object again
     // (necessarily at another address) and use the store through it.
     scratch_store s;
     auto const data = bytes_of(70000, 5);

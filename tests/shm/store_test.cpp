@@ -61,7 +61,7 @@ BOOST_AUTO_TEST_CASE(large_blob_spans_several_chunks_and_reads_back_exactly)
 
 BOOST_AUTO_TEST_CASE(byte_quota_counts_forty_four_bytes_of_overhead_per_blob)
 {
-    // PROTOCOL §10.4 example: limit 200, first 100-byte blob → 144, second → 244 > 200.
+    // docs/protocol.md#s10-4 example: limit 200, first 100-byte blob → 144, second → 244 > 200.
     scratch_store s;
     auto const data = bytes_of(100, 1);
     auto rq = request(key('e'), data);

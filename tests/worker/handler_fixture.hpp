@@ -247,7 +247,7 @@ inline protocol::encrypted_update const& update_in(protocol::envelope const& e)
     return *u;
 }
 
-// ---- PROTOCOL §5 test vector (RFC 8032 test key 1) ----
+// ---- docs/protocol.md#s5 test vector (RFC 8032 test key 1) ----
 
 inline std::string const vector_key = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
 inline std::string const vector_signature = "b502132ab5761767ee209719521a73c34af93c41cc014ed69ac9c1f384c3012e"

@@ -1,5 +1,5 @@
 #pragma once
-// Frames in, typed envelopes out, and back (PROTOCOL §3).
+// Frames in, typed envelopes out, and back (docs/protocol.md#s3).
 //
 // A frame is a 4-byte big-endian length followed by the envelope as compact
 // JSON. Decoding is strict in the ways the Rust relay (serde_json) is strict:
@@ -31,7 +31,7 @@ inline constexpr std::size_t frame_prefix_size = 4;
 inline constexpr std::size_t max_json_depth = 32;
 
 /// HandshakeAck `server_version`: the Rust relay version we are wire-compatible
-/// with (PROTOCOL §7.2), not our own build version.
+/// with (docs/protocol.md#s7-2), not our own build version.
 inline constexpr std::string_view server_version = "1.1.0";
 
 /// Appended to the HandshakeAck features when the session uses Noise (§9).
@@ -60,7 +60,7 @@ boost::system::error_code make_error_code(decode_error e) noexcept;
 /// everything from offset 4 to the end must be exactly one JSON envelope.
 boost::system::result<envelope> decode_frame(std::string_view frame);
 
-/// The frame of an envelope: exact prefix, compact JSON, keys in PROTOCOL §7
+/// The frame of an envelope: exact prefix, compact JSON, keys in docs/protocol.md#s7
 /// table order with the payload "type" first; absent optional fields are omitted.
 std::string encode_frame(envelope const& e);
 
@@ -71,7 +71,7 @@ std::string_view type_name(payload const& p);
 /// The wire spelling of an ack status ("Stored", ...).
 char const* to_string(ack_status s) noexcept;
 
-/// Features every HandshakeAck advertises, in wire order: PROTOCOL §7.2 plus
+/// Features every HandshakeAck advertises, in wire order: docs/protocol.md#s7-2 plus
 /// `live_push` (§16 D-5). noise_feature follows them for Noise sessions.
 std::vector<std::string> const& handshake_features();
 

@@ -1,7 +1,7 @@
 // decode_frame: frame -> JSON tree (strict_json) -> typed envelope.
 //
 // The rules mirror what serde_json's derived Deserialize does for the Rust
-// relay's structs (PROTOCOL §3.2): unknown keys are ignored, required keys
+// relay's structs (docs/protocol.md#s3-2): unknown keys are ignored, required keys
 // must be present with the right JSON type, Option<T> fields may be absent or
 // null, #[serde(default)] booleans may be absent but not null, and integers
 // must be non-negative JSON integers that fit the field.
@@ -248,7 +248,7 @@ private:
     decode_error& error_;
 };
 
-// One reader per payload type, fields in wire-table order (PROTOCOL §7).
+// One reader per payload type, fields in wire-table order (docs/protocol.md#s7).
 template <class T>
 T read(field_reader& f);
 

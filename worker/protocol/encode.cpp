@@ -1,5 +1,5 @@
 // encode_frame and the hot-path encoders. Key order is that of the wire tables
-// in PROTOCOL §7 (serde writes struct fields in declaration order), with
+// in docs/protocol.md#s7 (serde writes struct fields in declaration order), with
 // the payload "type" first; absent optional fields are omitted.
 
 #include "worker/protocol/codec.hpp"

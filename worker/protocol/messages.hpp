@@ -1,5 +1,5 @@
 #pragma once
-// The typed messages of the client protocol (PROTOCOL §3.3 and §7).
+// The typed messages of the client protocol (docs/protocol.md#s3-3 and §7).
 //
 // Plain value types with no behaviour: the codec (codec.hpp) turns frames into
 // these and back, and the relay logic never sees JSON. Field names and types
@@ -13,7 +13,7 @@
 
 namespace relay::protocol {
 
-/// Opaque binary data; on the wire a JSON array of integers 0..255 (PROTOCOL §1).
+/// Opaque binary data; on the wire a JSON array of integers 0..255 (docs/protocol.md#s1).
 using bytes = std::vector<std::uint8_t>;
 
 /// C→R, first message of a connection (§7.1). The four auth fields are §5.

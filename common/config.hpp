@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string>
 
+#include "common/ip_address.hpp"
+
 namespace relay {
 
 enum class storage_backend { file, memory };
@@ -24,7 +26,9 @@ struct config {
     bool tls_verified = false;                  ///< RELAY_TLS_VERIFIED
     std::uint64_t max_connections = 1000;       ///< RELAY_MAX_CONNECTIONS, whole relay (D-11)
     std::uint64_t max_connections_per_ip = 64;  ///< RELAY_MAX_CONNECTIONS_PER_IP, whole relay, 0 = unlimited (ours)
-    bool per_ip_exempt_loopback = true;         ///< RELAY_PER_IP_EXEMPT_LOOPBACK: a local TLS proxy is not one client
+    bool per_ip_exempt_loopback = true;         ///< RELAY_PER_IP_EXEMPT_LOOPBACK: judged on the client address
+    ip_block_list trusted_proxies;              ///< RELAY_TRUSTED_PROXIES: peers whose word on the client we take
+    bool proxy_protocol = false;                ///< RELAY_PROXY_PROTOCOL: every connection starts with a PROXY header
     std::uint64_t max_message_size = 1048576;   ///< RELAY_MAX_MESSAGE_SIZE, frame bytes incl. prefix
     std::uint64_t blob_ttl_secs = 2592000;      ///< RELAY_BLOB_TTL_SECS (30 days)
     std::uint64_t rate_limit = 60;              ///< RELAY_RATE_LIMIT, messages/minute/routing id

@@ -258,11 +258,13 @@ enum class counter : std::uint32_t {
     purges_total,
     noise_sessions_total,
     noise_decrypt_failures_total,
-    noise_frames_skipped_total, ///< frames too large to encrypt (Q-8)
-    sync_flushes_total,         ///< group flushes of RELAY_SYNC_COMMIT=on
-    sync_records_total,         ///< records whose Stored waited for one of them
-    push_catch_ups_total,       ///< a worker's ring lost pushes: its connections listed their mailboxes
-    stall_kills_total,          ///< this slot's worker was killed for not heartbeating
+    noise_frames_skipped_total,     ///< frames too large to encrypt (Q-8)
+    sync_flushes_total,             ///< group flushes of RELAY_SYNC_COMMIT=on
+    sync_records_total,             ///< records whose Stored waited for one of them
+    push_catch_ups_total,           ///< a worker's ring lost pushes: its connections listed their mailboxes
+    stall_kills_total,              ///< this slot's worker was killed for not heartbeating
+    proxy_header_errors_total,      ///< PROXY mode: a missing, malformed, oversized or late header
+    connections_rejected_untrusted, ///< PROXY mode: a peer outside RELAY_TRUSTED_PROXIES
     count_
 };
 inline constexpr std::size_t counter_count = static_cast<std::size_t>(counter::count_);

@@ -126,6 +126,8 @@ bool known_setting(std::string const& key)
                                             "RELAY_MAX_CONNECTIONS",
                                             "RELAY_MAX_CONNECTIONS_PER_IP",
                                             "RELAY_PER_IP_EXEMPT_LOOPBACK",
+                                            "RELAY_TRUSTED_PROXIES",
+                                            "RELAY_PROXY_PROTOCOL",
                                             "RELAY_MAX_MESSAGE_SIZE",
                                             "RELAY_BLOB_TTL_SECS",
                                             "RELAY_RATE_LIMIT",
@@ -275,6 +277,22 @@ load_result load_config(int argc, char const* const* argv, env_lookup const& pro
     }
     if (auto v = env("RELAY_PER_IP_EXEMPT_LOOPBACK"))
         cfg.per_ip_exempt_loopback = parse_bool("RELAY_PER_IP_EXEMPT_LOOPBACK", *v);
+    if (auto v = env("RELAY_TRUSTED_PROXIES")) {
+        std::string bad;
+        auto list = ip_block_list::parse(*v, bad);
+        if (!list)
+            throw config_error("RELAY_TRUSTED_PROXIES entry \"" + bad +
+                               "\" is invalid: expected an IPv4 or IPv6 address or CIDR block such as 127.0.0.1/32, "
+                               "::1/128 or 10.0.0.0/8 (no host bits below the prefix, no names)");
+        cfg.trusted_proxies = std::move(*list);
+    }
+    if (auto v = env("RELAY_PROXY_PROTOCOL")) {
+        std::string lower = *v;
+        std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+        if (lower != "on" && lower != "off")
+            throw config_error("RELAY_PROXY_PROTOCOL \"" + *v + "\" is invalid: expected on or off");
+        cfg.proxy_protocol = lower == "on";
+    }
     constexpr std::uint64_t u32max = 0xffffffffu;
     r.u64("RELAY_MAX_CONNECTIONS", cfg.max_connections, 0, 1000000);
     r.u64("RELAY_MAX_CONNECTIONS_PER_IP", cfg.max_connections_per_ip, 0, 1000000);
@@ -360,6 +378,10 @@ load_result load_config(int argc, char const* const* argv, env_lookup const& pro
         throw config_error("RELAY_LISTEN_ADDR " + cfg.listen.host + ":" + std::to_string(cfg.listen.port) +
                            " is not a loopback address and RELAY_TLS_VERIFIED is not set: terminate TLS in a reverse "
                            "proxy in front of the relay and set RELAY_TLS_VERIFIED=true, or listen on 127.0.0.1");
+    // docs/proxies.md: in PROXY mode only trusted peers may connect at all.
+    if (cfg.proxy_protocol && cfg.trusted_proxies.empty())
+        throw config_error("RELAY_PROXY_PROTOCOL=on but RELAY_TRUSTED_PROXIES is empty: list the addresses of the "
+                           "proxies that send the PROXY header (e.g. 127.0.0.1/32), or set RELAY_PROXY_PROTOCOL=off");
     cfg.shm_name = "/vauchi-relay-" + std::to_string(cfg.listen.port ? cfg.listen.port : ::getpid());
     result.cfg = cfg;
     return result;
@@ -385,6 +407,11 @@ std::string describe(config const& c)
       << " max_blobs_per_user=" << c.max_blobs_per_user << " max_storage_per_user=" << c.max_storage_per_user
       << " metrics=" << addr(c.metrics) << " metrics_token=" << (c.metrics_token.empty() ? "unset" : "set")
       << " tls_verified=" << (c.tls_verified ? "true" : "false")
+      << " trusted_proxies=" << (c.trusted_proxies.empty() ? "none" : c.trusted_proxies.to_string())
+      << " client_address_from="
+      << (c.proxy_protocol                ? "proxy-protocol"
+              : c.trusted_proxies.empty() ? "peer"
+                                          : "x-forwarded-for")
       << " require_noise=" << (c.require_noise ? "true" : "false")
       << " noise_static_key=" << (c.noise_static_key.empty() ? "unset" : "set") << " log_level=" << c.log_level;
     return o.str();

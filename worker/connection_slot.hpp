@@ -24,6 +24,9 @@ public:
         if (address_key_ != 0)
             s_->addresses().release(address_key_);
     }
+    /// The client's address was counted in the per-address table once it was
+    /// known (after a PROXY header or X-Forwarded-For): released with the slot.
+    void count_address(std::uint64_t address_key) noexcept { address_key_ = address_key; }
     connection_slot(connection_slot&& o) noexcept : s_(o.s_), address_key_(o.address_key_) { o.s_ = nullptr; }
     connection_slot(connection_slot const&) = delete;
     connection_slot& operator=(connection_slot const&) = delete;

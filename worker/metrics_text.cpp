@@ -145,7 +145,14 @@ std::string render_metrics(shm::store& st)
              "Connections whose presence could not be recorded: their mailboxes are polled, not pushed to.",
              count(counter::connections_without_presence_total));
     m.single("relay_connections_rejected_per_ip_total", "counter",
-             "Connections refused by RELAY_MAX_CONNECTIONS_PER_IP.", count(counter::connections_rejected_per_ip));
+             "Connections refused by RELAY_MAX_CONNECTIONS_PER_IP, counted per client address.",
+             count(counter::connections_rejected_per_ip));
+    m.single("relay_proxy_header_errors_total", "counter",
+             "RELAY_PROXY_PROTOCOL=on: connections closed for a missing, malformed, oversized or late PROXY header.",
+             count(counter::proxy_header_errors_total));
+    m.single("relay_connections_rejected_untrusted_total", "counter",
+             "RELAY_PROXY_PROTOCOL=on: connections closed because the peer is not in RELAY_TRUSTED_PROXIES.",
+             count(counter::connections_rejected_untrusted));
     m.single("relay_notifications_dropped_total", "counter", "Delivered/receipt notifications lost to full queues.",
              count(counter::notifications_dropped_total));
     m.single("relay_slow_consumers_closed_total", "counter", "Connections closed because they did not read.",

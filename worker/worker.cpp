@@ -22,6 +22,7 @@
 #include "shm/prefault.hpp"
 #include "shm/store.hpp"
 #include "worker/asio_fwd.hpp"
+#include "worker/client_address.hpp"
 #include "worker/http_front.hpp"
 #include "worker/metrics_front.hpp"
 #include "worker/services.hpp"
@@ -39,28 +40,6 @@ std::uint64_t relay_connections(worker_services& services)
     for (std::uint32_t s = 0; s < shm::max_worker_slots; ++s)
         total += services.store().slot(s).connections.load(std::memory_order_relaxed);
     return total;
-}
-
-/// The per-address cap's key of the peer; 0 when the cap does not apply to it
-/// (a loopback peer is normally the local TLS proxy, i.e. every client at once).
-std::uint64_t address_key_of(worker_services& services, tcp::socket const& socket)
-{
-    boost::system::error_code ec;
-    auto const endpoint = socket.remote_endpoint(ec);
-    if (ec)
-        return 0;
-    auto address = endpoint.address();
-    // An IPv4 client on a dual-stack socket is the same client as over IPv4.
-    if (address.is_v6() && address.to_v6().is_v4_mapped())
-        address = net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6());
-    if (address.is_loopback() && services.cfg().per_ip_exempt_loopback)
-        return 0;
-    if (address.is_v4()) {
-        auto const bytes = address.to_v4().to_bytes();
-        return services.addresses().key_of(bytes);
-    }
-    auto const bytes = address.to_v6().to_bytes();
-    return services.addresses().key_of(bytes);
 }
 
 /// The next accepted socket, or none once the acceptor is closed. A failed
@@ -94,22 +73,32 @@ net::awaitable<void> accept_loop(worker_services& services, session_registry& re
             services.count(shm::counter::connection_errors_total);
             continue; // the socket closes as it goes out of scope, no bytes written
         }
-        // Our addition: one source address cannot take the whole relay.
-        std::uint64_t const address_key = address_key_of(services, socket);
-        auto const admission = address_key == 0
-            ? shm::address_counts::admission::uncounted
-            : services.addresses().try_acquire(address_key, services.cfg().max_connections_per_ip);
-        if (admission == shm::address_counts::admission::refused) {
-            services.count(shm::counter::connections_rejected_per_ip);
-            services.count(shm::counter::connection_errors_total);
+        // Our addition: one client address cannot take the whole relay. Behind
+        // a trusted proxy the client is known only once the proxy has named it
+        // (docs/proxies.md), so the cap is applied later, in serve_connection.
+        auto const peer = peer_address(socket);
+        if (!peer)
+            continue; // the peer has gone already
+        connection_origin origin{address_source::peer, *peer};
+        connection_slot slot(services);
+        bool const trusted = services.cfg().trusted_proxies.contains(*peer);
+        if (services.cfg().proxy_protocol) {
+            if (!trusted) {
+                services.count(shm::counter::connections_rejected_untrusted);
+                services.count(shm::counter::connection_errors_total);
+                continue;
+            }
+            origin.source = address_source::proxy_header;
+        } else if (trusted) {
+            origin.source = address_source::forwarded_for;
+        } else if (!admit_client(services, *peer, slot)) {
             continue;
         }
-        connection_slot slot(services, admission == shm::address_counts::admission::counted ? address_key : 0);
         // Every reply is one small frame that should leave now: without this,
         // Nagle plus the peer's delayed ACK holds an ack back up to 40 ms.
         boost::system::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
-        net::co_spawn(executor, serve_connection(services, registry, std::move(socket), std::move(slot)),
+        net::co_spawn(executor, serve_connection(services, registry, std::move(socket), std::move(slot), origin),
                       net::detached);
     }
 }

@@ -4,7 +4,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include "common/random.hpp"
@@ -17,8 +21,14 @@ namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 
 struct ws_client::impl {
+    using plain_ws = websocket::stream<beast::tcp_stream>;
+    using tls_ws = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
+
     net::io_context ioc;
-    websocket::stream<beast::tcp_stream> ws{ioc};
+    std::optional<net::ssl::context> tls_context;
+    // Exactly one is set: a ws:// or a wss:// connection.
+    std::unique_ptr<plain_ws> plain;
+    std::unique_ptr<tls_ws> tls;
     beast::flat_buffer buffer;
     bool pong = false;
     bool closed = false;
@@ -28,6 +38,68 @@ struct ws_client::impl {
     std::optional<noise::transport> noise;
 
     enum class outcome { message, timeout, closed };
+
+    /// Calls `f` with the WebSocket stream, whichever it is.
+    template <class F>
+    decltype(auto) with_ws(F&& f)
+    {
+        return plain ? f(*plain) : f(*tls);
+    }
+    beast::tcp_stream& tcp() { return plain ? beast::get_lowest_layer(*plain) : beast::get_lowest_layer(*tls); }
+
+    /// TCP connect from `o.source`, the preamble, TLS if asked, then the
+    /// upgrade with `o.headers`; throws on failure, with the HTTP status of a
+    /// refused upgrade in `status`.
+    void open(std::uint16_t port, connect_options const& o, unsigned& status)
+    {
+        if (!o.tls_ca_file.empty()) {
+            tls_context.emplace(net::ssl::context::tls_client);
+            tls_context->set_verify_mode(net::ssl::verify_peer);
+            tls_context->load_verify_file(o.tls_ca_file);
+            tls = std::make_unique<tls_ws>(ioc, *tls_context);
+        } else {
+            plain = std::make_unique<plain_ws>(ioc);
+        }
+        auto& s = tcp();
+        s.expires_after(5s);
+        if (!o.source.empty()) {
+            s.socket().open(net::ip::tcp::v4());
+            s.socket().bind({net::ip::make_address(o.source), 0});
+        }
+        s.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+        if (!o.preamble.empty())
+            net::write(s.socket(), net::buffer(o.preamble));
+        if (tls) {
+            // Verify the chain against the test CA and the name against the
+            // certificate, as a real client does.
+            SSL_set_tlsext_host_name(tls->next_layer().native_handle(), o.tls_host.c_str());
+            tls->next_layer().set_verify_callback(net::ssl::host_name_verification(o.tls_host));
+            tls->next_layer().handshake(net::ssl::stream_base::client);
+        }
+        with_ws([&](auto& ws) {
+            ws.set_option(websocket::stream_base::decorator([headers = o.headers](websocket::request_type& req) {
+                for (auto const& [name, value] : headers)
+                    req.insert(name, value);
+            }));
+            websocket::response_type response;
+            beast::error_code ec;
+            ws.handshake(response, o.tls_ca_file.empty() ? "127.0.0.1:" + std::to_string(port) : o.tls_host, o.path,
+                         ec);
+            // A refused upgrade has a response; a closed connection has none.
+            status = !ec ? 101u : ec == websocket::error::upgrade_declined ? response.result_int() : 0u;
+            if (ec)
+                throw beast::system_error(ec);
+        });
+        s.expires_never();
+        with_ws([&](auto& ws) {
+            ws.binary(true);
+            ws.read_message_max(64u << 20);
+            ws.control_callback([this](websocket::frame_type kind, beast::string_view) {
+                if (kind == websocket::frame_type::pong)
+                    pong = true;
+            });
+        });
+    }
 
     // One outstanding async read driven by run_for, so every wait is bounded
     // and a timeout leaves the read pending for the next call (cancelling a
@@ -40,9 +112,11 @@ struct ws_client::impl {
             buffer.clear();
             reading = true;
             done = false;
-            ws.async_read(buffer, [this](beast::error_code ec, std::size_t) {
-                done = true;
-                result = ec;
+            with_ws([this](auto& ws) {
+                ws.async_read(buffer, [this](beast::error_code ec, std::size_t) {
+                    done = true;
+                    result = ec;
+                });
             });
         }
         auto const deadline = std::chrono::steady_clock::now() + timeout;
@@ -57,7 +131,7 @@ struct ws_client::impl {
             closed = true;
             return outcome::closed;
         }
-        binary = ws.got_binary();
+        binary = with_ws([](auto& ws) { return ws.got_binary(); });
         auto const data = buffer.cdata();
         out.assign(static_cast<char const*>(data.data()), data.size());
         return outcome::message;
@@ -67,33 +141,43 @@ struct ws_client::impl {
 ws_client::ws_client(std::uint16_t port, std::string const& path, std::string const& source)
     : impl_(std::make_unique<impl>())
 {
-    auto& s = beast::get_lowest_layer(impl_->ws);
-    s.expires_after(5s);
-    if (!source.empty()) {
-        s.socket().open(net::ip::tcp::v4());
-        s.socket().bind({net::ip::make_address(source), 0});
+    connect_options o;
+    o.path = path;
+    o.source = source;
+    unsigned status = 0;
+    impl_->open(port, o, status);
+}
+
+ws_client::ws_client(std::uint16_t port, connect_options const& options) : impl_(std::make_unique<impl>())
+{
+    unsigned status = 0;
+    impl_->open(port, options, status);
+}
+
+unsigned ws_client::upgrade_status(std::uint16_t port, connect_options const& options)
+{
+    impl attempt;
+    unsigned status = 0;
+    try {
+        attempt.open(port, options, status);
+    } catch (std::exception const&) {
+        return status;
     }
-    s.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
-    impl_->ws.handshake("127.0.0.1:" + std::to_string(port), path);
-    s.expires_never();
-    impl_->ws.binary(true);
-    impl_->ws.read_message_max(64u << 20);
-    impl_->ws.control_callback([this](websocket::frame_type kind, beast::string_view) {
-        if (kind == websocket::frame_type::pong)
-            impl_->pong = true;
-    });
+    return 101;
 }
 
 ws_client::~ws_client()
 {
     beast::error_code ec;
-    beast::get_lowest_layer(impl_->ws).socket().close(ec);
+    impl_->tcp().socket().close(ec);
 }
 
 void ws_client::send_raw(std::string const& bytes)
 {
-    impl_->ws.binary(true);
-    impl_->ws.write(net::buffer(bytes));
+    impl_->with_ws([&](auto& ws) {
+        ws.binary(true);
+        ws.write(net::buffer(bytes));
+    });
 }
 
 void ws_client::send_binary(std::string const& bytes)
@@ -129,27 +213,37 @@ bool ws_client::noise_handshake(std::array<std::uint8_t, 32> const& relay_public
 
 void ws_client::send_text(std::string const& text)
 {
-    impl_->ws.text(true);
-    impl_->ws.write(net::buffer(text));
-    impl_->ws.binary(true);
+    impl_->with_ws([&](auto& ws) {
+        ws.text(true);
+        ws.write(net::buffer(text));
+        ws.binary(true);
+    });
 }
 
 void ws_client::send_fragmented(std::string const& bytes, std::size_t fragment)
 {
-    impl_->ws.binary(true);
-    std::size_t at = 0;
-    while (bytes.size() - at > fragment) {
-        impl_->ws.write_some(false, net::buffer(bytes.data() + at, fragment));
-        at += fragment;
-    }
-    impl_->ws.write_some(true, net::buffer(bytes.data() + at, bytes.size() - at));
+    impl_->with_ws([&](auto& ws) {
+        ws.binary(true);
+        std::size_t at = 0;
+        while (bytes.size() - at > fragment) {
+            ws.write_some(false, net::buffer(bytes.data() + at, fragment));
+            at += fragment;
+        }
+        ws.write_some(true, net::buffer(bytes.data() + at, bytes.size() - at));
+    });
 }
 
-void ws_client::ping() { impl_->ws.ping({}); }
+void ws_client::ping()
+{
+    impl_->with_ws([](auto& ws) { ws.ping({}); });
+}
 
 bool ws_client::pong_received() const { return impl_->pong; }
 
-unsigned ws_client::close_code() const { return impl_->ws.reason().code; }
+unsigned ws_client::close_code() const
+{
+    return impl_->with_ws([](auto& ws) { return static_cast<unsigned>(ws.reason().code); });
+}
 
 std::optional<std::string> ws_client::receive(std::chrono::milliseconds timeout)
 {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "worker/protocol/codec.hpp"
@@ -16,11 +17,31 @@ namespace relay::testing {
 
 using namespace std::chrono_literals;
 
+/// How a ws_client connects: directly or through a TLS proxy, from which
+/// source address, and with what in front of or inside the upgrade.
+struct connect_options {
+    std::string path = "/";
+    /// The local address to connect from (another 127.x.y.z acts as another client).
+    std::string source;
+    /// Raw bytes written before anything else (a PROXY protocol header).
+    std::string preamble;
+    /// Extra upgrade request headers (a client's own X-Forwarded-For).
+    std::vector<std::pair<std::string, std::string>> headers;
+    /// wss:// when set: the CA file the server certificate must chain to.
+    std::string tls_ca_file;
+    /// The name the certificate must carry (and the SNI and Host sent).
+    std::string tls_host = "localhost";
+};
+
 class ws_client {
 public:
     /// Connects and upgrades on `path`; throws on failure. `source`: the local
     /// address to connect from (another 127.x.y.z acts as another client).
     ws_client(std::uint16_t port, std::string const& path = "/", std::string const& source = {});
+    ws_client(std::uint16_t port, connect_options const& options);
+    /// Tries the upgrade and closes: 101 if it succeeded, the HTTP status of a
+    /// refusal, or 0 if the connection closed before any response.
+    static unsigned upgrade_status(std::uint16_t port, connect_options const& options);
     ~ws_client();
     ws_client(ws_client const&) = delete;
     ws_client& operator=(ws_client const&) = delete;

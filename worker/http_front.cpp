@@ -44,6 +44,19 @@ ip_address forwarded_client(worker_services& services, http::request<http::strin
 
 } // namespace
 
+namespace {
+
+std::string health_json(worker_services& services)
+{
+    std::uint64_t const now = clock::relay_unix(); // uptime ignores clock steps
+    std::uint64_t const start = services.relay_start_unix();
+    return "{\"status\":\"healthy\",\"version\":\"1.1.0\",\"uptime_seconds\":" +
+        std::to_string(now > start ? now - start : 0) +
+        ",\"blob_count\":" + std::to_string(services.store().totals().blobs) + "}";
+}
+
+} // namespace
+
 std::string health_response(worker_services& services, std::string_view method, std::string_view target)
 {
     bool const health = target == "/health" || target == "/up" || target == "/ready";
@@ -58,11 +71,7 @@ std::string health_response(worker_services& services, std::string_view method, 
     }
     std::string body;
     if (health) {
-        std::uint64_t const now = clock::relay_unix(); // uptime ignores clock steps
-        std::uint64_t const start = services.relay_start_unix();
-        body = "{\"status\":\"healthy\",\"version\":\"1.1.0\",\"uptime_seconds\":" +
-            std::to_string(now > start ? now - start : 0) +
-            ",\"blob_count\":" + std::to_string(services.store().totals().blobs) + "}";
+        body = health_json(services);
     } else {
         body = "{\"error\":\"This is a WebSocket relay endpoint\"}";
     }

@@ -26,7 +26,7 @@ metrics_reply route_metrics_request(worker_services& services, std::string_view 
                                     std::string_view authorization, std::string_view noise_public_key_b64)
 {
     std::string_view const path = target.substr(0, target.find('?'));
-    bool const known = path == "/metrics" || path == "/pubkey" || path == "/";
+    bool const known = path == "/metrics" || path == "/pubkey" || path == "/" || path == "/ready";
     if (!known)
         return {404, {}, {}, false};
     if (method != "GET" && method != "HEAD")
@@ -36,6 +36,14 @@ metrics_reply route_metrics_request(worker_services& services, std::string_view 
         if (!token.empty() && authorization != "Bearer " + token)
             return {401, "text/plain; charset=utf-8", "Unauthorized", true};
         return {200, "text/plain; version=0.0.4", render_metrics(services.store()), false};
+    }
+    // Ours, for a load balancer's checks (deploy/haproxy/): readiness, which
+    // a draining worker withdraws so that no new client is sent to a relay on
+    // its way down. /health stays the main port's, as in the Rust relay.
+    if (path == "/ready") {
+        if (services.draining())
+            return {503, "application/json", R"({"status":"draining"})", false};
+        return {200, "application/json", R"({"status":"ready"})", false};
     }
     if (path == "/pubkey") {
         if (noise_public_key_b64.empty())

@@ -1,7 +1,8 @@
 #pragma once
 // The metrics listener (docs/protocol.md#s11-2, RELAY_METRICS_ADDR): /metrics in
 // Prometheus text format behind an optional bearer token, /pubkey with the
-// Noise public key, / with a service description. Every worker accepts on the
+// Noise public key, /ready for load balancers' checks (ours), / with a
+// service description. Every worker accepts on the
 // one socket the supervisor opened, so metrics are served while any worker lives.
 
 #include <string>

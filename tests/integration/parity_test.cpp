@@ -365,6 +365,8 @@ BOOST_AUTO_TEST_CASE(metrics_listener_serves_summed_counters_pubkey_and_index)
         std::string::npos);
     BOOST_TEST(http_get(relay.metrics_port(), "/pubkey").starts_with("HTTP/1.1 200")); // unprotected
     BOOST_TEST(http_get(relay.metrics_port(), "/health").starts_with("HTTP/1.1 404"));
+    // Ours: readiness for a load balancer (docs/protocol.md#s11-2).
+    BOOST_TEST(http_get(relay.metrics_port(), "/ready").starts_with("HTTP/1.1 200"));
     for (std::string path : {"/metrics", "/pubkey", "/"}) {
         // With a body too: it is read and ignored, not a reason to hang up.
         auto const reply =

@@ -3,6 +3,8 @@
 
 codec:   one frame per file (4-byte big-endian length + JSON envelope).
 handler: message sequences: per message 1 byte connection, 2 bytes length, frame.
+proxy_header: PROXY protocol v1/v2 headers, some followed by the HTTP request.
+forwarded_for: 1 byte choosing the trusted list, then an X-Forwarded-For value.
 Run from the repository root; the output is committed under fuzz/corpus/."""
 import json
 import os
@@ -72,6 +74,51 @@ def main():
     }
     for name, data in sequences.items():
         with open(f"fuzz/corpus/handler/{name}", "wb") as f:
+            f.write(data)
+
+    write_proxy_corpora()
+
+
+V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
+REQUEST = b"GET /ws HTTP/1.1\r\nHost: relay\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+
+
+def v2(ver_cmd, family, body):
+    return V2_SIGNATURE + bytes([ver_cmd, family]) + struct.pack(">H", len(body)) + body
+
+
+def write_proxy_corpora():
+    tcp4 = bytes([192, 0, 2, 7, 198, 51, 100, 1]) + struct.pack(">HH", 4711, 443)
+    tcp6 = bytes.fromhex("20010db8000000000000000000000007") + bytes.fromhex("20010db8000000000000000000000001") \
+        + struct.pack(">HH", 4711, 443)
+    tlvs = b"\x01\x00\x02h2" + b"\x02\x00\x0drelay.example" + b"\x04\x00\x03\x00\x00\x00"
+    headers = {
+        "v1_tcp4": b"PROXY TCP4 192.0.2.7 198.51.100.1 4711 443\r\n",
+        "v1_tcp6": b"PROXY TCP6 2001:db8::7 2001:db8::1 4711 443\r\n",
+        "v1_unknown": b"PROXY UNKNOWN\r\n",
+        "v1_then_request": b"PROXY TCP4 192.0.2.7 198.51.100.1 4711 443\r\n" + REQUEST,
+        "v2_tcp4": v2(0x21, 0x11, tcp4),
+        "v2_tcp6": v2(0x21, 0x21, tcp6),
+        "v2_tlvs": v2(0x21, 0x11, tcp4 + tlvs),
+        "v2_local": v2(0x20, 0x00, b""),
+        "v2_unix": v2(0x21, 0x31, bytes(216)),
+        "v2_then_request": v2(0x21, 0x11, tcp4) + REQUEST,
+    }
+    os.makedirs("fuzz/corpus/proxy_header", exist_ok=True)
+    for name, data in headers.items():
+        with open(f"fuzz/corpus/proxy_header/{name}", "wb") as f:
+            f.write(data)
+    values = {
+        "one": b"\x00203.0.113.5",
+        "chain": b"\x01203.0.113.5, 10.1.2.3",
+        "forged": b"\x00198.51.100.66, 203.0.113.5",
+        "ports_and_brackets": b"\x02[2001:db8::7]:443, 192.0.2.7:4711 ,\t::1",
+        "garbage": b"\x01unknown, _hidden, 10.0.0.1",
+        "block": b"\x0310.0.0.0/8",
+    }
+    os.makedirs("fuzz/corpus/forwarded_for", exist_ok=True)
+    for name, data in values.items():
+        with open(f"fuzz/corpus/forwarded_for/{name}", "wb") as f:
             f.write(data)
 
 

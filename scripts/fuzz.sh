@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 seconds=${FUZZ_SECONDS:-60}
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(codec_fuzzer handler_fuzzer)
+[ ${#targets[@]} -eq 0 ] && targets=(codec_fuzzer handler_fuzzer proxy_header_fuzzer forwarded_for_fuzzer)
 
 if ! command -v clang++-14 >/dev/null || [ ! -e /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a ]; then
   export DEBIAN_FRONTEND=noninteractive

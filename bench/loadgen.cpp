@@ -56,7 +56,9 @@ int main(int argc, char** argv)
         "rate", po::value(&o.rate), "push: offered updates per second")("count", po::value(&o.count),
                                                                         "overhead: updates of mixed sizes")(
         "settle", po::value(&o.settle), "idle: seconds between the last handshake and the memory sample")(
-        "cdf", po::value(&o.cdf_path), "write the latency CDF here (CSV)");
+        "cdf", po::value(&o.cdf_path), "write the latency CDF here (CSV)")(
+        "proxy-header", po::value(&o.proxy_header),
+        "connect: PROXY v2 header before each upgrade: 0 none, 1 in the request's segment, 2 in its own");
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, flags), vm);

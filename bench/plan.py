@@ -52,6 +52,20 @@ SCENARIOS = [
         "cdf": True,
     },
     {
+        # The same cycle through the PROXY protocol: the generator writes the
+        # header HAProxy's send-proxy-v2 would, in the upgrade request's
+        # segment; the relay reads and checks it. Compared with the relay's
+        # own "connect" (the floor has no PROXY mode).
+        "name": "connect-proxy",
+        "title": "connect with a PROXY v2 header, 32 loops",
+        "scenario": "connect",
+        "args": {"connections": 32, "proxy-header": 1},
+        "quick": {"connections": 16},
+        "relay_only": True,
+        "relay_env": {"RELAY_PROXY_PROTOCOL": "on", "RELAY_TRUSTED_PROXIES": "127.0.0.1/32"},
+        "unit": "cycles/s",
+    },
+    {
         "name": "idle",
         "title": "idle handshaken connections",
         "scenario": "idle",
@@ -86,6 +100,7 @@ TARGETS = {
     "cpu_store_256": 1.5,       # server CPU per acked update vs the floor, 256 B
     "cpu_store_4k": 2.0,        # same at 4 KiB
     "cpu_connect": 1.5,         # connect cycle vs the floor
+    "proxy_header_cost": 1.05,  # connect cycle with a PROXY header vs without, relay CPU
     "cpu_deliver": 1.5,         # deliver, per blob, vs the floor
     "p99_store_256_ms": 3.0,    # p99 ack latency at 100 conns, 256 B, W=1
     "tail_overload": 10.0,      # p99/p50 at 1000 conns, 4 KiB, W=16

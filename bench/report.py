@@ -165,6 +165,17 @@ def main_rows(res):
     throughput_row("connect", describe(res, "connect"), "cycles/s",
                    f"CPU/cycle ≤ {T['cpu_connect']}× floor", T["cpu_connect"])
     for w in res.workers:
+        # The PROXY header's cost: the relay against itself, not the floor.
+        with_header, without = res.get("connect-proxy", w, "relay"), res.get("connect", w, "relay")
+        if not with_header or not without:
+            continue
+        cr = cpu(with_header) / cpu(without) if cpu(without) else None
+        rows.append(["PROXY v2 header, " + describe(res, "connect-proxy") + ": relay with ÷ without it", w, num(ops(with_header)),
+                     num(ops(without)), ratio(ops(with_header), ops(without)), num(cpu(with_header), 1),
+                     num(cpu(without), 1), ratio(cpu(with_header), cpu(without)),
+                     f"CPU/cycle ≤ {T['proxy_header_cost']}× without",
+                     verdict(cr <= T["proxy_header_cost"] if cr is not None else None)])
+    for w in res.workers:
         rel, flo = res.get("idle", w, "relay"), res.get("idle", w, "floor")
         if not rel and not flo:
             continue

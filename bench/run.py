@@ -63,7 +63,7 @@ def run_loadgen(args, entry, server, workers, work_dir):
 
 def run_one(args, entry, kind, workers, work_dir):
     say(f"{entry['name']} workers={workers} {kind}: starting the server")
-    server = Server(kind, args.build, workers, work_dir)
+    server = Server(kind, args.build, workers, work_dir, entry.get("relay_env", {}) if kind == "relay" else {})
     try:
         before = server.metrics() if entry["scenario"] == "overhead" else {}
         say(f"{entry['name']} workers={workers} {kind}: port {server.port}, pid {server.pid}; running the load")

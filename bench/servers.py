@@ -44,7 +44,7 @@ RELAY_ENV = {
 class Server:
     """One running server: `kind` is "relay" or "floor"."""
 
-    def __init__(self, kind, build_dir, workers, work_dir):
+    def __init__(self, kind, build_dir, workers, work_dir, extra_env=None):
         self.kind = kind
         self.workers = workers
         self.dir = tempfile.mkdtemp(prefix=f"{kind}-w{workers}-", dir=work_dir)
@@ -56,6 +56,7 @@ class Server:
                          "--data-dir", os.path.join(self.dir, "data"), "--workers", str(workers)]
             env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
             env.update(RELAY_ENV)
+            env.update(extra_env or {})
             self.marker = re.compile(r"relay ready: listening on 127\.0\.0\.1:(\d+) .*metrics on [\d.]+:(\d+)")
         else:
             self.argv = [os.path.join(build_dir, "bench", "echo_floor"), "--listen", "127.0.0.1:0",

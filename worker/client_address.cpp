@@ -13,12 +13,8 @@ constexpr std::size_t header_read_bytes = 512;
 
 } // namespace
 
-std::optional<ip_address> peer_address(tcp::socket const& socket)
+ip_address address_of(tcp::endpoint const& endpoint)
 {
-    boost::system::error_code ec;
-    auto const endpoint = socket.remote_endpoint(ec);
-    if (ec)
-        return std::nullopt;
     auto const address = endpoint.address();
     if (address.is_v4())
         return ip_address::v4(address.to_v4().to_bytes());

@@ -28,8 +28,8 @@ struct connection_origin {
     ip_address peer; ///< the TCP peer (the proxy, unless source is peer)
 };
 
-/// The TCP peer's address; nullopt if the peer is already gone.
-std::optional<ip_address> peer_address(tcp::socket const& socket);
+/// The address of a TCP endpoint (as accept() reports the peer).
+ip_address address_of(tcp::endpoint const& endpoint);
 
 /// Applies the per-address cap to `client`: true if the connection may stay
 /// (counted in `slot`, or exempt), false if the client already has

@@ -44,12 +44,13 @@ std::uint64_t relay_connections(worker_services& services)
 
 /// The next accepted socket, or none once the acceptor is closed. A failed
 /// accept (EMFILE and friends) is logged and retried after 100 ms, so the
-/// backlog waits instead of the loop spinning.
+/// backlog waits instead of the loop spinning. `peer` receives the address
+/// accept() returned, which spares a getpeername() per connection.
 net::awaitable<std::optional<tcp::socket>> next_socket(tcp::acceptor& acceptor, net::steady_timer& backoff,
-                                                       char const* what)
+                                                       char const* what, tcp::endpoint& peer)
 {
     for (;;) {
-        auto [ec, socket] = co_await acceptor.async_accept(use_nothrow);
+        auto [ec, socket] = co_await acceptor.async_accept(peer, use_nothrow);
         if (ec == net::error::operation_aborted || !acceptor.is_open())
             co_return std::nullopt;
         if (!ec)
@@ -65,7 +66,8 @@ net::awaitable<void> accept_loop(worker_services& services, session_registry& re
 {
     auto executor = co_await net::this_coro::executor;
     net::steady_timer backoff(executor);
-    while (auto accepted = co_await next_socket(acceptor, backoff, "client")) {
+    tcp::endpoint endpoint;
+    while (auto accepted = co_await next_socket(acceptor, backoff, "client", endpoint)) {
         tcp::socket& socket = *accepted;
         // §2.2 step 2 / D-11: the limit is for the whole relay, so sum every slot.
         if (relay_connections(services) >= services.cfg().max_connections) {
@@ -76,12 +78,10 @@ net::awaitable<void> accept_loop(worker_services& services, session_registry& re
         // Our addition: one client address cannot take the whole relay. Behind
         // a trusted proxy the client is known only once the proxy has named it
         // (docs/proxies.md), so the cap is applied later, in serve_connection.
-        auto const peer = peer_address(socket);
-        if (!peer)
-            continue; // the peer has gone already
-        connection_origin origin{address_source::peer, *peer};
+        ip_address const peer = address_of(endpoint);
+        connection_origin origin{address_source::peer, peer};
         connection_slot slot(services);
-        bool const trusted = services.cfg().trusted_proxies.contains(*peer);
+        bool const trusted = services.cfg().trusted_proxies.contains(peer);
         if (services.cfg().proxy_protocol) {
             if (!trusted) {
                 services.count(shm::counter::connections_rejected_untrusted);
@@ -91,7 +91,7 @@ net::awaitable<void> accept_loop(worker_services& services, session_registry& re
             origin.source = address_source::proxy_header;
         } else if (trusted) {
             origin.source = address_source::forwarded_for;
-        } else if (!admit_client(services, *peer, slot)) {
+        } else if (!admit_client(services, peer, slot)) {
             continue;
         }
         // Every reply is one small frame that should leave now: without this,
@@ -111,7 +111,8 @@ net::awaitable<void> metrics_accept_loop(worker_services& services, tcp::accepto
     auto executor = co_await net::this_coro::executor;
     auto open = std::make_shared<std::uint32_t>(0);
     net::steady_timer backoff(executor);
-    while (auto accepted = co_await next_socket(acceptor, backoff, "metrics")) {
+    tcp::endpoint peer;
+    while (auto accepted = co_await next_socket(acceptor, backoff, "metrics", peer)) {
         tcp::socket& socket = *accepted;
         if (*open >= max_metrics_connections)
             continue; // closed at once; the scraper retries

@@ -2,6 +2,8 @@
 
 #include <boost/beast/websocket.hpp>
 
+#include <sys/socket.h>
+
 #include <chrono>
 #include <string>
 
@@ -18,6 +20,17 @@ constexpr auto close_deadline = std::chrono::seconds(5);
 /// masks and writes each message in one piece.
 constexpr std::size_t write_buffer_bytes = 512 * 1024;
 
+/// Writes the preamble (a PROXY header) before the upgrade request. Both
+/// ways are HAProxy's: its header goes out "in the same segment or the next
+/// one" as the client's first bytes. The socket's send buffer is empty
+/// right after connect, so one non-blocking send takes all of it.
+bool write_preamble(tcp::socket& socket, std::string_view preamble, preamble_segment mode)
+{
+    int const flags = MSG_NOSIGNAL | (mode == preamble_segment::with_request ? MSG_MORE : 0);
+    return ::send(socket.native_handle(), preamble.data(), preamble.size(), flags) ==
+        static_cast<ssize_t>(preamble.size());
+}
+
 } // namespace
 
 void configure_client(ws_stream& ws)
@@ -30,7 +43,8 @@ void configure_client(ws_stream& ws)
 }
 
 net::awaitable<bool> open_session(ws_stream& ws, beast::flat_buffer& buffer, tcp::endpoint endpoint,
-                                  std::string_view path, std::string_view handshake)
+                                  std::string_view path, std::string_view handshake, std::string_view preamble,
+                                  preamble_segment preamble_mode)
 {
     auto& tcp_layer = beast::get_lowest_layer(ws);
     tcp_layer.expires_after(open_deadline);
@@ -39,6 +53,8 @@ net::awaitable<bool> open_session(ws_stream& ws, beast::flat_buffer& buffer, tcp
         co_return false;
     beast::error_code ignored;
     tcp_layer.socket().set_option(tcp::no_delay(true), ignored);
+    if (!preamble.empty() && !write_preamble(tcp_layer.socket(), preamble, preamble_mode))
+        co_return false;
     configure_client(ws);
     std::string const host = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
     auto [hec] = co_await ws.async_handshake(host, path, use_nothrow);

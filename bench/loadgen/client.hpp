@@ -14,9 +14,13 @@ void configure_client(ws_stream& ws);
 
 /// Connects `ws` to `endpoint`, upgrades on `path`, sends `handshake` and reads
 /// until the HandshakeAck. Every step is bounded by one deadline. False on any
-/// failure (the caller counts it).
+/// failure (the caller counts it). `preamble`, if any, is written right after
+/// the TCP connect (a PROXY protocol header): held back with MSG_MORE to share
+/// the upgrade request's segment, or sent in a segment of its own.
+enum class preamble_segment { with_request, own };
 net::awaitable<bool> open_session(ws_stream& ws, beast::flat_buffer& buffer, tcp::endpoint endpoint,
-                                  std::string_view path, std::string_view handshake);
+                                  std::string_view path, std::string_view handshake, std::string_view preamble = {},
+                                  preamble_segment preamble_mode = preamble_segment::with_request);
 
 /// Sends a Close frame and waits (bounded) for the server's; errors are ignored.
 net::awaitable<void> close_session(ws_stream& ws);

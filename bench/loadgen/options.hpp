@@ -26,6 +26,10 @@ struct options {
     unsigned count = 2000;      ///< overhead: updates of mixed sizes
     double settle = 2;          ///< idle: seconds between the last handshake and the sample
     std::string cdf_path;       ///< where to write the latency CDF (CSV), if set
+    /// connect: write a PROXY v2 header before each upgrade, as HAProxy's
+    /// send-proxy-v2 does (the relay runs with RELAY_PROXY_PROTOCOL=on):
+    /// 0 none, 1 in the upgrade request's segment, 2 in a segment of its own.
+    unsigned proxy_header = 0;
 };
 
 } // namespace bench::loadgen

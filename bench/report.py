@@ -152,6 +152,18 @@ def main_rows(res):
     throughput_row("store-4k", describe(res, "store-4k"), "acked updates/s",
                    f"CPU/op ≤ {T['cpu_store_4k']}× floor", T["cpu_store_4k"])
     throughput_row("store-4k-overload", describe(res, "store-4k-overload"), "acked updates/s")
+    # Pipelined, and the same load on a cold store and on the memory backend,
+    # each against the one floor run of its size (plan.py, "floor_of").
+    for entry in plan.SCENARIOS:
+        if not entry["name"].startswith(("store-256-w16", "store-4k-w16")):
+            continue
+        floor_name = entry.get("floor_of", entry["name"])
+        for w in res.workers:
+            rel, flo = res.get(entry["name"], w, "relay"), res.get(floor_name, w, "floor")
+            if not rel:
+                continue
+            rows.append([entry["title"] + ": acked updates/s", w, num(ops(rel)), num(ops(flo)), ratio(ops(rel), ops(flo)),
+                         num(cpu(rel), 1), num(cpu(flo), 1), ratio(cpu(rel), cpu(flo)), "—", verdict(None)])
     for w in res.workers:
         rel, flo = res.get("store-4k-overload", w, "relay"), res.get("store-4k-overload", w, "floor")
         if not rel and not flo:

@@ -145,6 +145,12 @@ def main():
     else:
         shutil.rmtree(work_dir, ignore_errors=True)
     say(f"done in {meta['elapsed_s']:.0f} s: {os.path.join(args.out, 'RESULTS.md')}")
+    if failed:
+        # The figures are never judged here, but a run that could not be made
+        # means the benchmark itself is broken: fail, so that CI sees it.
+        names = sorted({f"{r['name']} w{r['workers']} {r['target']}" for r in results if "error" in r})
+        say(f"{len(names)} run(s) failed: {', '.join(names)}")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

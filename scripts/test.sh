@@ -2,8 +2,10 @@
 # One command for every test: install what is missing, build, and run all unit
 # and integration suites twice: a normal build, then an ASan+UBSan build.
 # The sanitizer build also compiles the kill points and runs the fault-injection
-# suite. Then each libFuzzer target runs for 60 s (scripts/fuzz.sh).
-# --quick skips the sanitizer pass and the fuzzing.
+# suite. Then each libFuzzer target runs for 60 s (scripts/fuzz.sh), and the
+# benchmark's smoke run (bench/run.sh --quick) checks that the documented
+# benchmark command still works; its figures are not judged here.
+# --quick skips the sanitizer pass, the fuzzing and the benchmark.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,5 +35,8 @@ if ! $quick; then
   ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_suite build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false -Dfault_injection=true
   scripts/fuzz.sh
+  bench_out=$(mktemp -d)
+  bench/run.sh --quick --out "$bench_out"
+  rm -rf "$bench_out"
 fi
 echo "=== all tests passed"

@@ -42,10 +42,6 @@ ip_address forwarded_client(worker_services& services, http::request<http::strin
     return proxy::client_from_forwarded_for(joined, peer, services.cfg().trusted_proxies);
 }
 
-} // namespace
-
-namespace {
-
 std::string health_json(worker_services& services)
 {
     std::uint64_t const now = clock::relay_unix(); // uptime ignores clock steps

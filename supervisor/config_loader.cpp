@@ -45,6 +45,16 @@ bool parse_bool(std::string const& name, std::string const& text)
     throw config_error(name + "=\"" + text + "\" is invalid: expected true, 1, false or 0");
 }
 
+/// Our on/off switches, in any letter case; anything else names the variable.
+bool parse_on_off(std::string const& name, std::string const& text)
+{
+    std::string lower = text;
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (lower != "on" && lower != "off")
+        throw config_error(name + " \"" + text + "\" is invalid: expected on or off");
+    return lower == "on";
+}
+
 listen_address parse_address_or_throw(std::string const& name, std::string const& text)
 {
     if (auto a = parse_address(text))
@@ -268,13 +278,8 @@ load_result load_config(int argc, char const* const* argv, env_lookup const& pro
         cfg.tls_verified = parse_bool("RELAY_TLS_VERIFIED", *v);
     if (auto v = env("RELAY_STORE_PREFAULT"))
         cfg.store_prefault = parse_bool("RELAY_STORE_PREFAULT", *v);
-    if (auto v = env("RELAY_SYNC_COMMIT")) {
-        std::string lower = *v;
-        std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-        if (lower != "on" && lower != "off")
-            throw config_error("RELAY_SYNC_COMMIT \"" + *v + "\" is invalid: expected on or off");
-        cfg.sync_commit = lower == "on";
-    }
+    if (auto v = env("RELAY_SYNC_COMMIT"))
+        cfg.sync_commit = parse_on_off("RELAY_SYNC_COMMIT", *v);
     if (auto v = env("RELAY_PER_IP_EXEMPT_LOOPBACK"))
         cfg.per_ip_exempt_loopback = parse_bool("RELAY_PER_IP_EXEMPT_LOOPBACK", *v);
     if (auto v = env("RELAY_TRUSTED_PROXIES")) {
@@ -286,13 +291,8 @@ load_result load_config(int argc, char const* const* argv, env_lookup const& pro
                                "::1/128 or 10.0.0.0/8 (no host bits below the prefix, no names)");
         cfg.trusted_proxies = std::move(*list);
     }
-    if (auto v = env("RELAY_PROXY_PROTOCOL")) {
-        std::string lower = *v;
-        std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-        if (lower != "on" && lower != "off")
-            throw config_error("RELAY_PROXY_PROTOCOL \"" + *v + "\" is invalid: expected on or off");
-        cfg.proxy_protocol = lower == "on";
-    }
+    if (auto v = env("RELAY_PROXY_PROTOCOL"))
+        cfg.proxy_protocol = parse_on_off("RELAY_PROXY_PROTOCOL", *v);
     constexpr std::uint64_t u32max = 0xffffffffu;
     r.u64("RELAY_MAX_CONNECTIONS", cfg.max_connections, 0, 1000000);
     r.u64("RELAY_MAX_CONNECTIONS_PER_IP", cfg.max_connections_per_ip, 0, 1000000);

@@ -6,6 +6,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "common/text.hpp"
+
 namespace relay {
 
 namespace {
@@ -15,15 +17,6 @@ constexpr std::array<std::uint8_t, 12> v4_mapped_prefix{0, 0, 0, 0, 0, 0, 0, 0, 
 /// The longest literal inet_pton may see: an IPv6 address with an embedded
 /// IPv4 tail is at most 45 characters.
 constexpr std::size_t max_literal = 45;
-
-std::string_view trim(std::string_view s)
-{
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-        s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-        s.remove_suffix(1);
-    return s;
-}
 
 } // namespace
 
@@ -96,7 +89,7 @@ std::string ip_address::to_string() const
 
 std::optional<ip_block> ip_block::parse(std::string_view text)
 {
-    text = trim(text);
+    text = trim_blanks(text);
     auto const slash = text.find('/');
     auto const address = ip_address::parse(text.substr(0, slash));
     if (!address)
@@ -163,7 +156,7 @@ std::optional<ip_block_list> ip_block_list::parse(std::string_view text, std::st
     ip_block_list list;
     while (!text.empty()) {
         auto const comma = text.find(',');
-        std::string_view const entry = trim(text.substr(0, comma));
+        std::string_view const entry = trim_blanks(text.substr(0, comma));
         text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
         if (entry.empty())
             continue;

@@ -1,6 +1,6 @@
 #include "worker/proxy/forwarded_for.hpp"
 
-#include <charconv>
+#include "common/text.hpp"
 
 namespace relay::proxy {
 
@@ -10,35 +10,17 @@ namespace {
 /// and no real chain of proxies is this long.
 constexpr int max_entries_walked = 64;
 
-std::string_view trim(std::string_view s)
-{
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-        s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-        s.remove_suffix(1);
-    return s;
-}
-
-bool is_port(std::string_view s)
-{
-    if (s.empty() || s.size() > 5)
-        return false;
-    unsigned value = 0;
-    auto const [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-    return ec == std::errc() && end == s.data() + s.size() && value <= 65535;
-}
-
 } // namespace
 
 std::optional<ip_address> parse_forwarded_entry(std::string_view entry)
 {
-    entry = trim(entry);
+    entry = trim_blanks(entry);
     if (entry.starts_with('[')) { // [IPv6] or [IPv6]:port
         auto const close = entry.find(']');
         if (close == std::string_view::npos)
             return std::nullopt;
         std::string_view const rest = entry.substr(close + 1);
-        if (!rest.empty() && !(rest.front() == ':' && is_port(rest.substr(1))))
+        if (!rest.empty() && !(rest.front() == ':' && is_decimal_port(rest.substr(1), true)))
             return std::nullopt;
         auto const address = ip_address::parse(entry.substr(1, close - 1));
         if (!address || address->is_v4())
@@ -48,7 +30,7 @@ std::optional<ip_address> parse_forwarded_entry(std::string_view entry)
     // A bare IPv6 address has several colons; IPv4 with a port has one.
     auto const colon = entry.find(':');
     if (colon != std::string_view::npos && entry.find(':', colon + 1) == std::string_view::npos) {
-        if (!is_port(entry.substr(colon + 1)))
+        if (!is_decimal_port(entry.substr(colon + 1), true))
             return std::nullopt;
         auto const address = ip_address::parse(entry.substr(0, colon));
         if (!address || !address->is_v4())
@@ -65,7 +47,7 @@ ip_address client_from_forwarded_for(std::string_view header, ip_address const& 
         auto const comma = header.rfind(',');
         std::string_view const entry = comma == std::string_view::npos ? header : header.substr(comma + 1);
         header = comma == std::string_view::npos ? std::string_view() : header.substr(0, comma);
-        if (trim(entry).empty())
+        if (trim_blanks(entry).empty())
             continue; // "a,,b" or a trailing comma: nothing was written there
         auto const address = parse_forwarded_entry(entry);
         if (!address)

@@ -2,8 +2,9 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <string_view>
+
+#include "common/text.hpp"
 
 namespace relay::proxy {
 
@@ -53,16 +54,6 @@ std::string_view next_field(std::string_view& line)
     return field;
 }
 
-bool is_port(std::string_view s)
-{
-    // Decimal, 0–65535, no sign and no leading zero (the specification's form).
-    if (s.empty() || s.size() > 5 || (s.size() > 1 && s.front() == '0'))
-        return false;
-    unsigned value = 0;
-    auto const [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-    return ec == std::errc() && end == s.data() + s.size() && value <= 65535;
-}
-
 proxy_header parse_v1(std::span<std::uint8_t const> received)
 {
     std::string_view const text(reinterpret_cast<char const*>(received.data()),
@@ -95,7 +86,7 @@ proxy_header parse_v1(std::span<std::uint8_t const> received)
         return invalid("v1 header: an address does not match its protocol");
     // An IPv4-mapped address written as TCP6 parses as IPv4 above; the
     // specification's TCP6 addresses are real IPv6, so that is refused too.
-    if (!is_port(source_port) || !is_port(destination_port))
+    if (!is_decimal_port(source_port, false) || !is_decimal_port(destination_port, false))
         return invalid("v1 header: malformed port");
     return complete(length, src);
 }

@@ -7,8 +7,6 @@
 
 #include <boost/beast/core/flat_buffer.hpp>
 
-#include <optional>
-
 #include "common/ip_address.hpp"
 #include "worker/asio_fwd.hpp"
 #include "worker/connection_slot.hpp"

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 
+#include <map>
 #include <thread>
 
 #include "test_support.hpp"
@@ -70,6 +71,17 @@ relay_options capped(std::string mode)
                              {"RELAY_MAX_CONNECTIONS_PER_IP", "3"},
                              {"RELAY_HANDSHAKE_TIMEOUT", "2"}});
     return options;
+}
+
+/// Start-up with `env` exits 1 (configuration error) and logs `message`.
+void expect_start_up_refused(std::map<std::string, std::string> env, std::string const& message)
+{
+    auto options = with_env(std::move(env));
+    options.expect_ready = false;
+    relay_process relay(options);
+    int const status = relay.wait_exit();
+    BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 1));
+    BOOST_TEST(relay.log().find(message) != std::string::npos, message);
 }
 
 } // namespace
@@ -199,22 +211,9 @@ BOOST_AUTO_TEST_CASE(forwarded_for_from_an_untrusted_peer_is_ignored)
 
 BOOST_AUTO_TEST_CASE(proxy_settings_that_cannot_work_stop_start_up)
 {
-    {
-        auto options = with_env({{"RELAY_PROXY_PROTOCOL", "on"}});
-        options.expect_ready = false;
-        relay_process relay(options);
-        int const status = relay.wait_exit();
-        BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 1));
-        BOOST_TEST(relay.log().find("RELAY_TRUSTED_PROXIES is empty") != std::string::npos);
-    }
-    {
-        auto options = with_env({{"RELAY_TRUSTED_PROXIES", "127.0.0.1/32, 10.0.0.1/8"}});
-        options.expect_ready = false;
-        relay_process relay(options);
-        int const status = relay.wait_exit();
-        BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 1));
-        BOOST_TEST(relay.log().find("RELAY_TRUSTED_PROXIES entry \"10.0.0.1/8\" is invalid") != std::string::npos);
-    }
+    expect_start_up_refused({{"RELAY_PROXY_PROTOCOL", "on"}}, "RELAY_TRUSTED_PROXIES is empty");
+    expect_start_up_refused({{"RELAY_TRUSTED_PROXIES", "127.0.0.1/32, 10.0.0.1/8"}},
+                            "RELAY_TRUSTED_PROXIES entry \"10.0.0.1/8\" is invalid");
     relay_process relay(capped("on"));
     BOOST_TEST(relay.log().find("trusted_proxies=127.0.0.1/32,::1/128 client_address_from=proxy-protocol") !=
                std::string::npos);

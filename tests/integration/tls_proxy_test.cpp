@@ -33,12 +33,20 @@ struct proxied_relay {
         BOOST_TEST_MESSAGE("proxy: " << proxy_process::version(kind));
     }
 
+    /// wss:// through the proxy from `source`.
     connect_options client(std::string const& source) const
+    {
+        connect_options o = direct(source);
+        o.tls_ca_file = tls.ca_file();
+        return o;
+    }
+
+    /// A plain ws:// connection straight to the relay from `source`, past the proxy.
+    static connect_options direct(std::string const& source)
     {
         connect_options o;
         o.path = "/ws";
         o.source = source;
-        o.tls_ca_file = tls.ca_file();
         return o;
     }
 
@@ -160,17 +168,15 @@ BOOST_AUTO_TEST_CASE(nginx_a_direct_peer_s_forwarded_for_is_ignored)
     proxied_relay r(proxy_kind::nginx);
     // Straight to the relay from an untrusted address, each time claiming
     // another client: all are counted as the peer.
-    auto direct = [&](std::string const& claim) {
-        connect_options o;
-        o.path = "/ws";
-        o.source = "127.0.0.9";
+    auto claiming = [](std::string const& claim) {
+        connect_options o = proxied_relay::direct("127.0.0.9");
         o.headers.emplace_back("X-Forwarded-For", claim);
         return o;
     };
     std::vector<std::unique_ptr<ws_client>> held;
     for (char const* claim : {"192.0.2.1", "192.0.2.2", "192.0.2.3"})
-        held.push_back(std::make_unique<ws_client>(r.relay.port(), direct(claim)));
-    BOOST_TEST(ws_client::upgrade_status(r.relay.port(), direct("192.0.2.4")) == 0u);
+        held.push_back(std::make_unique<ws_client>(r.relay.port(), claiming(claim)));
+    BOOST_TEST(ws_client::upgrade_status(r.relay.port(), claiming("192.0.2.4")) == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(nginx_pings_keep_a_session_past_both_idle_timeouts)
@@ -196,10 +202,7 @@ BOOST_AUTO_TEST_CASE(haproxy_the_cap_counts_each_client_address)
 BOOST_AUTO_TEST_CASE(haproxy_mode_refuses_a_peer_that_is_not_a_trusted_proxy)
 {
     proxied_relay r(proxy_kind::haproxy);
-    connect_options direct;
-    direct.path = "/ws";
-    direct.source = "127.0.0.9";
-    BOOST_TEST(ws_client::upgrade_status(r.relay.port(), direct) == 0u);
+    BOOST_TEST(ws_client::upgrade_status(r.relay.port(), proxied_relay::direct("127.0.0.9")) == 0u);
     std::string const metrics = http_get(r.relay.metrics_port(), "/metrics");
     BOOST_TEST(metric(metrics, "relay_connections_rejected_untrusted_total") == 1u);
     // HAProxy's health checks reach /ready on the metrics port, not the

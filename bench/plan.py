@@ -8,6 +8,34 @@ overhead entry only against the relay). `args` are load-generator flags;
 FULL = {"duration": 10, "warmup": 1}
 QUICK = {"duration": 2, "warmup": 0.5}
 
+
+def pipelined_store_scenarios():
+    """Pipelined stores, as clients with many contacts run: 16 updates in
+    flight per connection, one worker. For each size, the floor and the
+    prefaulted file store (the benchmark's default), then the same load on a
+    cold file store and on the memory backend: relay-only runs compared with
+    that floor ("floor_of")."""
+    variants = [("", "100 conns, W=16", None),
+                ("-cold", "W=16, file store cold", {"RELAY_STORE_PREFAULT": "false"}),
+                ("-memory", "W=16, memory backend", {"RELAY_STORAGE_BACKEND": "memory"})]
+    entries = []
+    for size, size_name, size_text in [(256, "256", "256 B"), (4096, "4k", "4 KiB")]:
+        base = f"store-{size_name}-w16"
+        for suffix, what, relay_env in variants:
+            entry = {
+                "name": base + suffix,
+                "title": f"store {size_text}, {what}",
+                "scenario": "store",
+                "args": {"connections": 100, "size": size, "window": 16},
+                "unit": "acks/s",
+                "workers": [1],
+                "pipelined": True,
+            }
+            if relay_env:
+                entry.update({"relay_only": True, "floor_of": base, "relay_env": relay_env})
+            entries.append(entry)
+    return entries
+
 SCENARIOS = [
     {
         "name": "store-256",
@@ -25,70 +53,7 @@ SCENARIOS = [
         "unit": "acks/s",
         "cdf": True,
     },
-    # Pipelined, as clients with many contacts run: 16 updates in flight per
-    # connection. The file store prefaulted (the benchmark's default), then
-    # the same load on a cold store and on the memory backend: relay-only
-    # runs compared with this floor ("floor_of").
-    {
-        "name": "store-256-w16",
-        "title": "store 256 B, 100 conns, W=16",
-        "scenario": "store",
-        "args": {"connections": 100, "size": 256, "window": 16},
-        "unit": "acks/s",
-        "workers": [1],
-    },
-    {
-        "name": "store-256-w16-cold",
-        "title": "store 256 B, W=16, file store cold",
-        "scenario": "store",
-        "args": {"connections": 100, "size": 256, "window": 16},
-        "relay_only": True,
-        "floor_of": "store-256-w16",
-        "relay_env": {"RELAY_STORE_PREFAULT": "false"},
-        "unit": "acks/s",
-        "workers": [1],
-    },
-    {
-        "name": "store-256-w16-memory",
-        "title": "store 256 B, W=16, memory backend",
-        "scenario": "store",
-        "args": {"connections": 100, "size": 256, "window": 16},
-        "relay_only": True,
-        "floor_of": "store-256-w16",
-        "relay_env": {"RELAY_STORAGE_BACKEND": "memory"},
-        "unit": "acks/s",
-        "workers": [1],
-    },
-    {
-        "name": "store-4k-w16",
-        "title": "store 4 KiB, 100 conns, W=16",
-        "scenario": "store",
-        "args": {"connections": 100, "size": 4096, "window": 16},
-        "unit": "acks/s",
-        "workers": [1],
-    },
-    {
-        "name": "store-4k-w16-cold",
-        "title": "store 4 KiB, W=16, file store cold",
-        "scenario": "store",
-        "args": {"connections": 100, "size": 4096, "window": 16},
-        "relay_only": True,
-        "floor_of": "store-4k-w16",
-        "relay_env": {"RELAY_STORE_PREFAULT": "false"},
-        "unit": "acks/s",
-        "workers": [1],
-    },
-    {
-        "name": "store-4k-w16-memory",
-        "title": "store 4 KiB, W=16, memory backend",
-        "scenario": "store",
-        "args": {"connections": 100, "size": 4096, "window": 16},
-        "relay_only": True,
-        "floor_of": "store-4k-w16",
-        "relay_env": {"RELAY_STORAGE_BACKEND": "memory"},
-        "unit": "acks/s",
-        "workers": [1],
-    },
+    *pipelined_store_scenarios(),
     {
         "name": "store-4k-overload",
         "title": "store 4 KiB, 1000 conns, W=16 (overload)",

@@ -155,7 +155,7 @@ def main_rows(res):
     # Pipelined, and the same load on a cold store and on the memory backend,
     # each against the one floor run of its size (plan.py, "floor_of").
     for entry in plan.SCENARIOS:
-        if not entry["name"].startswith(("store-256-w16", "store-4k-w16")):
+        if not entry.get("pipelined"):
             continue
         floor_name = entry.get("floor_of", entry["name"])
         for w in res.workers:
